@@ -1,0 +1,360 @@
+//! A framed top-level element: its bytes plus the attributes routing needs.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use bytes::Bytes;
+use minidom::Element;
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+
+use super::ns;
+
+/// Which of the three stanza kinds (RFC 6120 §8) an element is, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Message,
+    Presence,
+    Iq,
+    /// Stream-level elements: `<starttls/>`, SASL, XEP-0198 `<r/>`...
+    Other,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StanzaParseError {
+    #[error("invalid UTF-8")]
+    Utf8,
+    #[error("character not allowed in XML")]
+    IllegalChar,
+    #[error("undeclared namespace prefix {0}")]
+    UnknownPrefix(String),
+    #[error("{0}")]
+    Xml(String),
+    #[error("no element")]
+    Empty,
+}
+
+/// Escapes a value for an attribute in either quote style.
+pub fn escape_attr(s: &str) -> Cow<'_, str> {
+    quick_xml::escape::escape(s)
+}
+
+/// An element as received or as produced, cheap to clone (shared bytes).
+///
+/// Its bytes never declare the stream's default namespace: a stanza framed on
+/// a `jabber:server` stream is read as `jabber:client` by [`Stanza::element`],
+/// which is the normalisation DESIGN.md asks for at the stream edge.
+#[derive(Clone)]
+pub struct Stanza {
+    raw: Bytes,
+    kind: Kind,
+    name: Box<str>,
+    /// The element's own namespace when it declares or prefixes one.
+    ns: Option<Box<str>>,
+    to: Option<Box<str>>,
+    from: Option<Box<str>>,
+    id: Option<Box<str>>,
+    type_: Option<Box<str>>,
+}
+
+impl fmt::Debug for Stanza {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Stanza({})", String::from_utf8_lossy(&self.raw))
+    }
+}
+
+impl Stanza {
+    /// Checks that `raw` is one well-formed element under restricted XML and
+    /// reads its top-level attributes. Text and attribute values are unescaped
+    /// once here so that a bad entity is caught at the edge, not downstream.
+    pub fn parse(raw: Bytes) -> Result<Stanza, StanzaParseError> {
+        let text = std::str::from_utf8(&raw).map_err(|_| StanzaParseError::Utf8)?;
+        if text
+            .bytes()
+            .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+        {
+            return Err(StanzaParseError::IllegalChar);
+        }
+        let mut reader = quick_xml::NsReader::from_str(text);
+        let mut top: Option<Stanza> = None;
+        loop {
+            let (resolved, event) = reader
+                .read_resolved_event()
+                .map_err(|e| StanzaParseError::Xml(e.to_string()))?;
+            match event {
+                Event::Start(e) | Event::Empty(e) => {
+                    let ns = resolve(&resolved, e.name().as_ref())?;
+                    let mut to = None;
+                    let mut from = None;
+                    let mut id = None;
+                    let mut type_ = None;
+                    for attr in e.attributes() {
+                        let attr = attr.map_err(|e| StanzaParseError::Xml(e.to_string()))?;
+                        let (res, _) = reader.resolve_attribute(attr.key);
+                        if let ResolveResult::Unknown(p) = res {
+                            if !is_stream_prefix(&p) {
+                                return Err(StanzaParseError::UnknownPrefix(
+                                    String::from_utf8_lossy(&p).into_owned(),
+                                ));
+                            }
+                        }
+                        let value = attr
+                            .unescape_value()
+                            .map_err(|e| StanzaParseError::Xml(e.to_string()))?;
+                        if top.is_none() {
+                            let slot = match attr.key.as_ref() {
+                                b"to" => &mut to,
+                                b"from" => &mut from,
+                                b"id" => &mut id,
+                                b"type" => &mut type_,
+                                _ => continue,
+                            };
+                            *slot = Some(value.into_owned().into_boxed_str());
+                        }
+                    }
+                    if top.is_none() {
+                        let name = std::str::from_utf8(e.local_name().as_ref())
+                            .map_err(|_| StanzaParseError::Utf8)?
+                            .into();
+                        top = Some(Stanza {
+                            raw: Bytes::new(),
+                            kind: Kind::Other,
+                            name,
+                            ns: ns.map(Into::into),
+                            to,
+                            from,
+                            id,
+                            type_,
+                        });
+                    }
+                }
+                Event::Text(t) => {
+                    t.unescape()
+                        .map_err(|e| StanzaParseError::Xml(e.to_string()))?;
+                }
+                Event::End(_) | Event::CData(_) => {}
+                Event::Eof => break,
+                Event::Comment(_) | Event::PI(_) | Event::DocType(_) | Event::Decl(_) => {
+                    return Err(StanzaParseError::Xml("restricted XML".into()));
+                }
+            }
+        }
+        let mut stanza = top.ok_or(StanzaParseError::Empty)?;
+        stanza.kind = kind_of(&stanza.name, stanza.ns.as_deref());
+        stanza.raw = raw;
+        Ok(stanza)
+    }
+
+    /// Serialises an element built by the server.
+    pub fn from_element(el: &Element) -> Stanza {
+        let mut raw = Vec::with_capacity(256);
+        // Writing to a Vec cannot fail for I/O; minidom only errors on
+        // invalid names, which our own elements never carry.
+        if let Err(e) = el.write_to(&mut raw) {
+            tracing::error!(error = %e, "serialising an element failed");
+        }
+        let ns = el.ns();
+        let attr = |n: &str| el.attr(n).map(Into::into);
+        Stanza {
+            raw: raw.into(),
+            kind: kind_of(el.name(), Some(&ns)),
+            name: el.name().into(),
+            ns: Some(ns.into()),
+            to: attr("to"),
+            from: attr("from"),
+            id: attr("id"),
+            type_: attr("type"),
+        }
+    }
+
+    /// A tree of the element, for code that must understand it. Unprefixed
+    /// names without a declaration are read as `jabber:client`.
+    pub fn element(&self) -> Result<Element, minidom::Error> {
+        let mut prefixes = BTreeMap::new();
+        prefixes.insert(None, ns::CLIENT.to_string());
+        prefixes.insert(Some("stream".to_string()), ns::STREAM.to_string());
+        prefixes.insert(Some("db".to_string()), "jabber:server:dialback".to_string());
+        Element::from_reader_with_prefixes(&self.raw[..], prefixes)
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The namespace of the element, `None` meaning the stream's default.
+    pub fn ns(&self) -> Option<&str> {
+        self.ns.as_deref()
+    }
+    /// Whether the element is `name` in `namespace`.
+    pub fn is(&self, name: &str, namespace: &str) -> bool {
+        &*self.name == name && self.ns.as_deref() == Some(namespace)
+    }
+    pub fn to(&self) -> Option<&str> {
+        self.to.as_deref()
+    }
+    pub fn from(&self) -> Option<&str> {
+        self.from.as_deref()
+    }
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+    pub fn type_(&self) -> Option<&str> {
+        self.type_.as_deref()
+    }
+    pub fn bytes(&self) -> &Bytes {
+        &self.raw
+    }
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// The same element with `from` and `to` replaced (`None` keeps the old
+    /// value), rewritten on the bytes: relaying never builds a tree.
+    pub fn with_addresses(&self, from: Option<&str>, to: Option<&str>) -> Stanza {
+        let mut reader = quick_xml::Reader::from_reader(&self.raw[..]);
+        let (start, empty) = match reader.read_event() {
+            Ok(Event::Start(s)) => (s, false),
+            Ok(Event::Empty(s)) => (s, true),
+            // Parsed once already: a stanza always starts with its tag.
+            _ => return self.clone(),
+        };
+        let body_at = reader.buffer_position() as usize;
+        let mut out = Vec::with_capacity(self.raw.len() + 64);
+        out.push(b'<');
+        out.extend_from_slice(start.name().as_ref());
+        let push_attr = |out: &mut Vec<u8>, key: &[u8], value: &str| {
+            out.push(b' ');
+            out.extend_from_slice(key);
+            out.extend_from_slice(b"=\"");
+            out.extend_from_slice(escape_attr(value).as_bytes());
+            out.push(b'"');
+        };
+        if let Some(f) = from {
+            push_attr(&mut out, b"from", f);
+        }
+        if let Some(t) = to {
+            push_attr(&mut out, b"to", t);
+        }
+        for attr in start.attributes().flatten() {
+            let key = attr.key.as_ref();
+            if (key == b"from" && from.is_some()) || (key == b"to" && to.is_some()) {
+                continue;
+            }
+            let value = attr.unescape_value().unwrap_or_default();
+            push_attr(&mut out, key, &value);
+        }
+        if empty {
+            out.extend_from_slice(b"/>");
+        } else {
+            out.push(b'>');
+            out.extend_from_slice(&self.raw[body_at..]);
+        }
+        let mut s = self.clone();
+        s.raw = out.into();
+        if let Some(f) = from {
+            s.from = Some(f.into());
+        }
+        if let Some(t) = to {
+            s.to = Some(t.into());
+        }
+        s
+    }
+}
+
+fn is_stream_prefix(p: &[u8]) -> bool {
+    p == b"stream" || p == b"db"
+}
+
+/// The namespace an element's name resolves to, refusing undeclared prefixes
+/// other than those every XMPP stream header declares.
+fn resolve(res: &ResolveResult, qname: &[u8]) -> Result<Option<String>, StanzaParseError> {
+    match res {
+        ResolveResult::Bound(ns) => Ok(Some(String::from_utf8_lossy(ns.as_ref()).into_owned())),
+        ResolveResult::Unbound => Ok(None),
+        ResolveResult::Unknown(p) => match p.as_slice() {
+            b"stream" => Ok(Some(ns::STREAM.to_string())),
+            b"db" => Ok(Some("jabber:server:dialback".to_string())),
+            _ => Err(StanzaParseError::UnknownPrefix(
+                String::from_utf8_lossy(qname).into_owned(),
+            )),
+        },
+    }
+}
+
+fn kind_of(name: &str, ns: Option<&str>) -> Kind {
+    if !matches!(ns, None | Some(ns::CLIENT) | Some(ns::SERVER)) {
+        return Kind::Other;
+    }
+    match name {
+        "message" => Kind::Message,
+        "presence" => Kind::Presence,
+        "iq" => Kind::Iq,
+        _ => Kind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Stanza {
+        Stanza::parse(Bytes::copy_from_slice(s.as_bytes())).unwrap()
+    }
+
+    #[test]
+    fn reads_routing_attributes() {
+        let s = parse(
+            "<message to='a@b/c' from=\"x@y\" type='chat' id='m&amp;1'><body>hi</body></message>",
+        );
+        assert_eq!(s.kind(), Kind::Message);
+        assert_eq!(s.to(), Some("a@b/c"));
+        assert_eq!(s.from(), Some("x@y"));
+        assert_eq!(s.type_(), Some("chat"));
+        assert_eq!(s.id(), Some("m&1"));
+        assert_eq!(s.ns(), None);
+    }
+
+    #[test]
+    fn namespaced_elements_are_not_stanzas() {
+        let s = parse("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+        assert_eq!(s.kind(), Kind::Other);
+        assert!(s.is("starttls", ns::TLS));
+        let s = parse("<message xmlns='jabber:client'/>");
+        assert_eq!(s.kind(), Kind::Message);
+    }
+
+    #[test]
+    fn rewrite_keeps_payload_and_escapes() {
+        let s = parse("<message to='a@b' from='spoof@x'><body>1 &lt; 2</body></message>");
+        let r = s.with_addresses(Some("o'k@x/r"), None);
+        assert_eq!(r.from(), Some("o'k@x/r"));
+        let again = Stanza::parse(r.bytes().clone()).unwrap();
+        assert_eq!(again.from(), Some("o'k@x/r"));
+        assert_eq!(again.to(), Some("a@b"));
+        let el = again.element().unwrap();
+        assert_eq!(el.ns(), ns::CLIENT);
+        assert_eq!(el.get_child("body", ns::CLIENT).unwrap().text(), "1 < 2");
+        let empty = parse("<presence/>").with_addresses(Some("a@b"), Some("c@d"));
+        assert_eq!(
+            Stanza::parse(empty.bytes().clone()).unwrap().to(),
+            Some("c@d")
+        );
+    }
+
+    #[test]
+    fn element_round_trip() {
+        use crate::xml::build::{el, BuilderExt};
+        let el = el("iq", ns::CLIENT).a("type", "get").build();
+        let s = Stanza::from_element(&el);
+        assert_eq!(s.kind(), Kind::Iq);
+        assert_eq!(s.type_(), Some("get"));
+        let back = Stanza::parse(s.bytes().clone()).unwrap();
+        assert_eq!(back.kind(), Kind::Iq);
+    }
+}
