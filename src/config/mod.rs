@@ -1,0 +1,241 @@
+//! Typed configuration: `conf/switchboard.toml` read with serde
+//! (`deny_unknown_fields`), then validated into [`Settings`], where every
+//! path is absolute and every address parsed. Problems carry the file and
+//! line so `switchboard check` can print `file:line: message`.
+
+mod raw;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_spanned::Spanned;
+
+/// One thing wrong with a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Everything found wrong, in file order.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+/// The validated server configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub file: PathBuf,
+    pub support_domain: String,
+    pub agent_domain: String,
+    pub shutdown_grace: Duration,
+    pub database_url: String,
+    pub cert_dir: PathBuf,
+    pub ca_file: Option<PathBuf>,
+    pub c2s: C2s,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone)]
+pub struct C2s {
+    pub listen: Vec<SocketAddr>,
+    pub direct_tls: Vec<SocketAddr>,
+    pub require_encryption: bool,
+    pub negotiation_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub ping_timeout: Duration,
+    pub resume_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_stanza_bytes: usize,
+    pub max_offline_messages: i64,
+    pub session_queue: usize,
+    pub max_unacked: usize,
+}
+
+impl Settings {
+    /// Reads and validates `path`, collecting every problem rather than
+    /// stopping at the first, so an admin fixes a file in one pass.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_str(path, &text)
+    }
+
+    pub fn from_str(path: &Path, text: &str) -> Result<Settings, ConfigError> {
+        let lines = LineIndex::new(path, text);
+        let raw: raw::File = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(1, |s| lines.line_of(s.start));
+            ConfigError::Invalid(vec![lines.problem_at(line, e.message().trim_end())])
+        })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let mut problems = Vec::new();
+        let mut check_domain = |d: &Spanned<String>| {
+            if let Err(msg) = validate_domain(d.get_ref()) {
+                problems.push(lines.problem(d, &msg));
+            }
+            d.get_ref().to_ascii_lowercase()
+        };
+        let support_domain = check_domain(&raw.server.support_domain);
+        let agent_domain = check_domain(&raw.server.agent_domain);
+        if support_domain == agent_domain && !support_domain.is_empty() {
+            problems.push(lines.problem(
+                &raw.server.agent_domain,
+                "agent_domain must differ from support_domain",
+            ));
+        }
+        let mut addrs = |list: &[Spanned<String>]| -> Vec<SocketAddr> {
+            list.iter()
+                .filter_map(|a| match a.get_ref().parse() {
+                    Ok(addr) => Some(addr),
+                    Err(_) => {
+                        problems.push(lines.problem(
+                            a,
+                            &format!("'{}' is not an address like 127.0.0.1:5222", a.get_ref()),
+                        ));
+                        None
+                    }
+                })
+                .collect()
+        };
+        let listen = addrs(&raw.c2s.listen);
+        let direct_tls = addrs(&raw.c2s.direct_tls);
+        let database_url = resolve_db_url(&base, raw.database.url.get_ref());
+        if database_url.is_none() {
+            problems.push(lines.problem(
+                &raw.database.url,
+                "database url must start with sqlite:// or postgres://",
+            ));
+        }
+        let max_stanza = *raw.limits.max_stanza_bytes.get_ref();
+        if !(10_000..=16 * 1024 * 1024).contains(&max_stanza) {
+            problems.push(lines.problem(
+                &raw.limits.max_stanza_bytes,
+                "max_stanza_bytes must be between 10000 and 16777216 (RFC 6120 §13.12 asks for at least 10000)",
+            ));
+        }
+        if !problems.is_empty() {
+            problems.sort_by_key(|p| p.line);
+            return Err(ConfigError::Invalid(problems));
+        }
+        let secs = Duration::from_secs;
+        Ok(Settings {
+            file: path.to_path_buf(),
+            support_domain,
+            agent_domain,
+            shutdown_grace: secs(raw.server.shutdown_grace_secs),
+            database_url: database_url.unwrap_or_default(),
+            cert_dir: base.join(&raw.tls.cert_dir),
+            ca_file: (!raw.tls.ca_file.is_empty()).then(|| base.join(&raw.tls.ca_file)),
+            c2s: C2s {
+                listen,
+                direct_tls,
+                require_encryption: raw.c2s.require_encryption,
+                negotiation_timeout: secs(raw.c2s.negotiation_timeout_secs),
+                idle_timeout: secs(raw.c2s.idle_timeout_secs),
+                ping_timeout: secs(raw.c2s.ping_timeout_secs),
+                resume_timeout: secs(raw.c2s.resume_timeout_secs),
+            },
+            limits: Limits {
+                max_stanza_bytes: max_stanza,
+                max_offline_messages: raw.limits.max_offline_messages,
+                session_queue: raw.limits.session_queue.max(16),
+                max_unacked: raw.limits.max_unacked.max(16),
+            },
+        })
+    }
+
+    /// Every domain this server answers for.
+    pub fn domains(&self) -> [&str; 2] {
+        [&self.support_domain, &self.agent_domain]
+    }
+}
+
+/// Relative SQLite paths are relative to the config file, like every other
+/// path in it, so the server behaves the same from any working directory.
+fn resolve_db_url(base: &Path, url: &str) -> Option<String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") || url == "sqlite::memory:" {
+        return Some(url.to_string());
+    }
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
+    let full = base.join(path);
+    Some(match query {
+        Some(q) => format!("sqlite://{}?{q}", full.display()),
+        None => format!("sqlite://{}", full.display()),
+    })
+}
+
+/// A domain must be a bare hostname: it becomes the domainpart of JIDs.
+fn validate_domain(d: &str) -> Result<(), String> {
+    if d.is_empty() {
+        return Err("domain is empty".into());
+    }
+    match jid::BareJid::new(d) {
+        Ok(j) if j.node().is_none() => {}
+        _ => return Err(format!("'{d}' is not a valid domain")),
+    }
+    if d.contains(['@', '/', ':', ' ']) || d.starts_with('.') || d.ends_with('.') {
+        return Err(format!("'{d}' is not a valid domain"));
+    }
+    Ok(())
+}
+
+/// Maps byte offsets to 1-based line numbers.
+pub struct LineIndex<'a> {
+    file: &'a Path,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(file: &'a Path, text: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { file, starts }
+    }
+
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset)
+    }
+
+    pub fn problem<T>(&self, at: &Spanned<T>, message: &str) -> Problem {
+        self.problem_at(self.line_of(at.span().start), message)
+    }
+
+    pub fn problem_at(&self, line: usize, message: &str) -> Problem {
+        Problem {
+            file: self.file.to_path_buf(),
+            line: line.max(1),
+            message: message.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

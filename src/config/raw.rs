@@ -1,0 +1,110 @@
+//! The file as written: serde structs mirroring `conf/switchboard.toml`.
+//! Defaults live here so the commented example and the code cannot drift
+//! apart silently (the example is parsed in a test).
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub server: Server,
+    #[serde(default)]
+    pub database: Database,
+    #[serde(default)]
+    pub tls: Tls,
+    #[serde(default)]
+    pub c2s: C2s,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    pub support_domain: Spanned<String>,
+    pub agent_domain: Spanned<String>,
+    #[serde(default = "five")]
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    pub url: Spanned<String>,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            url: Spanned::new(0..0, "sqlite://data/switchboard.db".into()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    pub cert_dir: String,
+    pub ca_file: String,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls {
+            cert_dir: "certs".into(),
+            ca_file: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct C2s {
+    pub listen: Vec<Spanned<String>>,
+    pub direct_tls: Vec<Spanned<String>>,
+    pub require_encryption: bool,
+    pub negotiation_timeout_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub ping_timeout_secs: u64,
+    pub resume_timeout_secs: u64,
+}
+
+impl Default for C2s {
+    fn default() -> Self {
+        let at = |s: &str| Spanned::new(0..0, s.to_string());
+        C2s {
+            listen: vec![at("127.0.0.1:5222")],
+            direct_tls: vec![at("127.0.0.1:5223")],
+            require_encryption: true,
+            negotiation_timeout_secs: 30,
+            idle_timeout_secs: 300,
+            ping_timeout_secs: 60,
+            resume_timeout_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_stanza_bytes: Spanned<usize>,
+    pub max_offline_messages: i64,
+    pub session_queue: usize,
+    pub max_unacked: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_stanza_bytes: Spanned::new(0..0, 262_144),
+            max_offline_messages: 1000,
+            session_queue: 1024,
+            max_unacked: 10_000,
+        }
+    }
+}
+
+fn five() -> u64 {
+    5
+}

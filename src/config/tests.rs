@@ -1,0 +1,68 @@
+use super::*;
+
+fn load(text: &str) -> Result<Settings, ConfigError> {
+    Settings::from_str(Path::new("/etc/sb/switchboard.toml"), text)
+}
+
+fn problems(text: &str) -> Vec<String> {
+    match load(text) {
+        Err(ConfigError::Invalid(p)) => p.iter().map(ToString::to_string).collect(),
+        other => panic!("expected problems, got {other:?}"),
+    }
+}
+
+const MINIMAL: &str = "[server]\nsupport_domain = \"support.test\"\nagent_domain = \"agents.support.test\"\n";
+
+#[test]
+fn the_commented_example_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/switchboard.toml");
+    let s = Settings::load(&path).unwrap();
+    assert_eq!(s.support_domain, "support.example");
+    assert_eq!(s.limits.max_stanza_bytes, 262_144);
+}
+
+#[test]
+fn relative_paths_follow_the_config_file() {
+    let s = load(MINIMAL).unwrap();
+    assert_eq!(s.database_url, "sqlite:///etc/sb/data/switchboard.db");
+    assert_eq!(s.cert_dir, Path::new("/etc/sb/certs"));
+    assert_eq!(s.c2s.listen, vec!["127.0.0.1:5222".parse::<SocketAddr>().unwrap()]);
+}
+
+#[test]
+fn unknown_key_has_its_line() {
+    let p = problems(&format!("{MINIMAL}\n[c2s]\nlisten = []\nbogus = 1\n"));
+    assert_eq!(p.len(), 1);
+    assert!(p[0].starts_with("/etc/sb/switchboard.toml:7: unknown field `bogus`"), "{p:?}");
+}
+
+#[test]
+fn syntax_error_has_its_line() {
+    let p = problems("[server]\nsupport_domain = \"a\"\nagent_domain = \n");
+    assert!(p[0].starts_with("/etc/sb/switchboard.toml:3:"), "{p:?}");
+}
+
+#[test]
+fn every_semantic_problem_is_reported_with_its_line() {
+    let p = problems(
+        "[server]\nsupport_domain = \"bad domain\"\nagent_domain = \"x@y\"\n\
+         [database]\nurl = \"mysql://x\"\n[c2s]\nlisten = [\"nowhere\"]\n\
+         [limits]\nmax_stanza_bytes = 10\n",
+    );
+    assert_eq!(
+        p,
+        vec![
+            "/etc/sb/switchboard.toml:2: 'bad domain' is not a valid domain",
+            "/etc/sb/switchboard.toml:3: 'x@y' is not a valid domain",
+            "/etc/sb/switchboard.toml:5: database url must start with sqlite:// or postgres://",
+            "/etc/sb/switchboard.toml:7: 'nowhere' is not an address like 127.0.0.1:5222",
+            "/etc/sb/switchboard.toml:9: max_stanza_bytes must be between 10000 and 16777216 (RFC 6120 §13.12 asks for at least 10000)",
+        ]
+    );
+}
+
+#[test]
+fn missing_server_section() {
+    let p = problems("[c2s]\n");
+    assert!(p[0].contains("missing field `server`"), "{p:?}");
+}
