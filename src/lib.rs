@@ -1,2 +1,3 @@
 pub mod xml;
 pub mod config;
+pub mod net;

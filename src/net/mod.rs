@@ -1,0 +1,8 @@
+//! Sockets and TLS: listeners, the transport type streams run over, and the
+//! certificates behind them.
+
+pub mod certs;
+pub mod tls;
+mod transport;
+
+pub use transport::Transport;

@@ -1,0 +1,187 @@
+//! TLS for every listener: certificates loaded from `tls.cert_dir` and
+//! chosen by SNI, so one process serves the support and agent domains.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::server::{ClientHello, ResolvesServerCert, ResolvesServerCertUsingSni};
+use rustls::sign::CertifiedKey;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}: no PEM certificate in the file")]
+    NoCertificate(PathBuf),
+    #[error("{0}: no PEM private key in the file")]
+    NoKey(PathBuf),
+    #[error("{path}: {source}")]
+    BadKey {
+        path: PathBuf,
+        #[source]
+        source: rustls::Error,
+    },
+    #[error("no certificate in {dir} covers {domain}")]
+    Uncovered { dir: PathBuf, domain: String },
+    #[error("TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// Picks the certificate for the SNI name; clients that send none get the
+/// first configured domain's certificate.
+pub struct CertResolver {
+    by_name: HashMap<String, Arc<CertifiedKey>>,
+    default: Arc<CertifiedKey>,
+}
+
+impl fmt::Debug for CertResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertResolver").field("names", &self.by_name.keys()).finish()
+    }
+}
+
+impl ResolvesServerCert for CertResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let name = hello.server_name().map(str::to_ascii_lowercase);
+        Some(
+            name.and_then(|n| self.by_name.get(&n).cloned())
+                .unwrap_or_else(|| self.default.clone()),
+        )
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn load_pair(crt: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
+    let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut &read(crt)?[..])
+        .collect::<Result<_, _>>()
+        .map_err(|source| TlsError::Io {
+            path: crt.to_path_buf(),
+            source,
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCertificate(crt.to_path_buf()));
+    }
+    let key_der: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut &read(key)?[..])
+        .map_err(|source| TlsError::Io {
+            path: key.to_path_buf(),
+            source,
+        })?
+        .ok_or_else(|| TlsError::NoKey(key.to_path_buf()))?;
+    let signing = rustls::crypto::ring::sign::any_supported_type(&key_der).map_err(|source| {
+        TlsError::BadKey {
+            path: key.to_path_buf(),
+            source,
+        }
+    })?;
+    Ok(CertifiedKey::new(certs, signing))
+}
+
+/// Every `<name>.crt` with a matching `<name>.key` in `dir` (the dev CA has
+/// no usable key pair for serving and is skipped).
+fn candidates(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(PathBuf, PathBuf)> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "crt"))
+        .filter(|p| p.file_stem().is_some_and(|s| s != "ca"))
+        .map(|crt| (crt.clone(), crt.with_extension("key")))
+        .filter(|(_, key)| key.exists())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Which of `domains` have no certificate in `dir` that covers them.
+pub fn uncovered_domains(dir: &Path, domains: &[&str]) -> Vec<String> {
+    match resolver(dir, domains) {
+        Ok(_) => Vec::new(),
+        Err(_) => domains
+            .iter()
+            .filter(|d| resolver(dir, &[d]).is_err())
+            .map(|d| d.to_string())
+            .collect(),
+    }
+}
+
+/// Builds the resolver: for each domain, `<domain>.crt` if present, else any
+/// certificate in the directory whose names cover it.
+pub fn resolver(dir: &Path, domains: &[&str]) -> Result<CertResolver, TlsError> {
+    let pairs = candidates(dir);
+    let mut loaded: Vec<(PathBuf, Arc<CertifiedKey>)> = Vec::new();
+    for (crt, key) in &pairs {
+        loaded.push((crt.clone(), Arc::new(load_pair(crt, key)?)));
+    }
+    let mut by_name = HashMap::new();
+    for domain in domains {
+        let preferred = dir.join(format!("{domain}.crt"));
+        let mut order: Vec<&(PathBuf, Arc<CertifiedKey>)> = loaded.iter().collect();
+        order.sort_by_key(|(p, _)| *p != preferred);
+        // rustls checks the name against the certificate's SANs for us.
+        let found = order.into_iter().find(|(_, ck)| {
+            ResolvesServerCertUsingSni::new()
+                .add(domain, (**ck).clone())
+                .is_ok()
+        });
+        let Some((_, ck)) = found else {
+            return Err(TlsError::Uncovered {
+                dir: dir.to_path_buf(),
+                domain: domain.to_string(),
+            });
+        };
+        by_name.insert(domain.to_ascii_lowercase(), ck.clone());
+    }
+    let default = by_name
+        .get(&domains[0].to_ascii_lowercase())
+        .cloned()
+        .ok_or_else(|| TlsError::Uncovered {
+            dir: dir.to_path_buf(),
+            domain: domains[0].to_string(),
+        })?;
+    Ok(CertResolver { by_name, default })
+}
+
+/// The acceptor shared by every listener.
+pub fn server_config(dir: &Path, domains: &[&str]) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let resolver = resolver(dir, domains)?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_cert_resolver(Arc::new(resolver));
+    Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_certs_cover_their_domains_and_subdomains() {
+        let dir = tempfile::tempdir().unwrap();
+        let domains = ["support.test", "agents.example"];
+        assert_eq!(uncovered_domains(dir.path(), &domains).len(), 2);
+        crate::net::certs::write_dev_certs(dir.path(), &domains[..1]).unwrap();
+        assert_eq!(uncovered_domains(dir.path(), &domains), vec!["agents.example"]);
+        // A certificate for support.test also covers *.support.test.
+        assert!(resolver(dir.path(), &["x.support.test"]).is_ok());
+        crate::net::certs::write_dev_certs(dir.path(), &domains).unwrap();
+        assert!(server_config(dir.path(), &domains).is_ok());
+    }
+}
