@@ -1,3 +1,10 @@
-pub mod xml;
+//! Switchboard: a contact-center gateway that is a real XMPP server.
+//!
+//! Layers, from the socket up (see ARCHITECTURE.md): [`net`] and [`stream`]
+//! (sockets, TLS, negotiation), [`session`] (a bound client), [`router`]
+//! (JID → session, stanza dispatch), [`store`] (sqlx), [`config`].
+
 pub mod config;
 pub mod net;
+pub mod store;
+pub mod xml;

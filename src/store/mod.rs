@@ -1,0 +1,336 @@
+//! Persistent storage for accounts, rosters, pending subscriptions and
+//! offline messages, on SQLite or PostgreSQL through sqlx's `Any` driver.
+//!
+//! Every query is written once and runs on both backends, which constrains
+//! the SQL:
+//! - placeholders are `$1, $2, …`: PostgreSQL requires them and sqlx's SQLite
+//!   driver maps `$N` to the N-th bound argument;
+//! - only `i64`, `String`/`&str`, `Vec<u8>`/`&[u8]` and `Option`s of those
+//!   cross the boundary (no booleans, no arrays, no unsigned types), because
+//!   those are the types the `Any` driver maps the same way on both sides;
+//! - results that users see sorted are sorted in Rust, not with `ORDER BY`
+//!   on text, since PostgreSQL's ordering depends on the database collation.
+
+mod accounts;
+mod credentials;
+mod offline;
+mod roster;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
+
+pub use credentials::{Credentials, DEFAULT_ITERATIONS};
+pub use offline::OfflineMessage;
+pub use roster::{ParseSubscriptionError, RosterItem, Subscription};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The database engine behind a [`Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Errors from the storage layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("invalid database URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("cannot create the directory of the database file {}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot connect to the database")]
+    Connect(#[source] sqlx::Error),
+    #[error("database migration failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("database query failed ({op})")]
+    Query {
+        op: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A row holds a value the schema allows but this code cannot represent,
+    /// e.g. after a manual edit of the database.
+    #[error("invalid data in the database: {0}")]
+    Corrupt(String),
+}
+
+/// Tags a sqlx error with the operation that failed, so logs say which query.
+pub(crate) fn query_err(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Query { op, source }
+}
+
+/// Handle to the database; cloning is cheap and clones share one pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and brings its schema
+    /// up to date.
+    ///
+    /// Accepted URLs: `sqlite://PATH` (absolute, or relative to the current
+    /// directory), `sqlite::memory:` (private to this `Store` and its clones)
+    /// and `postgres://…` / `postgresql://…`.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let store = match parse_url(url)? {
+            Target::SqliteFile(path) => connect_sqlite_file(&path).await?,
+            Target::SqliteMemory => connect_sqlite_memory().await?,
+            Target::Postgres => Store {
+                pool: AnyPoolOptions::new()
+                    .max_connections(8)
+                    .connect(url)
+                    .await
+                    .map_err(StoreError::Connect)?,
+                backend: Backend::Postgres,
+            },
+        };
+        let migrator = match store.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&store.pool)
+            .await
+            .map_err(StoreError::Migrate)?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Waits for in-flight queries and closes every connection, for all
+    /// clones of this `Store`.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+enum Target {
+    SqliteFile(PathBuf),
+    SqliteMemory,
+    Postgres,
+}
+
+fn parse_url(url: &str) -> Result<Target, StoreError> {
+    let invalid = |reason: &str| StoreError::InvalidUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if url == "sqlite::memory:" {
+        Ok(Target::SqliteMemory)
+    } else if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err(invalid("missing file path"));
+        }
+        if path.contains('?') {
+            return Err(invalid("query parameters are not supported"));
+        }
+        let cwd = std::env::current_dir()
+            .map_err(|e| invalid(&format!("cannot resolve a relative path: {e}")))?;
+        Ok(Target::SqliteFile(cwd.join(path)))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Target::Postgres)
+    } else {
+        Err(invalid(
+            "expected sqlite://PATH, sqlite::memory: or postgres://…",
+        ))
+    }
+}
+
+/// Builds the URL sqlx expects for a database file. sqlx re-parses it as a
+/// URL and percent-decodes the path, so the path must be absolute (a relative
+/// one would be read as a host name) and `%`, `?` and `#` must be escaped.
+fn sqlite_file_url(path: &Path) -> Result<String, StoreError> {
+    let text = path.to_str().ok_or_else(|| StoreError::InvalidUrl {
+        url: path.display().to_string(),
+        reason: "the database path is not valid UTF-8".to_owned(),
+    })?;
+    let mut url = String::from("sqlite://");
+    for c in text.chars() {
+        match c {
+            '%' => url.push_str("%25"),
+            '?' => url.push_str("%3F"),
+            '#' => url.push_str("%23"),
+            c => url.push(c),
+        }
+    }
+    url.push_str("?mode=rwc");
+    Ok(url)
+}
+
+async fn connect_sqlite_file(path: &Path) -> Result<Store, StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+        path: dir.to_owned(),
+        source,
+    })?;
+    // Canonicalising the (now existing) directory turns `..` and symlinks
+    // into a plain absolute path, which survives sqlx's URL normalisation.
+    let dir = dir.canonicalize().map_err(|source| StoreError::CreateDir {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let file_name = path.file_name().ok_or_else(|| StoreError::InvalidUrl {
+        url: path.display().to_string(),
+        reason: "the path does not name a file".to_owned(),
+    })?;
+    let url = sqlite_file_url(&dir.join(file_name))?;
+    let options: AnyConnectOptions = url.parse().map_err(StoreError::Connect)?;
+
+    // The journal mode is stored in the file, so switch it once on a lone
+    // connection: converting needs an exclusive lock that pooled
+    // connections racing each other could fail to get.
+    let mut conn = options.connect().await.map_err(StoreError::Connect)?;
+    let mode: (String,) = sqlx::query_as("PRAGMA journal_mode = WAL")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(query_err("enable WAL"))?;
+    if !mode.0.eq_ignore_ascii_case("wal") {
+        tracing::warn!(journal_mode = %mode.0, "SQLite refused WAL journal mode");
+    }
+    conn.close().await.map_err(StoreError::Connect)?;
+
+    let pool = sqlite_pool_options(4)
+        .connect_with(options)
+        .await
+        .map_err(StoreError::Connect)?;
+    Ok(Store {
+        pool,
+        backend: Backend::Sqlite,
+    })
+}
+
+async fn connect_sqlite_memory() -> Result<Store, StoreError> {
+    // sqlx gives every new connection to `:memory:` its own database, so the
+    // pool must hold exactly one connection and never recycle it.
+    let pool = sqlite_pool_options(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect("sqlite::memory:")
+        .await
+        .map_err(StoreError::Connect)?;
+    Ok(Store {
+        pool,
+        backend: Backend::Sqlite,
+    })
+}
+
+/// Per-connection SQLite settings. WAL makes `synchronous = NORMAL` safe
+/// against corruption (a power loss may only drop the last commits), and the
+/// busy timeout lets writers queue instead of failing with SQLITE_BUSY.
+/// sqlx already defaults to 5 s and foreign keys on through its native
+/// options, but the `Any` driver builds connections from the URL alone, so
+/// we do not rely on those defaults.
+fn sqlite_pool_options(max_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                conn.execute("PRAGMA busy_timeout = 5000").await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                Ok(())
+            })
+        })
+}
+
+/// Milliseconds since the Unix epoch, for timestamps stored as integers.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis()
+        .try_into()
+        .unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_parsing() {
+        assert!(matches!(
+            parse_url("sqlite::memory:"),
+            Ok(Target::SqliteMemory)
+        ));
+        assert!(matches!(
+            parse_url("postgresql://u@h/db"),
+            Ok(Target::Postgres)
+        ));
+        let cwd = std::env::current_dir().unwrap();
+        match parse_url("sqlite://data/x.db") {
+            Ok(Target::SqliteFile(p)) => assert_eq!(p, cwd.join("data/x.db")),
+            _ => panic!("relative path not resolved against cwd"),
+        }
+        match parse_url("sqlite:///abs/x.db") {
+            Ok(Target::SqliteFile(p)) => assert_eq!(p, Path::new("/abs/x.db")),
+            _ => panic!("absolute path mangled"),
+        }
+        for bad in ["mysql://x", "sqlite://", "sqlite://a.db?mode=ro", "x.db"] {
+            assert!(
+                matches!(parse_url(bad), Err(StoreError::InvalidUrl { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn sqlite_url_escapes_reserved_characters() {
+        assert_eq!(
+            sqlite_file_url(Path::new("/a b/c%d?e#f.db")).unwrap(),
+            "sqlite:///a b/c%25d%3Fe%23f.db?mode=rwc"
+        );
+    }
+
+    /// Every pooled connection, not just the first, must carry the settings.
+    #[tokio::test]
+    async fn sqlite_connections_get_pragmas() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("p.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let mut conns = Vec::new();
+        for _ in 0..4 {
+            conns.push(store.pool().acquire().await.unwrap());
+        }
+        for conn in &mut conns {
+            for (pragma, expected) in [
+                ("PRAGMA synchronous", 1), // NORMAL
+                ("PRAGMA foreign_keys", 1),
+                ("PRAGMA busy_timeout", 5000),
+            ] {
+                let value: i64 = sqlx::query_scalar(pragma)
+                    .fetch_one(&mut **conn)
+                    .await
+                    .unwrap();
+                assert_eq!(value, expected, "{pragma}");
+            }
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap();
+            assert_eq!(mode, "wal");
+        }
+        drop(conns);
+        store.close().await;
+    }
+}
