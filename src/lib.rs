@@ -6,5 +6,10 @@
 
 pub mod config;
 pub mod net;
+pub mod router;
+pub mod server;
+pub mod session;
 pub mod store;
+pub mod stream;
+pub mod util;
 pub mod xml;

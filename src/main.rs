@@ -1,1 +1,204 @@
-fn main() {}
+//! The `switchboard` command: serve, check, account, certs.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use switchboard::config::{ConfigError, Settings};
+use switchboard::net::certs;
+use switchboard::server::Server;
+use switchboard::store::{Credentials, Store, DEFAULT_ITERATIONS};
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "A contact-center gateway that is a real XMPP server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// The server configuration file.
+    #[arg(long, default_value = "conf/switchboard.toml", global = true)]
+    config: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ConfigArg),
+    /// Validate every configuration file; prints file:line: message per problem.
+    Check(ConfigArg),
+    /// Manage agent accounts.
+    Account {
+        #[command(subcommand)]
+        action: AccountAction,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Certificates.
+    Certs {
+        #[command(subcommand)]
+        action: CertsAction,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountAction {
+    /// Set (or create) an account's password: from --password or standard input.
+    Set {
+        jid: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Delete an account with its roster and offline messages.
+    Delete { jid: String },
+    /// List accounts.
+    List,
+}
+
+#[derive(Subcommand)]
+enum CertsAction {
+    /// Write a development CA and certificates for the configured domains.
+    Dev,
+}
+
+fn load(path: &Path) -> Result<Settings> {
+    Settings::load(path).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Serve(c) => serve(&c.config).await,
+        Command::Check(c) => check(&c.config),
+        Command::Account { action, config } => account(&config.config, action).await,
+        Command::Certs {
+            action: CertsAction::Dev,
+            config,
+        } => {
+            let settings = load(&config.config)?;
+            for f in certs::write_dev_certs(&settings.cert_dir, &settings.domains())? {
+                println!("wrote {}", f.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(path: &Path) -> Result<()> {
+    let settings = load(path)?;
+    let server = Server::bind(settings).await?;
+    let ready: Vec<String> = server
+        .addresses()
+        .iter()
+        .map(|(name, addr)| format!("{name}={addr}"))
+        .collect();
+    // The one line on stdout: scripts and tests wait for it.
+    println!("ready {}", ready.join(" "));
+    tracing::info!(listeners = %ready.join(" "), "ready");
+    server.run(shutdown_signal()).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn check(path: &Path) -> Result<()> {
+    match Settings::load(path) {
+        Ok(_) => {
+            println!("{}: ok", path.display());
+            Ok(())
+        }
+        Err(ConfigError::Invalid(problems)) => {
+            for p in &problems {
+                println!("{p}");
+            }
+            std::process::exit(1);
+        }
+        Err(e) => {
+            println!("{e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn account(path: &Path, action: AccountAction) -> Result<()> {
+    let settings = load(path)?;
+    let store = Store::connect(&settings.database_url)
+        .await
+        .context("opening the database")?;
+    let bare = |jid: &str| -> Result<String> {
+        let j = jid::BareJid::new(jid).with_context(|| format!("'{jid}' is not a valid JID"))?;
+        if j.node().is_none() || j.domain().as_str() != settings.agent_domain {
+            bail!(
+                "accounts live on {}: use user@{}",
+                settings.agent_domain,
+                settings.agent_domain
+            );
+        }
+        Ok(j.to_string())
+    };
+    match action {
+        AccountAction::Set { jid, password } => {
+            let jid = bare(&jid)?;
+            let password = match password {
+                Some(p) => p,
+                None => {
+                    let mut s = String::new();
+                    std::io::stdin().read_to_string(&mut s)?;
+                    s.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            if password.is_empty() {
+                bail!("empty password");
+            }
+            store
+                .set_account(&jid, &Credentials::derive(&password, DEFAULT_ITERATIONS))
+                .await?;
+            println!("set {jid}");
+        }
+        AccountAction::Delete { jid } => {
+            let jid = bare(&jid)?;
+            if !store.delete_account(&jid).await? {
+                bail!("no account {jid}");
+            }
+            println!("deleted {jid}");
+        }
+        AccountAction::List => {
+            for a in store.list_accounts().await? {
+                println!("{a}");
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
+}

@@ -179,11 +179,18 @@ impl Settings {
 /// Relative SQLite paths are relative to the config file, like every other
 /// path in it, so the server behaves the same from any working directory.
 fn resolve_db_url(base: &Path, url: &str) -> Option<String> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") || url == "sqlite::memory:" {
+    if url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+        || url == "sqlite::memory:"
+    {
         return Some(url.to_string());
     }
-    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
-    let (path, query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = path
+        .split_once('?')
+        .map_or((path, None), |(p, q)| (p, Some(q)));
     let full = base.join(path);
     Some(match query {
         Some(q) => format!("sqlite://{}?{q}", full.display()),

@@ -11,7 +11,8 @@ fn problems(text: &str) -> Vec<String> {
     }
 }
 
-const MINIMAL: &str = "[server]\nsupport_domain = \"support.test\"\nagent_domain = \"agents.support.test\"\n";
+const MINIMAL: &str =
+    "[server]\nsupport_domain = \"support.test\"\nagent_domain = \"agents.support.test\"\n";
 
 #[test]
 fn the_commented_example_is_valid() {
@@ -26,14 +27,20 @@ fn relative_paths_follow_the_config_file() {
     let s = load(MINIMAL).unwrap();
     assert_eq!(s.database_url, "sqlite:///etc/sb/data/switchboard.db");
     assert_eq!(s.cert_dir, Path::new("/etc/sb/certs"));
-    assert_eq!(s.c2s.listen, vec!["127.0.0.1:5222".parse::<SocketAddr>().unwrap()]);
+    assert_eq!(
+        s.c2s.listen,
+        vec!["127.0.0.1:5222".parse::<SocketAddr>().unwrap()]
+    );
 }
 
 #[test]
 fn unknown_key_has_its_line() {
     let p = problems(&format!("{MINIMAL}\n[c2s]\nlisten = []\nbogus = 1\n"));
     assert_eq!(p.len(), 1);
-    assert!(p[0].starts_with("/etc/sb/switchboard.toml:7: unknown field `bogus`"), "{p:?}");
+    assert!(
+        p[0].starts_with("/etc/sb/switchboard.toml:7: unknown field `bogus`"),
+        "{p:?}"
+    );
 }
 
 #[test]

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -64,8 +64,7 @@ pub fn write_dev_certs(dir: &Path, domains: &[&str]) -> Result<Vec<PathBuf>, Cer
     // chains to that file.
     let ca = ca_params().self_signed(&ca_key)?;
     for domain in domains {
-        let mut params =
-            CertificateParams::new(vec![domain.to_string(), format!("*.{domain}")])?;
+        let mut params = CertificateParams::new(vec![domain.to_string(), format!("*.{domain}")])?;
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, *domain);
         params.distinguished_name = dn;

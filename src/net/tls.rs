@@ -43,7 +43,9 @@ pub struct CertResolver {
 
 impl fmt::Debug for CertResolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CertResolver").field("names", &self.by_name.keys()).finish()
+        f.debug_struct("CertResolver")
+            .field("names", &self.by_name.keys())
+            .finish()
     }
 }
 
@@ -178,7 +180,10 @@ mod tests {
         let domains = ["support.test", "agents.example"];
         assert_eq!(uncovered_domains(dir.path(), &domains).len(), 2);
         crate::net::certs::write_dev_certs(dir.path(), &domains[..1]).unwrap();
-        assert_eq!(uncovered_domains(dir.path(), &domains), vec!["agents.example"]);
+        assert_eq!(
+            uncovered_domains(dir.path(), &domains),
+            vec!["agents.example"]
+        );
         // A certificate for support.test also covers *.support.test.
         assert!(resolver(dir.path(), &["x.support.test"]).is_ok());
         crate::net::certs::write_dev_certs(dir.path(), &domains).unwrap();

@@ -1,0 +1,154 @@
+//! The router: JID → session table and the dispatch of every stanza by its
+//! `to` (RFC 6120 §10, RFC 6121 §8). Features live in their own files and
+//! are called from [`Router::route`]; the router holds no business state.
+
+mod carbons;
+mod errors;
+mod iq;
+mod message;
+mod presence;
+mod roster;
+mod table;
+
+use std::sync::Arc;
+
+use jid::{BareJid, Jid};
+
+pub use carbons::sent as carbons_sent;
+pub use errors::{error_reply, Condition};
+pub use message::with_delay;
+pub use presence::session_gone;
+pub use table::{PresenceState, SessionHandle, Table};
+
+use crate::config::Settings;
+use crate::store::Store;
+use crate::xml::{Kind, Stanza};
+
+/// Routes stanzas between local sessions, the server itself and (later) the
+/// gateway and remote servers.
+pub struct Router {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub table: Table,
+}
+
+/// Where a destination JID lives.
+enum Dest {
+    /// The agent domain itself.
+    Server,
+    /// An account on the agent domain.
+    Account(BareJid, Option<String>),
+    /// The support domain: entry JIDs and session proxies.
+    Support(#[allow(dead_code)] Jid),
+    /// Any other domain.
+    Remote(#[allow(dead_code)] Jid),
+}
+
+impl Router {
+    pub fn new(settings: Arc<Settings>, store: Store) -> Router {
+        Router {
+            settings,
+            store,
+            table: Table::default(),
+        }
+    }
+
+    fn classify(&self, to: &Jid) -> Dest {
+        let domain = to.domain().as_str();
+        if domain == self.settings.agent_domain {
+            match to.node() {
+                None => Dest::Server,
+                Some(_) => Dest::Account(to.to_bare(), to.resource().map(|r| r.to_string())),
+            }
+        } else if domain == self.settings.support_domain {
+            Dest::Support(to.clone())
+        } else {
+            Dest::Remote(to.clone())
+        }
+    }
+
+    /// Routes one stanza whose `from` the caller has already stamped.
+    pub async fn route(&self, stanza: Stanza) {
+        let Some(from) = stanza.from().and_then(|f| Jid::new(f).ok()) else {
+            tracing::warn!(?stanza, "dropping a stanza without a valid from");
+            return;
+        };
+        let to = match stanza.to() {
+            None => None,
+            Some(t) => match Jid::new(t) {
+                Ok(j) => Some(j),
+                Err(_) => {
+                    self.bounce(&stanza, Condition::JidMalformed, None).await;
+                    return;
+                }
+            },
+        };
+        match stanza.kind() {
+            Kind::Presence => presence::route(self, &from, to.as_ref(), stanza).await,
+            Kind::Message => {
+                let to = to.unwrap_or_else(|| Jid::from(from.to_bare()));
+                self.route_message(&from, &to, stanza).await
+            }
+            Kind::Iq => {
+                let to = to.unwrap_or_else(|| Jid::from(from.to_bare()));
+                iq::route(self, &from, &to, stanza).await
+            }
+            Kind::Other => {}
+        }
+    }
+
+    async fn route_message(&self, from: &Jid, to: &Jid, stanza: Stanza) {
+        match self.classify(to) {
+            Dest::Account(bare, resource) => {
+                message::deliver(self, from, &bare, resource.as_deref(), stanza).await
+            }
+            Dest::Server => {
+                // Nothing on the server reads messages; headline and error
+                // types are never answered (RFC 6120 §8.3.1).
+                self.bounce(&stanza, Condition::ServiceUnavailable, None)
+                    .await
+            }
+            Dest::Support(_) => {
+                self.bounce(&stanza, Condition::ServiceUnavailable, None)
+                    .await
+            }
+            Dest::Remote(_) => {
+                self.bounce(&stanza, Condition::RemoteServerNotFound, None)
+                    .await
+            }
+        }
+    }
+
+    /// Sends the error reply for `stanza` back to its sender, unless the
+    /// stanza was itself an error or an IQ result.
+    pub async fn bounce(&self, stanza: &Stanza, cond: Condition, text: Option<&str>) {
+        if let Some(reply) = error_reply(stanza, cond, text, &self.settings.agent_domain) {
+            Box::pin(self.route(reply)).await;
+        }
+    }
+
+    /// Delivers to one local session, routing errors back if it is gone.
+    pub async fn deliver_to(&self, session: &SessionHandle, stanza: Stanza) {
+        session.deliver(stanza).await;
+    }
+
+    /// The domain part of the agent domain as a JID, for `from` on
+    /// server-generated stanzas.
+    pub fn server_jid(&self) -> &str {
+        &self.settings.agent_domain
+    }
+
+    /// Whether `bare` is an existing local account.
+    pub async fn account_exists(&self, bare: &BareJid) -> bool {
+        if !self.table.sessions(bare).is_empty() {
+            return true;
+        }
+        self.store
+            .account_exists(bare.as_str())
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "account lookup failed");
+                false
+            })
+    }
+}

@@ -1,0 +1,164 @@
+//! The server: shared state, listeners, accept loops and graceful shutdown
+//! (modelled on mini-redis: a cancellation token every task watches, and a
+//! task tracker the shutdown waits on, within a bound).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+use crate::config::Settings;
+use crate::net::{certs, tls};
+use crate::router::Router;
+use crate::store::{Store, StoreError};
+use crate::stream::c2s;
+
+/// What every connection and session task reaches.
+pub struct Shared {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub router: Router,
+    pub tls: Arc<rustls::ServerConfig>,
+    pub shutdown: CancellationToken,
+    pub tasks: TaskTracker,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
+    #[error("development certificates: {0}")]
+    Certs(#[from] certs::CertError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+struct Listener {
+    name: &'static str,
+    socket: TcpListener,
+    direct_tls: bool,
+}
+
+pub struct Server {
+    shared: Arc<Shared>,
+    listeners: Vec<Listener>,
+}
+
+impl Server {
+    /// Opens the store, loads (or, on first start, creates) certificates,
+    /// and binds every listener, so that errors surface before "ready".
+    pub async fn bind(settings: Settings) -> Result<Server, ServerError> {
+        let settings = Arc::new(settings);
+        let store = Store::connect(&settings.database_url).await?;
+        let domains = settings.domains();
+        let missing = tls::uncovered_domains(&settings.cert_dir, &domains);
+        if !missing.is_empty() {
+            warn!(
+                dir = %settings.cert_dir.display(),
+                domains = ?missing,
+                "NO CERTIFICATE FOR THESE DOMAINS: writing DEVELOPMENT certificates signed by a local CA. \
+                 Clients will not trust them. Never run production like this."
+            );
+            let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
+            certs::write_dev_certs(&settings.cert_dir, &missing)?;
+        }
+        let tls = tls::server_config(
+            &settings.cert_dir,
+            &[&settings.agent_domain, &settings.support_domain],
+        )?;
+        let mut listeners = Vec::new();
+        for (addrs, direct_tls, name) in [
+            (&settings.c2s.listen, false, "c2s"),
+            (&settings.c2s.direct_tls, true, "direct_tls"),
+        ] {
+            for addr in addrs {
+                let socket = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServerError::Bind {
+                        addr: *addr,
+                        source,
+                    })?;
+                listeners.push(Listener {
+                    name,
+                    socket,
+                    direct_tls,
+                });
+            }
+        }
+        let shared = Arc::new(Shared {
+            router: Router::new(settings.clone(), store.clone()),
+            settings,
+            store,
+            tls,
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        });
+        Ok(Server { shared, listeners })
+    }
+
+    /// `name=address` for every listener, as actually bound.
+    pub fn addresses(&self) -> Vec<(&'static str, SocketAddr)> {
+        self.listeners
+            .iter()
+            .filter_map(|l| Some((l.name, l.socket.local_addr().ok()?)))
+            .collect()
+    }
+
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    /// Serves until `signal` completes, then closes every stream with
+    /// `<system-shutdown/>` and waits for them, at most the configured grace.
+    pub async fn run(self, signal: impl Future<Output = ()>) {
+        let shared = self.shared.clone();
+        for l in self.listeners {
+            let shared = shared.clone();
+            shared.tasks.clone().spawn(accept_loop(shared, l));
+        }
+        signal.await;
+        info!("shutting down");
+        shared.shutdown.cancel();
+        shared.tasks.close();
+        if tokio::time::timeout(shared.settings.shutdown_grace, shared.tasks.wait())
+            .await
+            .is_err()
+        {
+            warn!("some connections did not close in time");
+        }
+        shared.store.close().await;
+        info!("stopped");
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, l: Listener) {
+    loop {
+        let accepted = tokio::select! {
+            a = l.socket.accept() => a,
+            _ = shared.shutdown.cancelled() => return,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                let _ = tcp.set_nodelay(true);
+                shared
+                    .tasks
+                    .spawn(c2s::serve(shared.clone(), tcp, peer, l.direct_tls));
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                error!(error = %e, listener = l.name, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! A bound client session: a reader task (client → router) and a writer
+//! task (router → client) per connection.
+//!
+//! Why two tasks: the reader may wait on other sessions' bounded queues
+//! (that is how a fast sender is paused), while the writer only ever waits
+//! on its own socket. No writer waits on a queue, so two sessions writing to
+//! each other cannot deadlock. The writer owns XEP-0198 state and outlives
+//! a dropped connection while the session may be resumed.
+
+mod reader;
+mod writer;
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+
+use jid::{BareJid, FullJid};
+use tokio::io::{AsyncWriteExt, WriteHalf};
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+use crate::net::Transport;
+use crate::router::{Router, SessionHandle};
+use crate::server::Shared;
+use crate::stream::{StreamErrorCondition, XmlIo};
+use crate::xml::{escape_attr, ns, Stanza};
+
+/// What the reader, the router and resumption tell a writer.
+pub enum Control {
+    /// Bytes outside stream management's count: acks, pings, SM answers.
+    Raw(String),
+    /// Stored offline messages and their row ids, deleted once delivered.
+    Offline(Vec<(i64, Stanza)>),
+    /// The client enabled XEP-0198; `id` is set when it may resume.
+    EnableSm { id: Option<String> },
+    /// The client acknowledged `h` stanzas.
+    Ack(u32),
+    /// The connection broke without a clean close.
+    ConnectionLost,
+    /// End the stream: with an error condition, or cleanly.
+    Close(Option<(StreamErrorCondition, String)>),
+    /// A new connection resumes this session (XEP-0198 §5).
+    Attach {
+        write: WriteHalf<Transport>,
+        h: u32,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// Counters both halves read: stanzas handled from the client (`h` we
+/// report) and whether stream management is on.
+#[derive(Default)]
+pub struct SmShared {
+    pub enabled: AtomicBool,
+    pub inbound: AtomicU32,
+}
+
+/// Registers a freshly bound session, answers the bind IQ and runs it.
+pub async fn start(shared: Arc<Shared>, xio: XmlIo<Transport>, jid: FullJid, iq_id: String) {
+    let limits = &shared.settings.limits;
+    let (queue_tx, queue_rx) = mpsc::channel(limits.session_queue);
+    let (control_tx, control_rx) = mpsc::channel(64);
+    let handle = Arc::new(SessionHandle::new(jid.clone(), queue_tx, control_tx));
+    if let Some(old) = shared.router.table.insert(handle.clone()) {
+        let text = "replaced by a new connection for this resource".to_string();
+        let _ = old
+            .control
+            .send(Control::Close(Some((StreamErrorCondition::Conflict, text))))
+            .await;
+    }
+    let XmlIo { io, framer } = xio;
+    let (read, mut write) = tokio::io::split(io);
+    let result = format!(
+        "<iq type='result' id=\"{}\"><bind xmlns='{}'><jid>{}</jid></bind></iq>",
+        escape_attr(&iq_id),
+        ns::BIND,
+        escape_attr(jid.as_str())
+    );
+    if write.write_all(result.as_bytes()).await.is_err() || write.flush().await.is_err() {
+        shared.router.table.remove(&handle);
+        return;
+    }
+    let sm = handle.sm.clone();
+    let w = writer::Writer::new(
+        shared.clone(),
+        handle.clone(),
+        sm.clone(),
+        write,
+        queue_rx,
+        control_rx,
+    );
+    shared.tasks.spawn(w.run().in_current_span());
+    reader::run(shared, handle, sm, read, framer).await;
+}
+
+/// XEP-0198 resumption: hands this connection to a hibernating session.
+/// Gives the stream back when there is nothing to resume.
+pub async fn resume(
+    shared: Arc<Shared>,
+    mut xio: XmlIo<Transport>,
+    bare: &BareJid,
+    el: &Stanza,
+) -> Result<(), XmlIo<Transport>> {
+    let tree = el.element().ok();
+    let previd = tree.as_ref().and_then(|t| t.attr("previd")).unwrap_or("");
+    let h = tree
+        .as_ref()
+        .and_then(|t| t.attr("h"))
+        .and_then(|h| h.parse::<u32>().ok());
+    let found = shared
+        .router
+        .table
+        .resumable(previd)
+        .filter(|s| s.jid.to_bare() == *bare);
+    let (Some(handle), Some(h)) = (found, h) else {
+        let failed = format!(
+            "<failed xmlns='{}'><item-not-found xmlns='{}'/></failed>",
+            ns::SM,
+            ns::STANZA_ERRORS
+        );
+        let _ = xio.send(failed.as_bytes()).await;
+        return Err(xio);
+    };
+    tracing::Span::current().record("jid", tracing::field::display(&handle.jid));
+    let XmlIo { io, framer } = xio;
+    let (read, write) = tokio::io::split(io);
+    let (reply_tx, reply_rx) = oneshot::channel();
+    let sm = {
+        // The writer keeps the shared counters; ask it to attach first.
+        let attach = Control::Attach {
+            write,
+            h,
+            reply: reply_tx,
+        };
+        if handle.control.send(attach).await.is_err() {
+            return Ok(());
+        }
+        match reply_rx.await {
+            Ok(()) => handle.sm.clone(),
+            Err(_) => return Ok(()),
+        }
+    };
+    tracing::info!("session resumed");
+    reader::run(shared, handle, sm, read, framer).await;
+    Ok(())
+}
+
+/// Hands stored offline messages to a session that just became available.
+pub async fn deliver_offline(router: &Router, session: &SessionHandle) {
+    let bare = session.jid.to_bare();
+    let stored = match router.store.offline_list(bare.as_str()).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "loading offline messages failed");
+            return;
+        }
+    };
+    if stored.is_empty() {
+        return;
+    }
+    let domain = router.server_jid().to_string();
+    let batch: Vec<(i64, Stanza)> = stored
+        .into_iter()
+        .filter_map(|m| {
+            let s = crate::router::with_delay(&m.stanza, &domain, m.stored_at_ms)?;
+            Some((m.id, s.with_addresses(None, Some(session.jid.as_str()))))
+        })
+        .collect();
+    let _ = session.control.send(Control::Offline(batch)).await;
+}
+
+impl SessionHandle {
+    pub fn sm_enabled(&self) -> bool {
+        self.sm.enabled.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,142 @@
+//! The reader half of a session: frames from the client, stream-management
+//! elements, idle pings, and every stanza stamped and handed to the router.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::io::ReadHalf;
+
+use super::{Control, SmShared};
+use crate::net::Transport;
+use crate::router::SessionHandle;
+use crate::server::Shared;
+use crate::stream::{xmlio::read_frame, StreamError, StreamErrorCondition as Cond};
+use crate::xml::{ns, Frame, Framer, Kind, Stanza};
+
+pub async fn run(
+    shared: Arc<Shared>,
+    handle: Arc<SessionHandle>,
+    sm: Arc<SmShared>,
+    mut read: ReadHalf<Transport>,
+    mut framer: Framer,
+) {
+    let c2s = &shared.settings.c2s;
+    let mut pinged = false;
+    let control = handle.control.clone();
+    let outcome: Control = loop {
+        let wait = if pinged {
+            c2s.ping_timeout
+        } else {
+            c2s.idle_timeout
+        };
+        let frame = tokio::select! {
+            r = tokio::time::timeout(wait, read_frame(&mut read, &mut framer)) => r,
+            _ = shared.shutdown.cancelled() => return,
+        };
+        let frame = match frame {
+            Err(_) if pinged => break close(Cond::ConnectionTimeout, "no answer to ping"),
+            Err(_) => {
+                // XEP-0199: a silent client is asked whether it is still there.
+                pinged = true;
+                let ping = format!(
+                    "<iq type='get' id='idle-{}' from='{}'><ping xmlns='{}'/></iq>",
+                    crate::util::random_id(8),
+                    shared.settings.agent_domain,
+                    ns::PING
+                );
+                let _ = control.send(Control::Raw(ping)).await;
+                continue;
+            }
+            Ok(Ok(f)) => f,
+            Ok(Err(StreamError::Protocol { condition, text })) => {
+                break Control::Close(Some((condition, text)))
+            }
+            Ok(Err(StreamError::Closed)) if framer.is_closed() => break Control::Close(None),
+            Ok(Err(_)) => break Control::ConnectionLost,
+        };
+        pinged = false;
+        let el = match frame {
+            Frame::Element(el) => el,
+            Frame::Close => break Control::Close(None),
+            Frame::Open(_) => break close(Cond::NotWellFormed, "unexpected stream header"),
+        };
+        if el.ns() == Some(ns::SM) {
+            if let Some(c) = stream_management(&shared, &handle, &sm, &el) {
+                if control.send(c).await.is_err() {
+                    return;
+                }
+            }
+            continue;
+        }
+        if el.kind() == Kind::Other {
+            if el.ns() == Some(ns::CSI) {
+                continue;
+            }
+            break close(Cond::UnsupportedStanzaType, "not a stanza");
+        }
+        if sm.enabled.load(Ordering::Relaxed) {
+            sm.inbound.fetch_add(1, Ordering::Relaxed);
+        }
+        // RFC 6120 §8.1.2.1: the server stamps the sender; a client may only
+        // name itself.
+        if let Some(f) = el.from() {
+            let own = f == handle.jid.as_str() || f == handle.jid.to_bare().as_str();
+            if !own {
+                break close(Cond::InvalidFrom, "from does not match the bound JID");
+            }
+        }
+        let stanza = el.with_addresses(Some(handle.jid.as_str()), None);
+        if stanza.kind() == Kind::Message {
+            crate::router::carbons_sent(&shared.router, &handle, &stanza).await;
+        }
+        shared.router.route(stanza).await;
+    };
+    let _ = control.send(outcome).await;
+}
+
+fn close(cond: Cond, text: &str) -> Control {
+    Control::Close(Some((cond, text.to_string())))
+}
+
+/// XEP-0198 elements from the client.
+fn stream_management(
+    shared: &Shared,
+    handle: &Arc<SessionHandle>,
+    sm: &SmShared,
+    el: &Stanza,
+) -> Option<Control> {
+    match el.name() {
+        "enable" => {
+            if sm.enabled.load(Ordering::Relaxed) {
+                return Some(Control::Raw(format!(
+                    "<failed xmlns='{}'><unexpected-request xmlns='{}'/></failed>",
+                    ns::SM,
+                    ns::STANZA_ERRORS
+                )));
+            }
+            let wants_resume = el
+                .element()
+                .ok()
+                .and_then(|e| e.attr("resume").map(|r| r == "true" || r == "1"))
+                .unwrap_or(false);
+            let id = wants_resume.then(|| {
+                let id = crate::util::random_id(24);
+                shared.router.table.set_resumable(&id, handle.clone());
+                id
+            });
+            sm.inbound.store(0, Ordering::Relaxed);
+            Some(Control::EnableSm { id })
+        }
+        "r" => Some(Control::Raw(format!(
+            "<a xmlns='{}' h='{}'/>",
+            ns::SM,
+            sm.inbound.load(Ordering::Relaxed)
+        ))),
+        "a" => el
+            .element()
+            .ok()
+            .and_then(|e| e.attr("h").and_then(|h| h.parse().ok()))
+            .map(Control::Ack),
+        _ => None,
+    }
+}

@@ -1,0 +1,336 @@
+//! The writer half of a session: drains the router queue to the socket,
+//! keeps XEP-0198's unacknowledged stanzas, hibernates while the client may
+//! resume, and cleans up when the session ends.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::io::{AsyncWriteExt, BufWriter, WriteHalf};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::{Control, SmShared};
+use crate::net::Transport;
+use crate::router::SessionHandle;
+use crate::server::Shared;
+use crate::stream::StreamErrorCondition;
+use crate::xml::{escape_attr, ns, Kind, Stanza};
+
+/// A stanza sent but not yet acknowledged; `offline` is its stored row.
+struct Unacked {
+    seq: u32,
+    stanza: Stanza,
+    offline: Option<i64>,
+}
+
+pub struct Writer {
+    shared: Arc<Shared>,
+    handle: Arc<SessionHandle>,
+    sm: Arc<SmShared>,
+    out: Option<BufWriter<WriteHalf<Transport>>>,
+    queue: mpsc::Receiver<Stanza>,
+    control: mpsc::Receiver<Control>,
+    /// Stream management: id when resumable, counter of sent stanzas.
+    sm_id: Option<String>,
+    sent: u32,
+    unacked: VecDeque<Unacked>,
+    /// Offline rows written without stream management, deleted after flush.
+    flushed_offline: Vec<i64>,
+    hibernating_until: Option<Instant>,
+}
+
+enum End {
+    /// The client closed cleanly or the session was replaced.
+    Normal,
+    /// The connection died and cannot be resumed.
+    Lost,
+}
+
+impl Writer {
+    pub fn new(
+        shared: Arc<Shared>,
+        handle: Arc<SessionHandle>,
+        sm: Arc<SmShared>,
+        write: WriteHalf<Transport>,
+        queue: mpsc::Receiver<Stanza>,
+        control: mpsc::Receiver<Control>,
+    ) -> Writer {
+        Writer {
+            shared,
+            handle,
+            sm,
+            out: Some(BufWriter::with_capacity(16 * 1024, write)),
+            queue,
+            control,
+            sm_id: None,
+            sent: 0,
+            unacked: VecDeque::new(),
+            flushed_offline: Vec::new(),
+            hibernating_until: None,
+        }
+    }
+
+    pub async fn run(mut self) {
+        let end = self.serve().await;
+        self.finish(end).await;
+    }
+
+    async fn serve(&mut self) -> End {
+        let shutdown = self.shared.shutdown.clone();
+        loop {
+            let sleep_until = self
+                .hibernating_until
+                .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(86_400));
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => {
+                    self.close(Some((StreamErrorCondition::SystemShutdown, "server shutting down".into()))).await;
+                    return End::Normal;
+                }
+                c = self.control.recv() => match c {
+                    None => return End::Normal,
+                    Some(c) => if let Some(end) = self.on_control(c).await { return end },
+                },
+                s = self.queue.recv() => match s {
+                    None => return End::Normal,
+                    Some(s) => {
+                        self.write_stanza(s, None).await;
+                        // Batch what is already queued into one flush.
+                        while let Ok(s) = self.queue.try_recv() {
+                            self.write_stanza(s, None).await;
+                        }
+                        self.flush().await;
+                    }
+                },
+                _ = tokio::time::sleep_until(sleep_until), if self.hibernating_until.is_some() => {
+                    tracing::info!("resumption window passed");
+                    return End::Lost;
+                }
+            }
+            if self.out.is_none() && self.hibernating_until.is_none() {
+                return End::Lost;
+            }
+            if self.unacked.len() > self.shared.settings.limits.max_unacked {
+                self.close(Some((
+                    StreamErrorCondition::ResourceConstraint,
+                    "too many unacknowledged stanzas".into(),
+                )))
+                .await;
+                return End::Lost;
+            }
+        }
+    }
+
+    async fn on_control(&mut self, c: Control) -> Option<End> {
+        match c {
+            Control::Raw(x) => {
+                self.write_raw(x.as_bytes()).await;
+                self.flush().await;
+            }
+            Control::Offline(batch) => {
+                for (id, s) in batch {
+                    self.write_stanza(s, Some(id)).await;
+                }
+                self.flush().await;
+            }
+            Control::EnableSm { id } => {
+                self.sm_id = id.clone();
+                self.sent = 0;
+                self.sm.enabled.store(true, Ordering::Relaxed);
+                let resume = id
+                    .map(|i| {
+                        format!(
+                            " id='{i}' resume='true' max='{}'",
+                            self.shared.settings.c2s.resume_timeout.as_secs()
+                        )
+                    })
+                    .unwrap_or_default();
+                self.write_raw(format!("<enabled xmlns='{}'{resume}/>", ns::SM).as_bytes())
+                    .await;
+                self.flush().await;
+            }
+            Control::Ack(h) => self.acknowledge(h).await,
+            Control::ConnectionLost => {
+                self.out = None;
+                return self.hibernate();
+            }
+            Control::Close(err) => {
+                self.close(err).await;
+                return Some(End::Normal);
+            }
+            Control::Attach { write, h, reply } => {
+                self.out = Some(BufWriter::with_capacity(16 * 1024, write));
+                self.hibernating_until = None;
+                self.acknowledge(h).await;
+                let resumed = format!(
+                    "<resumed xmlns='{}' previd='{}' h='{}'/>",
+                    ns::SM,
+                    escape_attr(self.sm_id.as_deref().unwrap_or("")),
+                    self.sm.inbound.load(Ordering::Relaxed)
+                );
+                self.write_raw(resumed.as_bytes()).await;
+                // Everything the client did not acknowledge goes again, in order.
+                let again: Vec<Stanza> = self.unacked.iter().map(|u| u.stanza.clone()).collect();
+                for s in again {
+                    self.write_raw(s.bytes()).await;
+                }
+                self.request_ack().await;
+                self.flush().await;
+                let _ = reply.send(());
+            }
+        }
+        None
+    }
+
+    /// Without resumption a lost connection ends the session; with it, the
+    /// session waits for the client and keeps queuing.
+    fn hibernate(&mut self) -> Option<End> {
+        if self.sm_id.is_none() {
+            return Some(End::Lost);
+        }
+        tracing::info!("connection lost; waiting for resumption");
+        self.hibernating_until = Some(Instant::now() + self.shared.settings.c2s.resume_timeout);
+        None
+    }
+
+    async fn write_stanza(&mut self, s: Stanza, offline: Option<i64>) {
+        if self.sm.enabled.load(Ordering::Relaxed) {
+            self.sent = self.sent.wrapping_add(1);
+            self.unacked.push_back(Unacked {
+                seq: self.sent,
+                stanza: s.clone(),
+                offline,
+            });
+        } else if let Some(id) = offline {
+            self.flushed_offline.push(id);
+        }
+        self.write_raw(s.bytes()).await;
+    }
+
+    async fn write_raw(&mut self, data: &[u8]) {
+        let Some(out) = self.out.as_mut() else {
+            return;
+        };
+        if let Err(e) = out.write_all(data).await {
+            tracing::debug!(error = %e, "write failed");
+            self.out = None;
+            if let Some(End::Lost) = self.hibernate() {
+                self.hibernating_until = None;
+            }
+        }
+    }
+
+    async fn flush(&mut self) {
+        let Some(out) = self.out.as_mut() else {
+            return;
+        };
+        if let Err(e) = out.flush().await {
+            tracing::debug!(error = %e, "flush failed");
+            self.out = None;
+            let _ = self.hibernate();
+            return;
+        }
+        if !self.flushed_offline.is_empty() {
+            let ids = std::mem::take(&mut self.flushed_offline);
+            self.delete_offline(ids);
+        }
+        if !self.unacked.is_empty() {
+            self.request_ack_now().await;
+        }
+    }
+
+    async fn request_ack(&mut self) {
+        if self.sm.enabled.load(Ordering::Relaxed) && !self.unacked.is_empty() {
+            self.write_raw(format!("<r xmlns='{}'/>", ns::SM).as_bytes())
+                .await;
+        }
+    }
+
+    async fn request_ack_now(&mut self) {
+        self.request_ack().await;
+        if let Some(out) = self.out.as_mut() {
+            let _ = out.flush().await;
+        }
+    }
+
+    async fn acknowledge(&mut self, h: u32) {
+        let mut done = Vec::new();
+        while let Some(front) = self.unacked.front() {
+            // Sequence numbers wrap at 2^32 (XEP-0198 §4).
+            if h.wrapping_sub(front.seq) < u32::MAX / 2 {
+                let u = self.unacked.pop_front().expect("front exists");
+                if let Some(id) = u.offline {
+                    done.push(id);
+                }
+            } else {
+                break;
+            }
+        }
+        if !done.is_empty() {
+            self.delete_offline(done);
+        }
+    }
+
+    fn delete_offline(&self, ids: Vec<i64>) {
+        let store = self.shared.store.clone();
+        let owner = self.handle.jid.to_bare().to_string();
+        self.shared.tasks.spawn(async move {
+            if let Err(e) = store.offline_delete(&owner, &ids).await {
+                tracing::error!(error = %e, "deleting delivered offline messages failed");
+            }
+        });
+    }
+
+    async fn close(&mut self, err: Option<(StreamErrorCondition, String)>) {
+        let xml = match &err {
+            Some((cond, text)) => {
+                tracing::info!(condition = cond.name(), %text, "closing stream with error");
+                cond.to_xml(Some(text))
+            }
+            None => "</stream:stream>".to_string(),
+        };
+        self.write_raw(xml.as_bytes()).await;
+        if let Some(out) = self.out.as_mut() {
+            let _ = out.flush().await;
+            let _ = out.shutdown().await;
+        }
+        self.out = None;
+        self.hibernating_until = None;
+    }
+
+    /// Leaves the table, tells contacts the resource went away, and gives
+    /// every unacknowledged message another way to its recipient.
+    async fn finish(mut self, end: End) {
+        let router = &self.shared.router;
+        router.table.remove(&self.handle);
+        if let Some(id) = &self.sm_id {
+            router.table.forget_resumable(id);
+        }
+        let handle = self.handle.clone();
+        let shared = self.shared.clone();
+        let jid = self.handle.jid.clone();
+        let unacked: Vec<Stanza> = self
+            .unacked
+            .drain(..)
+            .filter(|u| u.offline.is_none() && u.stanza.kind() == Kind::Message)
+            .map(|u| u.stanza)
+            .collect();
+        if matches!(end, End::Lost) && !unacked.is_empty() {
+            tracing::info!(count = unacked.len(), "re-routing unacknowledged messages");
+        }
+        // Routing may wait on other sessions' queues; the writer must not.
+        self.shared.tasks.spawn(async move {
+            let router = &shared.router;
+            crate::router::session_gone(router, &handle).await;
+            let bare = jid.to_bare();
+            for s in unacked {
+                // Addressed to the bare JID: other resources, or offline storage.
+                router
+                    .route(s.with_addresses(None, Some(bare.as_str())))
+                    .await;
+            }
+        });
+        tracing::info!("session ended");
+    }
+}

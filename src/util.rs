@@ -1,0 +1,21 @@
+//! Small helpers with no better home.
+
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+
+/// A random identifier of `len` letters and digits, for stream ids,
+/// resources and stream-management ids: unguessable, safe in XML and JIDs.
+pub fn random_id(len: usize) -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,217 @@
+//! Shared harness of the integration tests: `mod common;` in a test file.
+//!
+//! - [`TestServer`]: a real `switchboard serve` in a temp dir (config, dev
+//!   certificates, accounts), on ports it picks itself and reports.
+//! - [`Client`]: a real third-party XMPP client (slixmpp, driven by
+//!   `tests/clients/xmppc.py` over JSON lines; protocol in
+//!   `tests/clients/README.md`).
+//! - [`RawConn`]: plain TCP for bad-input tests.
+//! - [`Prosody`]: a real Prosody (`tests/peers/prosody.py`) as a peer server.
+//!
+//! `scripts/test` prepares the machine (Prosody, the Python venv) and builds
+//! the release binary these tests run. Everything here panics with a helpful
+//! message instead of returning errors: it is test code.
+#![allow(dead_code)]
+
+mod client;
+mod peers;
+mod raw;
+mod server;
+
+// Each test file uses only part of the harness.
+#[allow(unused_imports)]
+pub use client::{cmd, Client, ClientOpts, Tls};
+#[allow(unused_imports)]
+pub use peers::{Endpoint, Prosody, ProsodyOpts};
+#[allow(unused_imports)]
+pub use raw::RawConn;
+#[allow(unused_imports)]
+pub use server::{ServerOpts, TestServer};
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const SUPPORT_DOMAIN: &str = "support.test";
+pub const AGENT_DOMAIN: &str = "agents.support.test";
+/// How long `expect`-style helpers wait by default.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a server or a client gets to come up.
+pub const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+// ------------------------------------------------------------------ paths
+
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The switchboard binary: `$SWITCHBOARD_BIN`, else the release build, else
+/// the debug build.
+pub fn bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("SWITCHBOARD_BIN") {
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "SWITCHBOARD_BIN={} does not exist",
+            path.display()
+        );
+        return path;
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest_dir().join("target"));
+    for profile in ["release", "debug"] {
+        let path = target.join(profile).join("switchboard");
+        if path.is_file() {
+            return path;
+        }
+    }
+    panic!(
+        "no switchboard binary in {}/{{release,debug}}: run `cargo build --release --bins` \
+         (scripts/test does) or set SWITCHBOARD_BIN",
+        target.display()
+    );
+}
+
+/// The Python that has slixmpp: `$SWITCHBOARD_PYTHON`, else `tests/.venv`.
+pub fn python() -> PathBuf {
+    if let Some(path) = std::env::var_os("SWITCHBOARD_PYTHON") {
+        return PathBuf::from(path);
+    }
+    let venv = manifest_dir().join("tests/.venv/bin/python");
+    assert!(
+        venv.is_file(),
+        "no Python venv at {}: run `scripts/test --setup-only` (or set SWITCHBOARD_PYTHON)",
+        venv.display()
+    );
+    venv
+}
+
+/// `$SWITCHBOARD_TEST_POSTGRES` (scripts/test sets it), if PostgreSQL tests can run.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("SWITCHBOARD_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// A new, empty PostgreSQL database named `sbtest_<hint>` (dropped first if it
+/// exists) on the server of `$SWITCHBOARD_TEST_POSTGRES`; its URL, or None
+/// when PostgreSQL is not configured. Uses `psql`.
+pub fn postgres_db(hint: &str) -> Option<String> {
+    let base = postgres_url()?;
+    let name: String = format!("sbtest_{hint}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let admin = replace_db_name(&base, "postgres");
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        let out = Command::new("psql")
+            .args([admin.as_str(), "-v", "ON_ERROR_STOP=1", "-qc", &sql])
+            .output()
+            .expect("running psql");
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Some(replace_db_name(&base, &name))
+}
+
+fn replace_db_name(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].rfind('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{base}/{db}{query}")
+}
+
+fn toml_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// Send SIGTERM (no libc here: the shell's `kill` builtin, which a minimal
+/// machine without procps still has).
+fn sigterm(pid: u32) {
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -TERM {pid}"))
+        .stderr(Stdio::null())
+        .status();
+}
+
+fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Parse `ready name=value name=value...` into its fields.
+fn parse_ready(line: &str) -> Option<HashMap<String, String>> {
+    let rest = line.trim().strip_prefix("ready")?;
+    if !(rest.is_empty() || rest.starts_with(' ')) {
+        return None;
+    }
+    Some(
+        rest.split_whitespace()
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+fn addrs_of(fields: &HashMap<String, String>) -> HashMap<String, SocketAddr> {
+    fields
+        .iter()
+        .filter_map(|(k, v)| v.parse().ok().map(|a| (k.clone(), a)))
+        .collect()
+}

@@ -1,0 +1,358 @@
+//! [`TestServer`]: a real `switchboard serve` in a temp dir.
+
+use super::{addrs_of, bin, parse_ready, sigterm, tail, toml_str, wait_timeout};
+use super::{AGENT_DOMAIN, START_TIMEOUT, SUPPORT_DOMAIN};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Options of a [`TestServer`].
+#[derive(Clone, Debug)]
+pub struct ServerOpts {
+    /// None: SQLite in the temp dir.
+    pub db_url: Option<String>,
+    pub require_encryption: bool,
+    pub max_stanza_bytes: usize,
+    /// Appended to the generated switchboard.toml, after its last table
+    /// (`[limits]`): start it with a table header of its own (`[s2s]`...).
+    pub extra_toml: String,
+    /// (bare JID, password) created with `switchboard account set`.
+    pub accounts: Vec<(String, String)>,
+}
+
+impl Default for ServerOpts {
+    fn default() -> Self {
+        ServerOpts {
+            db_url: None,
+            require_encryption: true,
+            max_stanza_bytes: 262_144,
+            extra_toml: String::new(),
+            accounts: Vec::new(),
+        }
+    }
+}
+
+impl ServerOpts {
+    pub fn account(mut self, jid: &str, password: &str) -> Self {
+        self.accounts.push((jid.to_string(), password.to_string()));
+        self
+    }
+
+    pub fn db_url(mut self, url: impl Into<String>) -> Self {
+        self.db_url = Some(url.into());
+        self
+    }
+
+    pub fn extra_toml(mut self, toml: &str) -> Self {
+        self.extra_toml.push_str(toml);
+        self.extra_toml.push('\n');
+        self
+    }
+}
+
+/// A running `switchboard serve` with its own temp dir, config and ports.
+pub struct TestServer {
+    dir: Option<tempfile::TempDir>,
+    config: PathBuf,
+    child: Option<Child>,
+    stdout: Arc<Mutex<Vec<String>>>,
+    ready: HashMap<String, String>,
+    addrs: HashMap<String, SocketAddr>,
+    pub c2s: SocketAddr,
+    pub direct_tls: SocketAddr,
+    pub support_domain: String,
+    pub agent_domain: String,
+    pub ca_file: PathBuf,
+    pub opts: ServerOpts,
+}
+
+impl TestServer {
+    /// Write the config, make dev certificates, create the accounts, start
+    /// the server and wait for its `ready ...` line.
+    pub fn start(opts: ServerOpts) -> TestServer {
+        let dir = tempfile::Builder::new()
+            .prefix("switchboard-test-")
+            .tempdir()
+            .expect("creating a temp dir");
+        let root = dir.path().to_path_buf();
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        let config = root.join("switchboard.toml");
+        let db_url = opts
+            .db_url
+            .clone()
+            .unwrap_or_else(|| "sqlite://data/switchboard.db".to_string());
+        let toml = format!(
+            "[server]\n\
+             support_domain = {support}\n\
+             agent_domain = {agent}\n\
+             \n\
+             [database]\n\
+             url = {db}\n\
+             \n\
+             [tls]\n\
+             cert_dir = \"certs\"\n\
+             ca_file = \"\"\n\
+             \n\
+             [c2s]\n\
+             listen = [\"127.0.0.1:0\"]\n\
+             direct_tls = [\"127.0.0.1:0\"]\n\
+             require_encryption = {require}\n\
+             \n\
+             [limits]\n\
+             max_stanza_bytes = {max}\n\
+             \n\
+             {extra}\n",
+            support = toml_str(SUPPORT_DOMAIN),
+            agent = toml_str(AGENT_DOMAIN),
+            db = toml_str(&db_url),
+            require = opts.require_encryption,
+            max = opts.max_stanza_bytes,
+            extra = opts.extra_toml,
+        );
+        std::fs::write(&config, toml).unwrap();
+
+        let mut server = TestServer {
+            dir: Some(dir),
+            config,
+            child: None,
+            stdout: Arc::default(),
+            ready: HashMap::new(),
+            addrs: HashMap::new(),
+            c2s: "0.0.0.0:0".parse().unwrap(),
+            direct_tls: "0.0.0.0:0".parse().unwrap(),
+            support_domain: SUPPORT_DOMAIN.to_string(),
+            agent_domain: AGENT_DOMAIN.to_string(),
+            ca_file: root.join("certs").join("ca.crt"),
+            opts: opts.clone(),
+        };
+        server.cli_ok(&["certs", "dev"]);
+        assert!(
+            server.ca_file.is_file(),
+            "`switchboard certs dev` wrote no {}",
+            server.ca_file.display()
+        );
+        for (jid, password) in &opts.accounts {
+            server.cli_ok(&["account", "set", jid, "--password", password]);
+        }
+        server.spawn();
+        server
+    }
+
+    /// Start `serve` (again) with this config and wait for `ready`.
+    fn spawn(&mut self) {
+        assert!(self.child.is_none(), "server already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        let mut child = Command::new(bin())
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config)
+            .current_dir(self.path())
+            .env("RUST_LOG", "switchboard=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {} serve: {e}", bin().display()));
+        let (tx, rx) = std_mpsc::channel::<String>();
+        let stdout = child.stdout.take().unwrap();
+        let lines = Arc::clone(&self.stdout);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                lines.lock().unwrap().push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + START_TIMEOUT;
+        let ready = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(fields) = parse_ready(&line) {
+                        break Ok(fields);
+                    }
+                }
+                Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                    break Err(format!("no `ready` line within {START_TIMEOUT:?}"))
+                }
+                Err(std_mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = wait_timeout(&mut child, Duration::from_secs(5));
+                    break Err(format!("serve exited ({status:?}) before `ready`"));
+                }
+            }
+        };
+        let fields = match ready {
+            Ok(fields) => fields,
+            Err(why) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "switchboard serve did not start: {why}\nstdout:\n{}\nserver.log (tail):\n{}",
+                    self.stdout.lock().unwrap().join("\n"),
+                    tail(&self.log(), 80)
+                );
+            }
+        };
+        self.addrs = addrs_of(&fields);
+        self.ready = fields;
+        self.child = Some(child);
+        self.c2s = self.addr("c2s");
+        self.direct_tls = self.addr("direct_tls");
+    }
+
+    /// An address from the `ready` line, e.g. `addr("c2s")`.
+    pub fn addr(&self, name: &str) -> SocketAddr {
+        match self.addrs.get(name) {
+            Some(addr) => *addr,
+            None => panic!(
+                "the server's ready line has no address {name}=...; it said {:?}",
+                self.ready
+            ),
+        }
+    }
+
+    /// All `name=value` fields of the `ready` line.
+    pub fn ready_fields(&self) -> &HashMap<String, String> {
+        &self.ready
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.as_ref().unwrap().path()
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.path().join("server.log")
+    }
+
+    /// The whole server log (stderr of every `serve` run in this dir).
+    pub fn log(&self) -> String {
+        std::fs::read(self.log_path())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Lines the server printed on stdout (the `ready` line among them).
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Wait until the log contains `needle`; returns the log.
+    pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "server.log has no {needle:?} after {timeout:?}; tail:\n{}",
+                    tail(&log, 80)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Run another subcommand with this config: `switchboard ARGS --config FILE`.
+    pub fn run_cli(&self, args: &[&str]) -> Output {
+        Command::new(bin())
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .current_dir(self.path())
+            .env("RUST_LOG", "switchboard=debug")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("running {} {args:?}: {e}", bin().display()))
+    }
+
+    /// [`run_cli`](Self::run_cli), panicking unless it succeeds; returns stdout.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.run_cli(args);
+        assert!(
+            out.status.success(),
+            "switchboard {args:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// SIGTERM the server and wait (up to 10 s) for it to exit.
+    pub fn stop_gracefully(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("server is not running");
+        sigterm(child.id());
+        match wait_timeout(&mut child, Duration::from_secs(10)) {
+            Some(status) => status,
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "server did not exit within 10 s of SIGTERM; log tail:\n{}",
+                    tail(&self.log(), 80)
+                );
+            }
+        }
+    }
+
+    /// Stop (SIGTERM) and start again with the same dir and config. Ports
+    /// change: the fields are updated from the new `ready` line.
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            let status = self.stop_gracefully();
+            assert!(status.success(), "server exited with {status} on SIGTERM");
+        }
+        self.spawn();
+    }
+
+    /// SIGKILL (a crash), without waiting for anything graceful.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            sigterm(child.id());
+            if wait_timeout(&mut child, Duration::from_secs(5)).is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "---- server.log (last 80 lines) of {} ----\n{}\n---- end of server.log ----",
+                self.path().display(),
+                tail(&self.log(), 80)
+            );
+            if std::env::var_os("SWITCHBOARD_TEST_KEEP").is_some() {
+                if let Some(dir) = self.dir.as_mut() {
+                    dir.disable_cleanup(true);
+                    eprintln!("kept {}", dir.path().display());
+                }
+            }
+        }
+    }
+}
