@@ -36,14 +36,17 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, direct
             stream_id: String::new(),
             pending_mech: None,
             authed: None,
+            deadline: tokio::time::Instant::now() + shared.settings.c2s.negotiation_timeout,
         };
-        let deadline = shared.settings.c2s.negotiation_timeout;
-        let result = tokio::select! {
-            r = tokio::time::timeout(deadline, neg.run(tcp, direct_tls)) => match r {
-                Ok(r) => r,
-                Err(_) => Err((None, StreamError::protocol(Cond::ConnectionTimeout, "negotiation took too long"))),
-            },
-            _ = shared.shutdown.cancelled() => Err((None, StreamError::protocol(Cond::SystemShutdown, "server shutting down"))),
+        // Reads stop at the deadline and on shutdown themselves (so the
+        // error reaches the client); this bounds a stalled TLS handshake.
+        let deadline = shared.settings.c2s.negotiation_timeout + std::time::Duration::from_secs(1);
+        let result = match tokio::time::timeout(deadline, neg.run(tcp, direct_tls)).await {
+            Ok(r) => r,
+            Err(_) => Err((
+                None,
+                StreamError::protocol(Cond::ConnectionTimeout, "negotiation took too long"),
+            )),
         };
         match result {
             Ok(Done::Bound { xio, jid, iq_id }) => {
@@ -78,6 +81,7 @@ struct Negotiation {
     pending_mech: Option<Mech>,
     /// The account the running SASL exchange is about.
     authed: Option<BareJid>,
+    deadline: tokio::time::Instant,
 }
 
 enum SaslResult {
@@ -119,7 +123,10 @@ impl Negotiation {
         'restart: loop {
             let xio = slot.as_mut().expect("stream present during negotiation");
             self.header_sent = false;
-            let frame = xio.next().await.on(&mut None)?;
+            let frame = match self.read(xio).await {
+                Ok(f) => f,
+                Err(e) => return Err((slot, e)),
+            };
             let Frame::Open(h) = frame else {
                 return Err((
                     slot,
@@ -199,7 +206,7 @@ impl Negotiation {
             let mut exchange: Option<Exchange> = None;
             loop {
                 let xio = slot.as_mut().expect("stream present during negotiation");
-                let frame = match xio.next().await {
+                let frame = match self.read(xio).await {
                     Ok(f) => f,
                     Err(e) => return Err((slot, e)),
                 };
@@ -227,7 +234,12 @@ impl Negotiation {
                     continue 'restart;
                 }
                 if account.is_none() && el.ns() == Some(ns::SASL) {
-                    match self.sasl(xio, &el, &mut exchange).await.on(&mut None)? {
+                    let outcome = match self.sasl(xio, &el, &mut exchange).await {
+                        Ok(o) => o,
+                        Err(e) => return Err((slot, e)),
+                    };
+                    let xio = slot.as_mut().expect("stream present during negotiation");
+                    match outcome {
                         SaslResult::Success(jid) => {
                             info!(%jid, "authenticated");
                             account = Some(jid);
@@ -285,6 +297,19 @@ impl Negotiation {
                     slot,
                     StreamError::protocol(Cond::NotAuthorized, "bind a resource first"),
                 ));
+            }
+        }
+    }
+
+    /// The next frame, unless the negotiation deadline passes or the server
+    /// shuts down first.
+    async fn read(&self, xio: &mut XmlIo<Transport>) -> Result<Frame, StreamError> {
+        tokio::select! {
+            r = tokio::time::timeout_at(self.deadline, xio.next()) => r.unwrap_or_else(|_| {
+                Err(StreamError::protocol(Cond::ConnectionTimeout, "negotiation took too long"))
+            }),
+            _ = self.shared.shutdown.cancelled() => {
+                Err(StreamError::protocol(Cond::SystemShutdown, "server shutting down"))
             }
         }
     }
