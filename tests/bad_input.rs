@@ -66,14 +66,7 @@ async fn each_bad_input_gets_its_stream_error() {
     expect_stream_error(&s, &[good, b"<!-- comment -->"], "restricted-xml").await;
     let big = format!("<message><body>{}</body></message>", "a".repeat(20_000));
     expect_stream_error(&s, &[good, big.as_bytes()], "policy-violation").await;
-    let wrong_ns = good
-        .iter()
-        .copied()
-        .collect::<Vec<u8>>()
-        .into_iter()
-        .map(|b| b as char)
-        .collect::<String>()
-        .replace("jabber:client", "jabber:server");
+    let wrong_ns = open("agents.support.test").replace("jabber:client", "jabber:server");
     expect_stream_error(&s, &[wrong_ns.as_bytes()], "invalid-namespace").await;
     expect_stream_error(
         &s,
