@@ -10,7 +10,7 @@
 mod reader;
 mod writer;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::Arc;
 
 use jid::{BareJid, FullJid};
@@ -166,10 +166,4 @@ pub async fn deliver_offline(router: &Router, session: &SessionHandle) {
         })
         .collect();
     let _ = session.control.send(Control::Offline(batch)).await;
-}
-
-impl SessionHandle {
-    pub fn sm_enabled(&self) -> bool {
-        self.sm.enabled.load(Ordering::Relaxed)
-    }
 }
