@@ -15,9 +15,50 @@ fn server() -> TestServer {
     TestServer::start(ServerOpts::default().account(ALICE, PW).account(BOB, PW))
 }
 
-#[tokio::test]
-async fn login_with_each_mechanism_over_starttls_and_direct_tls() {
-    let s = server();
+/// The same server on a fresh PostgreSQL database.
+fn server_on_postgres(name: &str) -> TestServer {
+    let url = common::postgres_db(&format!("c2s_{name}")).expect("PostgreSQL for the c2s suite");
+    TestServer::start(
+        ServerOpts::default()
+            .db_url(url)
+            .account(ALICE, PW)
+            .account(BOB, PW),
+    )
+}
+
+/// Every scenario runs on SQLite and on PostgreSQL: the store is under
+/// everything a client does.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::server()).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::server_on_postgres(stringify!($name))).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    login_with_each_mechanism_over_starttls_and_direct_tls,
+    wrong_password_is_not_authorized,
+    messages_to_full_and_bare_jids_and_offline,
+    messages_to_an_absent_resource,
+    presence_subscription_and_roster_push,
+    disco_version_ping_and_iq_errors,
+);
+
+async fn login_with_each_mechanism_over_starttls_and_direct_tls(s: TestServer) {
     for (mech, tls) in [
         ("SCRAM-SHA-256", Tls::StartTls),
         ("SCRAM-SHA-1", Tls::StartTls),
@@ -31,9 +72,7 @@ async fn login_with_each_mechanism_over_starttls_and_direct_tls() {
     }
 }
 
-#[tokio::test]
-async fn wrong_password_is_not_authorized() {
-    let s = server();
+async fn wrong_password_is_not_authorized(s: TestServer) {
     let mut c = Client::connect(
         &s,
         ALICE,
@@ -52,9 +91,7 @@ async fn wrong_password_is_not_authorized() {
     assert!(failed.to_string().contains("not-authorized"), "{failed}");
 }
 
-#[tokio::test]
-async fn messages_to_full_and_bare_jids_and_offline() {
-    let s = server();
+async fn messages_to_full_and_bare_jids_and_offline(s: TestServer) {
     let mut alice = Client::login(&s, ALICE, PW, ClientOpts::default().resource("desk")).await;
     let mut bob = Client::login(&s, BOB, PW, ClientOpts::default()).await;
     bob.message(&format!("{ALICE}/desk"), "to your desk").await;
@@ -73,9 +110,24 @@ async fn messages_to_full_and_bare_jids_and_offline() {
     );
 }
 
-#[tokio::test]
-async fn presence_subscription_and_roster_push() {
-    let s = server();
+/// RFC 6121 §8.5.3.2.1: a chat message to a resource that is not online is
+/// handled as if sent to the bare JID; an IQ gets `service-unavailable`.
+async fn messages_to_an_absent_resource(s: TestServer) {
+    let mut alice = Client::login(&s, ALICE, PW, ClientOpts::default().resource("desk")).await;
+    let mut bob = Client::login(&s, BOB, PW, ClientOpts::default()).await;
+    bob.message(&format!("{ALICE}/phone"), "to a phone that is off")
+        .await;
+    // Delivered to the desk; `to` keeps the address the sender used.
+    alice.expect_message(BOB, "to a phone that is off").await;
+    alice.disconnect().await;
+    bob.message(&format!("{ALICE}/desk"), "to a desk that left")
+        .await;
+    let mut alice = Client::login(&s, ALICE, PW, ClientOpts::default().resource("laptop")).await;
+    let m = alice.expect_message(BOB, "to a desk that left").await;
+    assert!(!m["delay"].is_null(), "stored offline: {m}");
+}
+
+async fn presence_subscription_and_roster_push(s: TestServer) {
     let mut alice = Client::login(&s, ALICE, PW, ClientOpts::default()).await;
     let mut bob = Client::login(&s, BOB, PW, ClientOpts::default()).await;
     alice
@@ -104,9 +156,7 @@ async fn presence_subscription_and_roster_push() {
     alice.expect_presence(BOB, "unavailable").await;
 }
 
-#[tokio::test]
-async fn disco_version_and_ping_of_the_server() {
-    let s = server();
+async fn disco_version_ping_and_iq_errors(s: TestServer) {
     let mut alice = Client::login(&s, ALICE, PW, ClientOpts::default()).await;
     let info = alice
         .request(json!({"cmd": "disco_info", "to": "agents.support.test"}))
@@ -138,4 +188,19 @@ async fn disco_version_and_ping_of_the_server() {
         .request(json!({"cmd": "iq", "type": "get", "to": format!("{BOB}/nowhere"), "xml": "<ping xmlns='urn:xmpp:ping'/>"}))
         .await;
     assert_eq!(e["condition"], "service-unavailable", "{e}");
+    // A known feature asked to do what it does not do.
+    let e = alice
+        .request(json!({"cmd": "iq", "type": "set", "to": "agents.support.test", "xml": "<query xmlns='jabber:iq:version'/>"}))
+        .await;
+    assert_eq!(e["condition"], "feature-not-implemented", "{e}");
+    // A disco node that does not exist.
+    let e = alice
+        .request(json!({"cmd": "iq", "type": "get", "to": "agents.support.test", "xml": "<query xmlns='http://jabber.org/protocol/disco#info' node='urn:example:none'/>"}))
+        .await;
+    assert_eq!(e["condition"], "item-not-found", "{e}");
+    // Removing a roster item that was never there.
+    let e = alice
+        .request(json!({"cmd": "iq", "type": "set", "xml": "<query xmlns='jabber:iq:roster'><item jid='nobody@agents.support.test' subscription='remove'/></query>"}))
+        .await;
+    assert_eq!(e["condition"], "item-not-found", "{e}");
 }

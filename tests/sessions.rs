@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Client, ClientOpts, ServerOpts, TestServer};
+use common::{Client, ClientOpts, Proxy, ServerOpts, TestServer};
 use serde_json::json;
 
 const ALICE: &str = "alice@agents.support.test";
@@ -49,4 +49,82 @@ async fn resumption_after_a_dropped_connection_loses_nothing() {
             .expect_message(BOB, &format!("during the gap {i}"))
             .await;
     }
+}
+
+#[tokio::test]
+async fn carbons_copy_each_chat_to_the_other_device() {
+    let s = server();
+    let mut desk = Client::login(
+        &s,
+        ALICE,
+        PW,
+        ClientOpts::default().resource("desk").carbons(),
+    )
+    .await;
+    let mut phone = Client::login(
+        &s,
+        ALICE,
+        PW,
+        ClientOpts::default().resource("phone").carbons(),
+    )
+    .await;
+    let mut bob = Client::login(&s, BOB, PW, ClientOpts::default()).await;
+
+    bob.message(&format!("{ALICE}/desk"), "for the desk").await;
+    let m = desk.expect_message(BOB, "for the desk").await;
+    assert!(
+        m["carbon"].is_null(),
+        "the addressee gets the original: {m}"
+    );
+    let c = phone.expect_message(BOB, "for the desk").await;
+    assert_eq!(c["carbon"], "received", "{c}");
+    assert_eq!(c["to"], format!("{ALICE}/desk"), "{c}");
+
+    desk.message(BOB, "from the desk").await;
+    bob.expect_message(ALICE, "from the desk").await;
+    let c = phone.expect_message(ALICE, "from the desk").await;
+    assert_eq!(c["carbon"], "sent", "{c}");
+    assert_eq!(c["to"], BOB, "{c}");
+}
+
+/// A client whose network goes silent (no reset, no FIN) is pinged when
+/// idle, then dropped; its contacts see it leave.
+#[tokio::test]
+async fn a_silent_client_is_pinged_then_timed_out() {
+    let s = TestServer::start(
+        ServerOpts::default()
+            .account(ALICE, PW)
+            .account(BOB, PW)
+            .c2s_toml("idle_timeout_secs = 1")
+            .c2s_toml("ping_timeout_secs = 1")
+            .c2s_toml("resume_timeout_secs = 1"),
+    );
+    let mut bob = Client::login(&s, BOB, PW, ClientOpts::default()).await;
+    let path = Proxy::start(s.c2s).await;
+    let mut alice = Client::connect_to(
+        path.addr,
+        Some(&s.ca_file),
+        ALICE,
+        PW,
+        ClientOpts::default(),
+    );
+    alice.wait_session_start().await;
+    // Mutual subscription, so bob sees alice's presence come and go.
+    alice
+        .request_ok(json!({"cmd": "subscribe", "to": BOB}))
+        .await;
+    bob.expect_presence(ALICE, "subscribe").await;
+    bob.request_ok(json!({"cmd": "subscribed", "to": ALICE}))
+        .await;
+    bob.request_ok(json!({"cmd": "subscribe", "to": ALICE}))
+        .await;
+    alice.expect_presence(BOB, "subscribe").await;
+    alice
+        .request_ok(json!({"cmd": "subscribed", "to": BOB}))
+        .await;
+    bob.expect_presence(ALICE, "available").await;
+    path.freeze();
+    bob.expect_presence(ALICE, "unavailable").await;
+    let log = s.log();
+    assert!(log.contains("connection-timeout"), "no timeout in the log");
 }

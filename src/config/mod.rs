@@ -50,6 +50,7 @@ pub struct Settings {
     pub cert_dir: PathBuf,
     pub ca_file: Option<PathBuf>,
     pub c2s: C2s,
+    pub s2s: S2s,
     pub limits: Limits,
 }
 
@@ -62,6 +63,28 @@ pub struct C2s {
     pub idle_timeout: Duration,
     pub ping_timeout: Duration,
     pub resume_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct S2s {
+    pub listen: Vec<SocketAddr>,
+    pub direct_tls: Vec<SocketAddr>,
+    /// Peers must authenticate with a certificate valid for their domain;
+    /// false lets dialback authenticate a peer whose certificate is not.
+    pub secure_auth: bool,
+    /// Refuse streams that do not negotiate TLS, in both directions.
+    pub require_encryption: bool,
+    /// XEP-0185 dialback secret; random at each start when not configured.
+    pub dialback_secret: Option<String>,
+    /// DNS servers for SRV and address lookups; empty: the system's.
+    pub nameservers: Vec<SocketAddr>,
+    pub connect_timeout: Duration,
+    pub negotiation_timeout: Duration,
+    pub idle_timeout: Duration,
+    /// Stanzas waiting for one outbound stream before senders are refused.
+    pub queue: usize,
+    /// Static name resolution that takes precedence over DNS.
+    pub hosts: std::collections::BTreeMap<String, SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +148,35 @@ impl Settings {
         };
         let listen = addrs(&raw.c2s.listen);
         let direct_tls = addrs(&raw.c2s.direct_tls);
+        let s2s_listen = addrs(&raw.s2s.listen);
+        let s2s_direct_tls = addrs(&raw.s2s.direct_tls);
+        let nameservers = addrs(&raw.s2s.nameservers);
+        let mut hosts = std::collections::BTreeMap::new();
+        for (domain, addr) in &raw.s2s.hosts {
+            let name = domain.to_ascii_lowercase();
+            if let Err(msg) = validate_domain(&name) {
+                problems.push(lines.problem(addr, &format!("[s2s.hosts]: {msg}")));
+            }
+            match addr.get_ref().parse::<SocketAddr>() {
+                Ok(a) => {
+                    hosts.insert(name, a);
+                }
+                Err(_) => problems.push(lines.problem(
+                    addr,
+                    &format!(
+                        "[s2s.hosts] \"{domain}\": '{}' is not an address like 127.0.0.21:5269",
+                        addr.get_ref()
+                    ),
+                )),
+            }
+        }
+        let secret = raw.s2s.dialback_secret.get_ref();
+        if !secret.is_empty() && secret.len() < 16 {
+            problems.push(lines.problem(
+                &raw.s2s.dialback_secret,
+                "dialback_secret must be at least 16 characters (or empty for a random one)",
+            ));
+        }
         let database_url = resolve_db_url(&base, raw.database.url.get_ref());
         if database_url.is_none() {
             problems.push(lines.problem(
@@ -160,6 +212,19 @@ impl Settings {
                 idle_timeout: secs(raw.c2s.idle_timeout_secs),
                 ping_timeout: secs(raw.c2s.ping_timeout_secs),
                 resume_timeout: secs(raw.c2s.resume_timeout_secs),
+            },
+            s2s: S2s {
+                listen: s2s_listen,
+                direct_tls: s2s_direct_tls,
+                secure_auth: raw.s2s.secure_auth,
+                require_encryption: raw.s2s.require_encryption,
+                dialback_secret: (!secret.is_empty()).then(|| secret.clone()),
+                nameservers,
+                connect_timeout: secs(raw.s2s.connect_timeout_secs.max(1)),
+                negotiation_timeout: secs(raw.s2s.negotiation_timeout_secs.max(1)),
+                idle_timeout: secs(raw.s2s.idle_timeout_secs.max(1)),
+                queue: raw.s2s.queue.max(16),
+                hosts,
             },
             limits: Limits {
                 max_stanza_bytes: max_stanza,

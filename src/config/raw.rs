@@ -16,6 +16,8 @@ pub struct File {
     #[serde(default)]
     pub c2s: C2s,
     #[serde(default)]
+    pub s2s: S2s,
+    #[serde(default)]
     pub limits: Limits,
 }
 
@@ -81,6 +83,42 @@ impl Default for C2s {
             idle_timeout_secs: 300,
             ping_timeout_secs: 60,
             resume_timeout_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S2s {
+    pub listen: Vec<Spanned<String>>,
+    pub direct_tls: Vec<Spanned<String>>,
+    pub secure_auth: bool,
+    pub require_encryption: bool,
+    pub dialback_secret: Spanned<String>,
+    pub nameservers: Vec<Spanned<String>>,
+    pub connect_timeout_secs: u64,
+    pub negotiation_timeout_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub queue: usize,
+    /// Domain → "ip:port"; BTreeMap keeps the file's problems in a stable order.
+    pub hosts: std::collections::BTreeMap<String, Spanned<String>>,
+}
+
+impl Default for S2s {
+    fn default() -> Self {
+        let at = |s: &str| Spanned::new(0..0, s.to_string());
+        S2s {
+            listen: vec![at("127.0.0.1:5269")],
+            direct_tls: Vec::new(),
+            secure_auth: true,
+            require_encryption: true,
+            dialback_secret: at(""),
+            nameservers: Vec::new(),
+            connect_timeout_secs: 10,
+            negotiation_timeout_secs: 30,
+            idle_timeout_secs: 600,
+            queue: 1024,
+            hosts: Default::default(),
         }
     }
 }

@@ -73,3 +73,27 @@ fn missing_server_section() {
     let p = problems("[c2s]\n");
     assert!(p[0].contains("missing field `server`"), "{p:?}");
 }
+
+#[test]
+fn s2s_hosts_and_secret_are_checked_with_their_lines() {
+    let p = problems(&format!(
+        "{MINIMAL}[s2s]\nsecure_auth = false\ndialback_secret = \"short\"\n\
+         [s2s.hosts]\n\"customer.test\" = \"127.0.0.21:5269\"\n\"other.test\" = \"nowhere\"\n"
+    ));
+    assert_eq!(
+        p,
+        vec![
+            "/etc/sb/switchboard.toml:6: dialback_secret must be at least 16 characters (or empty for a random one)",
+            "/etc/sb/switchboard.toml:9: [s2s.hosts] \"other.test\": 'nowhere' is not an address like 127.0.0.21:5269",
+        ]
+    );
+    let s = load(&format!(
+        "{MINIMAL}[s2s]\nsecure_auth = false\n[s2s.hosts]\n\"Customer.test\" = \"127.0.0.21:5269\"\n"
+    ))
+    .unwrap();
+    assert!(!s.s2s.secure_auth);
+    assert_eq!(
+        s.s2s.hosts.get("customer.test"),
+        Some(&"127.0.0.21:5269".parse().unwrap())
+    );
+}

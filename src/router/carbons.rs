@@ -31,7 +31,7 @@ fn wrap(direction: &str, owner: &str, to: &str, mtype: &str, original: &Stanza) 
         escape_attr(mtype),
         ns::CARBONS,
         ns::FORWARD,
-        String::from_utf8_lossy(original.bytes()),
+        String::from_utf8_lossy(original.qualified().bytes()),
     );
     Stanza::parse(xml.into()).ok()
 }

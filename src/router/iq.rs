@@ -45,7 +45,6 @@ pub async fn route(router: &Router, from: &Jid, to: &Jid, stanza: Stanza) {
             serve(
                 router,
                 from,
-                to,
                 stanza,
                 if own {
                     Scope::Own
@@ -55,8 +54,8 @@ pub async fn route(router: &Router, from: &Jid, to: &Jid, stanza: Stanza) {
             )
             .await
         }
-        Dest::Server if request => serve(router, from, to, stanza, Scope::Server).await,
-        Dest::Support(_) if request => serve(router, from, to, stanza, Scope::Support).await,
+        Dest::Server if request => serve(router, from, stanza, Scope::Server).await,
+        Dest::Support(_) if request => serve(router, from, stanza, Scope::Support).await,
         Dest::Remote(_) if request => {
             router
                 .bounce(&stanza, Condition::RemoteServerNotFound, None)
@@ -94,7 +93,7 @@ fn result(stanza: &Stanza, payload: Option<Element>) -> Option<Stanza> {
     Stanza::parse(xml.into()).ok()
 }
 
-async fn serve(router: &Router, from: &Jid, to: &Jid, stanza: Stanza, scope: Scope) {
+async fn serve(router: &Router, from: &Jid, stanza: Stanza, scope: Scope) {
     let el = match stanza.element() {
         Ok(el) => el,
         Err(_) => return router.bounce(&stanza, Condition::BadRequest, None).await,
@@ -139,9 +138,12 @@ async fn serve(router: &Router, from: &Jid, to: &Jid, stanza: Stanza, scope: Sco
             }
             (ns::SESSION, "session", false) => Ok(None),
             (ns::ROSTER | ns::CARBONS, _, _) => Err(Condition::Forbidden),
+            // Known, but only for queries (RFC 6120 §8.3.3.5).
+            (ns::DISCO_INFO | ns::DISCO_ITEMS | ns::PING | ns::VERSION, _, false) => {
+                Err(Condition::FeatureNotImplemented)
+            }
             _ => Err(Condition::ServiceUnavailable),
         };
-    let _ = to;
     match answer {
         Ok(payload) => {
             if let Some(reply) = result(&stanza, payload) {

@@ -217,6 +217,43 @@ impl Stanza {
     /// The same element with `from` and `to` replaced (`None` keeps the old
     /// value), rewritten on the bytes: relaying never builds a tree.
     pub fn with_addresses(&self, from: Option<&str>, to: Option<&str>) -> Stanza {
+        let mut s = self.rewrite_top(&[("from", from), ("to", to)], &[]);
+        if let Some(f) = from {
+            s.from = Some(f.into());
+        }
+        if let Some(t) = to {
+            s.to = Some(t.into());
+        }
+        s
+    }
+
+    /// The element with `xmlns='jabber:client'` on its tag, for embedding it
+    /// in another namespace (a carbon's or a forwarded copy): bytes without a
+    /// declaration would inherit the wrapper's namespace.
+    pub fn qualified(&self) -> Stanza {
+        if self.ns.is_some() && self.ns.as_deref() != Some(ns::SERVER) {
+            return self.clone();
+        }
+        let mut s = self.rewrite_top(&[("xmlns", Some(ns::CLIENT))], &[]);
+        s.ns = Some(ns::CLIENT.into());
+        s
+    }
+
+    /// The element without a declaration of a stream default namespace
+    /// (`jabber:client` or `jabber:server`), so that it reads as a stanza on
+    /// whichever stream it is written to.
+    pub fn unqualified(&self) -> Stanza {
+        if !matches!(self.ns.as_deref(), Some(ns::CLIENT) | Some(ns::SERVER)) {
+            return self.clone();
+        }
+        let mut s = self.rewrite_top(&[], &["xmlns"]);
+        s.ns = None;
+        s
+    }
+
+    /// Rewrites the top-level tag: attributes in `set` with a value replace
+    /// (or add) that attribute, those in `remove` are dropped.
+    fn rewrite_top(&self, set: &[(&str, Option<&str>)], remove: &[&str]) -> Stanza {
         let mut reader = quick_xml::Reader::from_reader(&self.raw[..]);
         let (start, empty) = match reader.read_event() {
             Ok(Event::Start(s)) => (s, false),
@@ -235,15 +272,15 @@ impl Stanza {
             out.extend_from_slice(escape_attr(value).as_bytes());
             out.push(b'"');
         };
-        if let Some(f) = from {
-            push_attr(&mut out, b"from", f);
-        }
-        if let Some(t) = to {
-            push_attr(&mut out, b"to", t);
+        for (key, value) in set {
+            if let Some(v) = value {
+                push_attr(&mut out, key.as_bytes(), v);
+            }
         }
         for attr in start.attributes().flatten() {
             let key = attr.key.as_ref();
-            if (key == b"from" && from.is_some()) || (key == b"to" && to.is_some()) {
+            let replaced = set.iter().any(|(k, v)| v.is_some() && k.as_bytes() == key);
+            if replaced || remove.iter().any(|k| k.as_bytes() == key) {
                 continue;
             }
             let value = attr.unescape_value().unwrap_or_default();
@@ -257,12 +294,6 @@ impl Stanza {
         }
         let mut s = self.clone();
         s.raw = out.into();
-        if let Some(f) = from {
-            s.from = Some(f.into());
-        }
-        if let Some(t) = to {
-            s.to = Some(t.into());
-        }
         s
     }
 }
@@ -345,6 +376,30 @@ mod tests {
             Stanza::parse(empty.bytes().clone()).unwrap().to(),
             Some("c@d")
         );
+    }
+
+    #[test]
+    fn namespace_declarations_follow_the_destination() {
+        let bare = parse("<message to='a@b'><body>x</body></message>");
+        let q = bare.qualified();
+        assert_eq!(q.ns(), Some(ns::CLIENT));
+        let wrapped = format!(
+            "<forwarded xmlns='{}'>{}</forwarded>",
+            ns::FORWARD,
+            String::from_utf8_lossy(q.bytes())
+        );
+        let outer = minidom::Element::from_reader(wrapped.as_bytes()).unwrap();
+        assert!(outer.get_child("message", ns::CLIENT).is_some());
+
+        let server = parse("<message xmlns='jabber:server' to='a@b'/>");
+        assert_eq!(server.kind(), Kind::Message);
+        let u = server.unqualified();
+        assert_eq!(u.ns(), None);
+        assert_eq!(u.to(), Some("a@b"));
+        assert!(!String::from_utf8_lossy(u.bytes()).contains("xmlns"));
+        // A foreign namespace is the element's own and stays.
+        let other = parse("<x xmlns='urn:other'/>");
+        assert_eq!(other.unqualified().bytes(), other.bytes());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //!   `tests/clients/xmppc.py` over JSON lines; protocol in
 //!   `tests/clients/README.md`).
 //! - [`RawConn`]: plain TCP for bad-input tests.
+//! - [`Proxy`]: a TCP relay that can go silent, for timeout tests.
 //! - [`Prosody`]: a real Prosody (`tests/peers/prosody.py`) as a peer server.
 //!
 //! `scripts/test` prepares the machine (Prosody, the Python venv) and builds
@@ -15,6 +16,7 @@
 
 mod client;
 mod peers;
+mod proxy;
 mod raw;
 mod server;
 
@@ -23,6 +25,8 @@ mod server;
 pub use client::{cmd, Client, ClientOpts, Tls};
 #[allow(unused_imports)]
 pub use peers::{Endpoint, Prosody, ProsodyOpts};
+#[allow(unused_imports)]
+pub use proxy::Proxy;
 #[allow(unused_imports)]
 pub use raw::RawConn;
 #[allow(unused_imports)]
@@ -89,11 +93,15 @@ pub fn python() -> PathBuf {
     venv
 }
 
-/// `$SWITCHBOARD_TEST_POSTGRES` (scripts/test sets it), if PostgreSQL tests can run.
+/// The PostgreSQL server the tests use: `$SWITCHBOARD_TEST_POSTGRES`
+/// (scripts/test sets it), else the machine's own on 127.0.0.1:5432.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("SWITCHBOARD_TEST_POSTGRES")
-        .ok()
-        .filter(|s| !s.is_empty())
+    Some(
+        std::env::var("SWITCHBOARD_TEST_POSTGRES")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_string()),
+    )
 }
 
 /// A new, empty PostgreSQL database named `sbtest_<hint>` (dropped first if it

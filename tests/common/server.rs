@@ -20,6 +20,8 @@ pub struct ServerOpts {
     /// Appended to the generated switchboard.toml, after its last table
     /// (`[limits]`): start it with a table header of its own (`[s2s]`...).
     pub extra_toml: String,
+    /// Extra lines inside the generated `[c2s]` table (`idle_timeout_secs = 1`).
+    pub c2s_toml: String,
     /// (bare JID, password) created with `switchboard account set`.
     pub accounts: Vec<(String, String)>,
 }
@@ -31,6 +33,7 @@ impl Default for ServerOpts {
             require_encryption: true,
             max_stanza_bytes: 262_144,
             extra_toml: String::new(),
+            c2s_toml: String::new(),
             accounts: Vec::new(),
         }
     }
@@ -44,6 +47,12 @@ impl ServerOpts {
 
     pub fn db_url(mut self, url: impl Into<String>) -> Self {
         self.db_url = Some(url.into());
+        self
+    }
+
+    pub fn c2s_toml(mut self, line: &str) -> Self {
+        self.c2s_toml.push_str(line);
+        self.c2s_toml.push('\n');
         self
     }
 
@@ -101,7 +110,7 @@ impl TestServer {
              listen = [\"127.0.0.1:0\"]\n\
              direct_tls = [\"127.0.0.1:0\"]\n\
              require_encryption = {require}\n\
-             \n\
+             {c2s}\n\
              [limits]\n\
              max_stanza_bytes = {max}\n\
              \n\
@@ -110,6 +119,7 @@ impl TestServer {
             agent = toml_str(AGENT_DOMAIN),
             db = toml_str(&db_url),
             require = opts.require_encryption,
+            c2s = opts.c2s_toml,
             max = opts.max_stanza_bytes,
             extra = opts.extra_toml,
         );
