@@ -119,8 +119,8 @@ impl Ejabberd {
             .unwrap_or_default()
     }
 
-    /// Wait until the log contains `needle` (ejabberd's file logger writes
-    /// with a delay of up to a few seconds); panics after `timeout`.
+    /// Wait until the log contains `needle` (ejabberd's file logger lags
+    /// behind by some 0.1-0.2 s); panics after `timeout`.
     pub fn wait_log(&self, needle: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while !self.log().contains(needle) {
