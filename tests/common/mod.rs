@@ -8,13 +8,15 @@
 //! - [`RawConn`]: plain TCP for bad-input tests.
 //! - [`Proxy`]: a TCP relay that can go silent, for timeout tests.
 //! - [`Prosody`]: a real Prosody (`tests/peers/prosody.py`) as a peer server.
+//! - [`Ejabberd`]: a real ejabberd (`tests/peers/ejabberd.py`) as a peer server.
 //!
-//! `scripts/test` prepares the machine (Prosody, the Python venv) and builds
-//! the release binary these tests run. Everything here panics with a helpful
+//! `scripts/test` prepares the machine (Prosody, ejabberd, the Python venv)
+//! and builds the release binary these tests run. Everything here panics with a helpful
 //! message instead of returning errors: it is test code.
 #![allow(dead_code)]
 
 mod client;
+mod ejabberd;
 mod peers;
 mod proxy;
 mod raw;
@@ -23,6 +25,8 @@ mod server;
 // Each test file uses only part of the harness.
 #[allow(unused_imports)]
 pub use client::{cmd, Client, ClientOpts, Tls};
+#[allow(unused_imports)]
+pub use ejabberd::{Ejabberd, EjabberdOpts};
 #[allow(unused_imports)]
 pub use peers::{Endpoint, Prosody, ProsodyOpts};
 #[allow(unused_imports)]

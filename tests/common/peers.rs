@@ -50,6 +50,10 @@ impl ProsodyOpts {
         self.users.push((jid.to_string(), password.to_string()));
         self
     }
+    pub fn ip(mut self, ip: &str) -> Self {
+        self.ip = Some(ip.to_string());
+        self
+    }
     pub fn arg(mut self, arg: &str) -> Self {
         self.args.push(arg.to_string());
         self
