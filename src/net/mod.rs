@@ -1,7 +1,9 @@
 //! Sockets and TLS: listeners, the transport type streams run over, and the
-//! certificates behind them.
+//! certificates behind them; for s2s also where a peer is (DNS) and whether
+//! its certificate names it.
 
 pub mod certs;
+pub mod pki;
 pub mod tls;
 mod transport;
 

@@ -30,6 +30,12 @@ pub enum TlsError {
     },
     #[error("no certificate in {dir} covers {domain}")]
     Uncovered { dir: PathBuf, domain: String },
+    #[error("{path}: certificate {index} is not a usable trust anchor: {reason}")]
+    BadTrustAnchor {
+        path: PathBuf,
+        index: usize,
+        reason: String,
+    },
     #[error("TLS configuration: {0}")]
     Rustls(#[from] rustls::Error),
 }
@@ -46,6 +52,15 @@ impl fmt::Debug for CertResolver {
         f.debug_struct("CertResolver")
             .field("names", &self.by_name.keys())
             .finish()
+    }
+}
+
+impl CertResolver {
+    /// Our certificate and key for one of the served domains (or a
+    /// subdomain the resolver was built for); what s2s presents as its TLS
+    /// client certificate when it connects out for that domain.
+    pub fn for_domain(&self, domain: &str) -> Option<Arc<CertifiedKey>> {
+        self.by_name.get(&domain.to_ascii_lowercase()).cloned()
     }
 }
 
@@ -158,15 +173,22 @@ pub fn resolver(dir: &Path, domains: &[&str]) -> Result<CertResolver, TlsError> 
     Ok(CertResolver { by_name, default })
 }
 
-/// The acceptor shared by every listener.
+/// The acceptor shared by every c2s listener.
 pub fn server_config(dir: &Path, domains: &[&str]) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let resolver = resolver(dir, domains)?;
+    server_config_with(Arc::new(resolver(dir, domains)?))
+}
+
+/// The c2s acceptor over an already built resolver, so c2s and s2s share
+/// one set of loaded certificates.
+pub fn server_config_with(
+    resolver: Arc<CertResolver>,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()?
     .with_no_client_auth()
-    .with_cert_resolver(Arc::new(resolver));
+    .with_cert_resolver(resolver);
     Ok(Arc::new(config))
 }
 

@@ -1,22 +1,27 @@
-//! The byte pipe a stream runs over: plain TCP until STARTTLS, then TLS.
+//! The byte pipe a stream runs over: plain TCP until STARTTLS, then TLS —
+//! as the server (c2s, inbound s2s) or as the client (outbound s2s).
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
+use tokio_rustls::{client, server};
 
 pub enum Transport {
     Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    /// We accepted TLS.
+    Tls(Box<server::TlsStream<TcpStream>>),
+    /// We initiated TLS (outbound s2s).
+    TlsClient(Box<client::TlsStream<TcpStream>>),
 }
 
 impl Transport {
     pub fn is_tls(&self) -> bool {
-        matches!(self, Transport::Tls(_))
+        !matches!(self, Transport::Plain(_))
     }
 
     /// Upgrades a plain connection (STARTTLS, or XEP-0368 direct TLS before
@@ -31,13 +36,56 @@ impl Transport {
         }
     }
 
-    /// The SNI name the client asked for, if TLS.
+    /// Starts TLS as the client (outbound STARTTLS, or XEP-0368 direct TLS
+    /// right after connecting), sending `server_name` as SNI.
+    pub async fn into_tls_client(
+        self,
+        config: Arc<rustls::ClientConfig>,
+        server_name: &str,
+    ) -> io::Result<Transport> {
+        match self {
+            Transport::Plain(tcp) => {
+                let name = ServerName::try_from(server_name.trim_end_matches('.').to_string())
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+                let tls = tokio_rustls::TlsConnector::from(config)
+                    .connect(name, tcp)
+                    .await?;
+                Ok(Transport::TlsClient(Box::new(tls)))
+            }
+            already => Ok(already),
+        }
+    }
+
+    /// The SNI name the client asked for, if we accepted TLS.
     pub fn sni(&self) -> Option<String> {
         match self {
             Transport::Tls(t) => t.get_ref().1.server_name().map(str::to_string),
-            Transport::Plain(_) => None,
+            Transport::Plain(_) | Transport::TlsClient(_) => None,
         }
     }
+
+    /// The certificate chain the other side presented (end entity first),
+    /// whichever side started TLS; None before TLS or when it showed none.
+    /// Not verified: see `TrustStore::verify_peer`.
+    pub fn peer_certificates(&self) -> Option<Vec<CertificateDer<'static>>> {
+        let chain = match self {
+            Transport::Plain(_) => None,
+            Transport::Tls(t) => t.get_ref().1.peer_certificates(),
+            Transport::TlsClient(t) => t.get_ref().1.peer_certificates(),
+        }?;
+        (!chain.is_empty()).then(|| chain.to_vec())
+    }
+}
+
+/// Forwards an I/O call to whichever stream is inside.
+macro_rules! each {
+    ($self:expr, $method:ident($($arg:expr),*)) => {
+        match $self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).$method($($arg),*),
+            Transport::Tls(s) => Pin::new(s.as_mut()).$method($($arg),*),
+            Transport::TlsClient(s) => Pin::new(s.as_mut()).$method($($arg),*),
+        }
+    };
 }
 
 impl AsyncRead for Transport {
@@ -46,10 +94,7 @@ impl AsyncRead for Transport {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
+        each!(self, poll_read(cx, buf))
     }
 }
 
@@ -59,23 +104,14 @@ impl AsyncWrite for Transport {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
+        each!(self, poll_write(cx, buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
+        each!(self, poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
+        each!(self, poll_shutdown(cx))
     }
 }
