@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use hickory_resolver::config::{
-    ConnectionConfig, LookupIpStrategy, NameServerConfig, ResolverConfig, ResolverOpts,
+    ConnectionConfig, LookupIpStrategy, NameServerConfig, ResolverConfig,
 };
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::NetError;
@@ -196,7 +196,6 @@ impl S2sResolver {
                 ResolverConfig::from_name_servers(servers),
                 TokioRuntimeProvider::default(),
             )
-            .with_options(ResolverOpts::default())
         };
         let opts = builder.options_mut();
         // Both families, so a peer reachable only over one of them is found.
