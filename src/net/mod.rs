@@ -4,6 +4,7 @@
 
 pub mod certs;
 pub mod pki;
+pub mod resolve;
 pub mod tls;
 mod transport;
 

@@ -185,9 +185,13 @@ impl TrustStore {
     pub fn from_roots(roots: &[CertificateDer<'_>]) -> Result<TrustStore, TlsError> {
         let anchors = roots
             .iter()
-            .map(|c| webpki::anchor_from_trusted_cert(c).map(|a| a.to_owned()))
-            .collect::<Result<_, _>>()
-            .map_err(|e| TlsError::Rustls(rustls::Error::General(e.to_string())))?;
+            .enumerate()
+            .map(|(i, c)| {
+                webpki::anchor_from_trusted_cert(c)
+                    .map(|a| a.to_owned())
+                    .map_err(|e| rustls::Error::General(format!("root {i}: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
         Self::with_anchors(anchors)
     }
 
