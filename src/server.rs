@@ -12,17 +12,19 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::config::Settings;
-use crate::net::{certs, tls};
-use crate::router::Router;
+use crate::net::{certs, pki, resolve, tls};
+use crate::router::{Pool, Router};
 use crate::store::{Store, StoreError};
 use crate::stream::c2s;
+use crate::stream::s2s::{self, S2sContext};
 
 /// What every connection and session task reaches.
 pub struct Shared {
     pub settings: Arc<Settings>,
     pub store: Store,
-    pub router: Router,
+    pub router: Arc<Router>,
     pub tls: Arc<rustls::ServerConfig>,
+    pub s2s: Arc<S2sContext>,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
 }
@@ -35,6 +37,8 @@ pub enum ServerError {
     Tls(#[from] tls::TlsError),
     #[error("development certificates: {0}")]
     Certs(#[from] certs::CertError),
+    #[error("s2s name resolution: {0}")]
+    Resolver(#[from] resolve::ResolveError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -43,10 +47,17 @@ pub enum ServerError {
     },
 }
 
+#[derive(Clone, Copy)]
+enum Role {
+    C2s,
+    S2s,
+}
+
 struct Listener {
     name: &'static str,
     socket: TcpListener,
     direct_tls: bool,
+    role: Role,
 }
 
 pub struct Server {
@@ -72,14 +83,24 @@ impl Server {
             let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
             certs::write_dev_certs(&settings.cert_dir, &missing)?;
         }
-        let tls = tls::server_config(
-            &settings.cert_dir,
-            &[&settings.agent_domain, &settings.support_domain],
+        let ours = [
+            settings.agent_domain.as_str(),
+            settings.support_domain.as_str(),
+        ];
+        let tls = tls::server_config(&settings.cert_dir, &ours)?;
+        let certs = Arc::new(tls::resolver(&settings.cert_dir, &ours)?);
+        let trust = pki::TrustStore::load(settings.ca_file.as_deref())?;
+        let resolver = resolve::S2sResolver::new(
+            settings.s2s.hosts.clone(),
+            settings.s2s.nameservers.clone(),
         )?;
+        let s2s = Arc::new(S2sContext::new(settings.clone(), trust, certs, resolver)?);
         let mut listeners = Vec::new();
-        for (addrs, direct_tls, name) in [
-            (&settings.c2s.listen, false, "c2s"),
-            (&settings.c2s.direct_tls, true, "direct_tls"),
+        for (addrs, direct_tls, name, role) in [
+            (&settings.c2s.listen, false, "c2s", Role::C2s),
+            (&settings.c2s.direct_tls, true, "direct_tls", Role::C2s),
+            (&settings.s2s.listen, false, "s2s", Role::S2s),
+            (&settings.s2s.direct_tls, true, "s2s_direct_tls", Role::S2s),
         ] {
             for addr in addrs {
                 let socket = TcpListener::bind(addr)
@@ -92,16 +113,24 @@ impl Server {
                     name,
                     socket,
                     direct_tls,
+                    role,
                 });
             }
         }
+        let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let router = Arc::new_cyclic(|weak| {
+            let pool = Pool::new(s2s.clone(), weak.clone(), shutdown.clone(), tasks.clone());
+            Router::new(settings.clone(), store.clone(), pool)
+        });
         let shared = Arc::new(Shared {
-            router: Router::new(settings.clone(), store.clone()),
+            router,
             settings,
             store,
             tls,
-            shutdown: CancellationToken::new(),
-            tasks: TaskTracker::new(),
+            s2s,
+            shutdown,
+            tasks,
         });
         Ok(Server { shared, listeners })
     }
@@ -150,9 +179,15 @@ async fn accept_loop(shared: Arc<Shared>, l: Listener) {
         match accepted {
             Ok((tcp, peer)) => {
                 let _ = tcp.set_nodelay(true);
-                shared
-                    .tasks
-                    .spawn(c2s::serve(shared.clone(), tcp, peer, l.direct_tls));
+                let s = shared.clone();
+                match l.role {
+                    Role::C2s => shared.tasks.spawn(c2s::serve(s, tcp, peer, l.direct_tls)),
+                    Role::S2s => {
+                        shared
+                            .tasks
+                            .spawn(s2s::inbound::serve(s, tcp, peer, l.direct_tls))
+                    }
+                };
             }
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.

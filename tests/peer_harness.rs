@@ -33,7 +33,8 @@ async fn ejabberd_peer_serves_clients() {
 #[tokio::test]
 async fn prosody_and_ejabberd_federate() {
     // Own addresses, so that both can use the standard s2s port 5269.
-    let (p_ip, e_ip) = ("127.0.0.51", "127.0.0.52");
+    let ips = common::loopback_ips(2);
+    let (p_ip, e_ip) = (ips[0].as_str(), ips[1].as_str());
     let prosody = Prosody::start(
         ProsodyOpts::default()
             .domain("customer.test")

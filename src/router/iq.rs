@@ -56,11 +56,7 @@ pub async fn route(router: &Router, from: &Jid, to: &Jid, stanza: Stanza) {
         }
         Dest::Server if request => serve(router, from, stanza, Scope::Server).await,
         Dest::Support(_) if request => serve(router, from, stanza, Scope::Support).await,
-        Dest::Remote(_) if request => {
-            router
-                .bounce(&stanza, Condition::RemoteServerNotFound, None)
-                .await
-        }
+        Dest::Remote => router.to_remote(stanza).await,
         // Results and errors addressed to the server or an account are
         // answers to pings and pushes; nothing waits for them here.
         _ => {}

@@ -8,6 +8,7 @@ mod iq;
 mod message;
 mod presence;
 mod roster;
+mod s2s;
 mod table;
 
 use std::sync::Arc;
@@ -18,18 +19,20 @@ pub use carbons::sent as carbons_sent;
 pub use errors::{error_reply, Condition};
 pub use message::with_delay;
 pub use presence::session_gone;
+pub use s2s::Pool;
 pub use table::{PresenceState, SessionHandle, Table};
 
 use crate::config::Settings;
 use crate::store::Store;
 use crate::xml::{Kind, Stanza};
 
-/// Routes stanzas between local sessions, the server itself and (later) the
-/// gateway and remote servers.
+/// Routes stanzas between local sessions, the server itself, (later) the
+/// gateway, and remote servers through the s2s pool.
 pub struct Router {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub table: Table,
+    pub s2s: Pool,
 }
 
 /// Where a destination JID lives.
@@ -41,15 +44,16 @@ enum Dest {
     /// The support domain: entry JIDs and session proxies.
     Support(#[allow(dead_code)] Jid),
     /// Any other domain.
-    Remote(#[allow(dead_code)] Jid),
+    Remote,
 }
 
 impl Router {
-    pub fn new(settings: Arc<Settings>, store: Store) -> Router {
+    pub fn new(settings: Arc<Settings>, store: Store, s2s: Pool) -> Router {
         Router {
             settings,
             store,
             table: Table::default(),
+            s2s,
         }
     }
 
@@ -63,7 +67,7 @@ impl Router {
         } else if domain == self.settings.support_domain {
             Dest::Support(to.clone())
         } else {
-            Dest::Remote(to.clone())
+            Dest::Remote
         }
     }
 
@@ -112,10 +116,24 @@ impl Router {
                 self.bounce(&stanza, Condition::ServiceUnavailable, None)
                     .await
             }
-            Dest::Remote(_) => {
-                self.bounce(&stanza, Condition::RemoteServerNotFound, None)
-                    .await
-            }
+            Dest::Remote => self.to_remote(stanza).await,
+        }
+    }
+
+    /// Hands a stanza from one of our domains to the s2s pool. Stanzas from
+    /// elsewhere are not relayed: this is not an open relay.
+    pub async fn to_remote(&self, stanza: Stanza) {
+        let domain = |j: Option<&str>| Jid::new(j?).ok().map(|j| j.domain().to_string());
+        let (Some(local), Some(remote)) = (domain(stanza.from()), domain(stanza.to())) else {
+            return;
+        };
+        if !self.settings.domains().contains(&local.as_str()) {
+            tracing::debug!(?stanza, "not relaying a stanza between two remote domains");
+            return;
+        }
+        if let Err(refused) = self.s2s.send(&local, &remote, stanza) {
+            let (s, cond) = *refused;
+            self.bounce(&s, cond, None).await;
         }
     }
 

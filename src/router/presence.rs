@@ -58,12 +58,14 @@ fn is_local_session(router: &Router, from: &Jid) -> bool {
     from.domain().as_str() == router.settings.agent_domain
 }
 
-/// Presence arriving for `to`, from a local user or (later) a remote one.
+/// Presence for `to`, from a local user or a remote one.
 async fn inbound(router: &Router, from: &Jid, to: &Jid, stanza: Stanza) {
-    let Dest::Account(bare, resource) = router.classify(to) else {
-        // Remote and gateway presence come with later layers; presence is
-        // never answered with errors for unknown destinations.
-        return;
+    let (bare, resource) = match router.classify(to) {
+        Dest::Account(bare, resource) => (bare, resource),
+        Dest::Remote => return router.to_remote(stanza).await,
+        // Gateway presence comes with its layer; presence is never
+        // answered with errors for unknown destinations.
+        Dest::Server | Dest::Support(_) => return,
     };
     let sessions = router.table.sessions(&bare);
     match stanza.type_() {
@@ -243,8 +245,10 @@ async fn inbound_subscription(
             }
         }
     }
-    // A new subscription gets the contact's current presence at once.
-    if t == "subscribed" && deliver {
+    // A new subscription to a local contact gets its current presence at
+    // once; a remote contact's server sends it itself.
+    let local_contact = is_local_session(router, &Jid::from(from.clone()));
+    if t == "subscribed" && deliver && local_contact {
         if let Ok(contact) = Jid::new(from.as_str()) {
             answer_probe(router, &contact.to_bare(), &Jid::from(user.clone())).await;
         }
@@ -362,10 +366,18 @@ async fn broadcast_for(router: &Router, session: &SessionHandle, from: &Jid, sta
     if !initial {
         return;
     }
-    // Probes: the presence of every contact this user is subscribed to.
+    // Probes: the presence of every contact this user is subscribed to;
+    // remote servers answer theirs (RFC 6121 §4.3.1).
     for item in &roster {
         if matches!(item.subscription, Subscription::To | Subscription::Both) {
-            if let Ok(contact) = BareJid::new(&item.contact) {
+            let Ok(contact) = BareJid::new(&item.contact) else {
+                continue;
+            };
+            if matches!(router.classify(&Jid::from(contact.clone())), Dest::Remote) {
+                if let Some(p) = presence(user.as_str(), contact.as_str(), Some("probe")) {
+                    router.to_remote(p).await;
+                }
+            } else {
                 answer_probe(router, &contact, from).await;
             }
         }

@@ -4,6 +4,7 @@
 
 pub mod c2s;
 mod error;
+pub mod s2s;
 pub mod sasl;
 pub mod xmlio;
 

@@ -168,7 +168,7 @@ fn toml_str(s: &str) -> String {
     out
 }
 
-fn tail(text: &str, lines: usize) -> String {
+pub fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
@@ -226,4 +226,27 @@ fn addrs_of(fields: &HashMap<String, String>) -> HashMap<String, SocketAddr> {
         .iter()
         .filter_map(|(k, v)| v.parse().ok().map(|a| (k.clone(), a)))
         .collect()
+}
+
+/// Loopback addresses of their own for one federation test: `n` addresses
+/// in a /24 no other test of this process uses (the second octet follows
+/// the process id, so parallel runs rarely meet), each with port 5269 free,
+/// where peers find each other by the default s2s port.
+pub fn loopback_ips(n: usize) -> Vec<String> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    let second = 100 + std::process::id() % 100;
+    loop {
+        let third = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(third < 255, "out of loopback addresses");
+        let ips: Vec<String> = (0..n)
+            .map(|i| format!("127.{second}.{third}.{}", 21 + i))
+            .collect();
+        let free = ips
+            .iter()
+            .all(|ip| std::net::TcpListener::bind((ip.as_str(), 5269)).is_ok());
+        if free {
+            return ips;
+        }
+    }
 }

@@ -22,6 +22,16 @@ pub struct ServerOpts {
     pub extra_toml: String,
     /// Extra lines inside the generated `[c2s]` table (`idle_timeout_secs = 1`).
     pub c2s_toml: String,
+    /// Where s2s listens (default a free port on 127.0.0.1; federation tests
+    /// give it a loopback address of its own on port 5269).
+    pub s2s_listen: String,
+    /// Extra lines inside the generated `[s2s]` table (`secure_auth = false`).
+    pub s2s_toml: String,
+    /// `[s2s.hosts]` entries: (domain, "ip:port").
+    pub s2s_hosts: Vec<(String, String)>,
+    /// `tls.ca_file`, relative to the server's dir (e.g. "certs/ca.crt" to
+    /// trust peers signed by the server's own dev CA).
+    pub ca_file: String,
     /// (bare JID, password) created with `switchboard account set`.
     pub accounts: Vec<(String, String)>,
 }
@@ -34,6 +44,10 @@ impl Default for ServerOpts {
             max_stanza_bytes: 262_144,
             extra_toml: String::new(),
             c2s_toml: String::new(),
+            s2s_listen: "127.0.0.1:0".to_string(),
+            s2s_toml: String::new(),
+            s2s_hosts: Vec::new(),
+            ca_file: String::new(),
             accounts: Vec::new(),
         }
     }
@@ -53,6 +67,27 @@ impl ServerOpts {
     pub fn c2s_toml(mut self, line: &str) -> Self {
         self.c2s_toml.push_str(line);
         self.c2s_toml.push('\n');
+        self
+    }
+
+    pub fn s2s_toml(mut self, line: &str) -> Self {
+        self.s2s_toml.push_str(line);
+        self.s2s_toml.push('\n');
+        self
+    }
+
+    pub fn s2s_listen(mut self, addr: &str) -> Self {
+        self.s2s_listen = addr.to_string();
+        self
+    }
+
+    pub fn s2s_host(mut self, domain: &str, addr: &str) -> Self {
+        self.s2s_hosts.push((domain.to_string(), addr.to_string()));
+        self
+    }
+
+    pub fn ca_file(mut self, path: &str) -> Self {
+        self.ca_file = path.to_string();
         self
     }
 
@@ -104,13 +139,18 @@ impl TestServer {
              \n\
              [tls]\n\
              cert_dir = \"certs\"\n\
-             ca_file = \"\"\n\
+             ca_file = {ca}\n\
              \n\
              [c2s]\n\
              listen = [\"127.0.0.1:0\"]\n\
              direct_tls = [\"127.0.0.1:0\"]\n\
              require_encryption = {require}\n\
              {c2s}\n\
+             [s2s]\n\
+             listen = [{s2s_listen}]\n\
+             {s2s}\n\
+             [s2s.hosts]\n\
+             {hosts}\n\
              [limits]\n\
              max_stanza_bytes = {max}\n\
              \n\
@@ -120,6 +160,14 @@ impl TestServer {
             db = toml_str(&db_url),
             require = opts.require_encryption,
             c2s = opts.c2s_toml,
+            ca = toml_str(&opts.ca_file),
+            s2s_listen = toml_str(&opts.s2s_listen),
+            s2s = opts.s2s_toml,
+            hosts = opts
+                .s2s_hosts
+                .iter()
+                .map(|(d, a)| format!("{} = {}\n", toml_str(d), toml_str(a)))
+                .collect::<String>(),
             max = opts.max_stanza_bytes,
             extra = opts.extra_toml,
         );
