@@ -163,3 +163,50 @@ async fn a_spoofed_from_on_an_authenticated_stream_is_refused() {
         "the spoofed message was delivered"
     );
 }
+
+/// A peer that is down (nothing listens) or stalled (accepts, never
+/// answers): senders get `remote-server-not-found` or
+/// `remote-server-timeout`, within the configured negotiation time.
+#[tokio::test]
+async fn a_peer_that_is_down_or_stalled_bounces_messages() {
+    let closed = {
+        // Bound and dropped: a port where nothing listens.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let stalled = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stalled_addr = stalled.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = stalled.accept().await {
+            held.push(tcp);
+        }
+    });
+    let s = TestServer::start(
+        ServerOpts::default()
+            .account(ALICE, PW)
+            .s2s_toml("negotiation_timeout_secs = 2")
+            .s2s_host("down.test", &closed.to_string())
+            .s2s_host("stalled.test", &stalled_addr.to_string()),
+    );
+    let mut alice = Client::login(&s, ALICE, PW, ClientOpts::default()).await;
+    for (to, condition) in [
+        ("someone@down.test", "remote-server-not-found"),
+        ("someone@stalled.test", "remote-server-timeout"),
+    ] {
+        alice.message(to, "anyone there?").await;
+        let e = alice
+            .expect_what(
+                &format!("an error from {to}"),
+                |e| e["event"] == "message" && e["type"] == "error" && e["from"] == to,
+                T,
+            )
+            .await;
+        assert_eq!(e["condition"], condition, "{e}");
+    }
+    // IQs bounce the same way.
+    let e = alice
+        .request(serde_json::json!({"cmd": "version", "to": "down.test"}))
+        .await;
+    assert_eq!(e["condition"], "remote-server-not-found", "{e}");
+}
