@@ -1,103 +1,21 @@
 //! `S2sResolver` against a real DNS server: dnsmasq on loopback, serving
 //! SRV and address records for `.test` domains.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use switchboard::net::resolve::{ResolveError, S2sResolver, Target, DEFAULT_PORT};
-use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
+use common::Dnsmasq;
 
-const DNSMASQ: &str = "/usr/sbin/dnsmasq";
+use switchboard::net::resolve::{ResolveError, S2sResolver, Target, DEFAULT_PORT};
+use tokio::net::{TcpListener, TcpSocket, UdpSocket};
+
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A dnsmasq serving `records` (its command-line options), killed by PID
-/// when dropped.
-struct Dnsmasq {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Dnsmasq {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Dnsmasq {
-    async fn start(records: &[String]) -> Dnsmasq {
-        assert!(
-            std::path::Path::new(DNSMASQ).exists(),
-            "{DNSMASQ} is missing: install the Debian package dnsmasq-base (scripts/test does)"
-        );
-        // The port is free when we look; another process may take it before
-        // dnsmasq binds it, so a start that loses that race is retried.
-        for _ in 0..5 {
-            let port = UdpSocket::bind("127.0.0.1:0")
-                .await
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let dir = tempfile::tempdir().unwrap();
-            let log: PathBuf = dir.path().join("dnsmasq.log");
-            let child = Command::new(DNSMASQ)
-                .args([
-                    "--no-daemon",
-                    "--conf-file=/dev/null",
-                    "--no-resolv",
-                    "--no-hosts",
-                    "--bind-interfaces",
-                    "--listen-address=127.0.0.1",
-                    // Names under .test that we did not define are NXDOMAIN,
-                    // not REFUSED for want of an upstream server.
-                    "--local=/test/",
-                ])
-                .arg(format!("--port={port}"))
-                .arg(format!("--pid-file={}", dir.path().join("pid").display()))
-                .args(records)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).unwrap())
-                .spawn()
-                .expect("start dnsmasq");
-            let mut dns = Dnsmasq {
-                child,
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-                _dir: dir,
-            };
-            if dns.ready().await {
-                return dns;
-            }
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            assert!(text.contains("in use"), "dnsmasq did not start:\n{text}");
-        }
-        panic!("dnsmasq found no free port");
-    }
-
-    /// Waits until dnsmasq accepts DNS over TCP on its port (it binds UDP
-    /// and TCP together, before serving), or exits, or 10 s pass.
-    async fn ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if self.child.try_wait().unwrap().is_some() {
-                return false;
-            }
-            if TcpStream::connect(self.addr).await.is_ok() {
-                return true;
-            }
-            assert!(Instant::now() < deadline, "dnsmasq did not answer in 10 s");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    fn resolver(&self) -> S2sResolver {
-        S2sResolver::new(BTreeMap::new(), vec![self.addr]).unwrap()
-    }
+fn resolver_of(dns: &Dnsmasq) -> S2sResolver {
+    S2sResolver::new(BTreeMap::new(), vec![dns.addr]).unwrap()
 }
 
 fn target(host: &str, port: u16, direct_tls: bool) -> Target {
@@ -137,7 +55,7 @@ async fn srv_records_of_both_services_are_merged_by_priority() {
         "--host-record=xmpp2.customer.test,127.0.0.22".into(),
     ])
     .await;
-    let r = dns.resolver();
+    let r = resolver_of(&dns);
     let targets = r.targets("customer.test").await.unwrap();
     assert_eq!(
         targets,
@@ -166,7 +84,7 @@ async fn without_srv_the_domain_itself_is_tried_and_dot_means_no_service() {
         "--srv-host=_xmpps-server._tcp.tlsonly.test,xmpp.tlsonly.test,5270,0,0".into(),
     ])
     .await;
-    let r = dns.resolver();
+    let r = resolver_of(&dns);
     assert_eq!(
         r.targets("nosrv.test").await.unwrap(),
         [target("nosrv.test", DEFAULT_PORT, false)]
@@ -201,14 +119,14 @@ async fn every_address_is_tried_in_turn() {
     ])
     .await;
     connects_to(
-        &dns.resolver(),
+        &resolver_of(&dns),
         &target("multi.test", port, false),
         &listener,
     )
     .await;
     // A literal address needs no DNS.
     connects_to(
-        &dns.resolver(),
+        &resolver_of(&dns),
         &target("127.0.0.25", port, false),
         &listener,
     )

@@ -8,8 +8,8 @@
 mod common;
 
 use common::{
-    loopback_ips, Client, ClientOpts, Ejabberd, EjabberdOpts, Endpoint, Prosody, ProsodyOpts,
-    ServerOpts, TestServer, TIMEOUT,
+    loopback_ips, Client, ClientOpts, Dnsmasq, Ejabberd, EjabberdOpts, Endpoint, Prosody,
+    ProsodyOpts, ServerOpts, TestServer, TIMEOUT,
 };
 use serde_json::json;
 
@@ -79,6 +79,10 @@ struct Federation {
 }
 
 fn federation(kind: Kind, trusted: bool, secure_auth: bool) -> Federation {
+    federation_with(kind, trusted, secure_auth, &[])
+}
+
+fn federation_with(kind: Kind, trusted: bool, secure_auth: bool, s2s_toml: &[&str]) -> Federation {
     let ips = loopback_ips(2);
     let (sb_ip, p_ip) = (&ips[0], &ips[1]);
     let mut opts = ServerOpts::default()
@@ -88,6 +92,9 @@ fn federation(kind: Kind, trusted: bool, secure_auth: bool) -> Federation {
         .s2s_toml(&format!("secure_auth = {secure_auth}"));
     if trusted {
         opts = opts.ca_file("certs/ca.crt");
+    }
+    for line in s2s_toml {
+        opts = opts.s2s_toml(line);
     }
     let sb = TestServer::start(opts);
     let mut args: Vec<String> = vec!["--s2s-port".into(), "5269".into()];
@@ -295,4 +302,92 @@ async fn prosody_subscription_round_trip_and_queries() {
 
     juliet.disconnect().await;
     alice.expect_presence(JULIET, "unavailable").await;
+}
+
+/// An outbound link with nothing to carry closes; the next stanza opens a
+/// new one and nothing is lost in between.
+#[tokio::test]
+async fn idle_links_close_and_the_next_message_reopens_one() {
+    let f = federation_with(Kind::Prosody, true, true, &["idle_timeout_secs = 1"]);
+    let (mut alice, mut juliet) = clients(&f).await;
+    let user = Kind::Prosody.user();
+    alice.message(user, "before the pause").await;
+    juliet.expect_message(ALICE, "before the pause").await;
+    f.sb.wait_for_log("closing an idle stream", std::time::Duration::from_secs(10))
+        .await;
+    alice.message(user, "after the pause").await;
+    juliet.expect_message(ALICE, "after the pause").await;
+    let log = f.sb.log();
+    let links = log
+        .lines()
+        .filter(|l| l.contains("s2s_out") && l.contains("authenticated with SASL EXTERNAL"))
+        .count();
+    assert!(
+        links >= 2,
+        "expected a second outbound link:\n{}",
+        common::tail(&log, 40)
+    );
+}
+
+/// Two Switchboards federate, each finding the other through SRV records on
+/// a real DNS server (dnsmasq): B publishes only `_xmpps-server` (XEP-0368
+/// direct TLS), A only `_xmpp-server` (STARTTLS).
+#[tokio::test]
+async fn two_switchboards_find_each_other_by_srv_one_over_direct_tls() {
+    const BOB: &str = "bob@agents.support2.test";
+    let dns_port = common::free_udp_port().await;
+    let ns = format!("nameservers = [\"127.0.0.1:{dns_port}\"]");
+    let a = TestServer::start(
+        ServerOpts::default()
+            .account(ALICE, PW)
+            .ca_file("certs/ca.crt")
+            .s2s_toml(&ns),
+    );
+    let b = TestServer::start(
+        ServerOpts::default()
+            .domains("support2.test", "agents.support2.test")
+            .account(BOB, PW)
+            .dev_ca_from(&a.path().join("certs"))
+            .ca_file("certs/ca.crt")
+            .s2s_direct_tls("127.0.0.1:0")
+            .s2s_toml(&ns),
+    );
+    let _dns = Dnsmasq::start_on(
+        Some(dns_port),
+        &[
+            format!(
+                "--srv-host=_xmpp-server._tcp.agents.support.test,a.host.test,{},0,0",
+                a.addr("s2s").port()
+            ),
+            format!(
+                "--srv-host=_xmpps-server._tcp.agents.support2.test,b.host.test,{},0,0",
+                b.addr("s2s_direct_tls").port()
+            ),
+            "--host-record=a.host.test,127.0.0.1".into(),
+            "--host-record=b.host.test,127.0.0.1".into(),
+        ],
+    )
+    .await;
+    let mut alice = Client::login(&a, ALICE, PW, ClientOpts::default()).await;
+    let mut bob = Client::login(&b, BOB, PW, ClientOpts::default()).await;
+    alice.message(BOB, "across by direct TLS").await;
+    bob.expect_message(ALICE, "across by direct TLS").await;
+    bob.message(ALICE, "back by STARTTLS").await;
+    alice.expect_message(BOB, "back by STARTTLS").await;
+    let b_log = b.log();
+    assert!(
+        b_log.lines().any(|l| l.contains("s2s_in")
+            && l.contains("direct_tls=true")
+            && l.contains("authenticated with SASL EXTERNAL")),
+        "B did not accept A over direct TLS:\n{}",
+        common::tail(&b_log, 40)
+    );
+    let a_log = a.log();
+    assert!(
+        a_log.lines().any(|l| l.contains("s2s_in")
+            && l.contains("direct_tls=false")
+            && l.contains("authenticated with SASL EXTERNAL")),
+        "A did not accept B over STARTTLS:\n{}",
+        common::tail(&a_log, 40)
+    );
 }

@@ -16,6 +16,7 @@
 #![allow(dead_code)]
 
 mod client;
+mod dns;
 mod ejabberd;
 mod peers;
 mod proxy;
@@ -25,6 +26,8 @@ mod server;
 // Each test file uses only part of the harness.
 #[allow(unused_imports)]
 pub use client::{cmd, Client, ClientOpts, Tls};
+#[allow(unused_imports)]
+pub use dns::{free_udp_port, Dnsmasq};
 #[allow(unused_imports)]
 pub use ejabberd::{Ejabberd, EjabberdOpts};
 #[allow(unused_imports)]

@@ -27,6 +27,13 @@ pub struct ServerOpts {
     pub s2s_listen: String,
     /// Extra lines inside the generated `[s2s]` table (`secure_auth = false`).
     pub s2s_toml: String,
+    /// `[s2s] direct_tls` listener, if any (XEP-0368).
+    pub s2s_direct_tls: Option<String>,
+    /// (support, agent) domains; default support.test, agents.support.test.
+    pub domains: Option<(String, String)>,
+    /// A cert dir whose `ca.crt`/`ca.key` sign this server's dev
+    /// certificates too, so two test servers trust each other.
+    pub dev_ca_from: Option<PathBuf>,
     /// `[s2s.hosts]` entries: (domain, "ip:port").
     pub s2s_hosts: Vec<(String, String)>,
     /// `tls.ca_file`, relative to the server's dir (e.g. "certs/ca.crt" to
@@ -47,6 +54,9 @@ impl Default for ServerOpts {
             s2s_listen: "127.0.0.1:0".to_string(),
             s2s_toml: String::new(),
             s2s_hosts: Vec::new(),
+            s2s_direct_tls: None,
+            domains: None,
+            dev_ca_from: None,
             ca_file: String::new(),
             accounts: Vec::new(),
         }
@@ -83,6 +93,21 @@ impl ServerOpts {
 
     pub fn s2s_host(mut self, domain: &str, addr: &str) -> Self {
         self.s2s_hosts.push((domain.to_string(), addr.to_string()));
+        self
+    }
+
+    pub fn domains(mut self, support: &str, agent: &str) -> Self {
+        self.domains = Some((support.to_string(), agent.to_string()));
+        self
+    }
+
+    pub fn s2s_direct_tls(mut self, addr: &str) -> Self {
+        self.s2s_direct_tls = Some(addr.to_string());
+        self
+    }
+
+    pub fn dev_ca_from(mut self, cert_dir: &Path) -> Self {
+        self.dev_ca_from = Some(cert_dir.to_path_buf());
         self
     }
 
@@ -129,6 +154,17 @@ impl TestServer {
             .db_url
             .clone()
             .unwrap_or_else(|| "sqlite://data/switchboard.db".to_string());
+        let (support_domain, agent_domain) = opts
+            .domains
+            .clone()
+            .unwrap_or((SUPPORT_DOMAIN.to_string(), AGENT_DOMAIN.to_string()));
+        if let Some(from) = &opts.dev_ca_from {
+            let certs = root.join("certs");
+            std::fs::create_dir_all(&certs).unwrap();
+            for f in ["ca.crt", "ca.key"] {
+                std::fs::copy(from.join(f), certs.join(f)).unwrap();
+            }
+        }
         let toml = format!(
             "[server]\n\
              support_domain = {support}\n\
@@ -148,6 +184,7 @@ impl TestServer {
              {c2s}\n\
              [s2s]\n\
              listen = [{s2s_listen}]\n\
+             direct_tls = [{s2s_direct}]\n\
              {s2s}\n\
              [s2s.hosts]\n\
              {hosts}\n\
@@ -155,8 +192,13 @@ impl TestServer {
              max_stanza_bytes = {max}\n\
              \n\
              {extra}\n",
-            support = toml_str(SUPPORT_DOMAIN),
-            agent = toml_str(AGENT_DOMAIN),
+            support = toml_str(&support_domain),
+            agent = toml_str(&agent_domain),
+            s2s_direct = opts
+                .s2s_direct_tls
+                .as_deref()
+                .map(toml_str)
+                .unwrap_or_default(),
             db = toml_str(&db_url),
             require = opts.require_encryption,
             c2s = opts.c2s_toml,
@@ -182,8 +224,8 @@ impl TestServer {
             addrs: HashMap::new(),
             c2s: "0.0.0.0:0".parse().unwrap(),
             direct_tls: "0.0.0.0:0".parse().unwrap(),
-            support_domain: SUPPORT_DOMAIN.to_string(),
-            agent_domain: AGENT_DOMAIN.to_string(),
+            support_domain,
+            agent_domain,
             ca_file: root.join("certs").join("ca.crt"),
             opts: opts.clone(),
         };

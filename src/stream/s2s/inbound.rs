@@ -43,7 +43,7 @@ struct Inbound {
 
 /// Serves one accepted server connection until it ends.
 pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, direct_tls: bool) {
-    let span = tracing::info_span!("s2s_in", %peer, remote = tracing::field::Empty);
+    let span = tracing::info_span!("s2s_in", %peer, direct_tls, remote = tracing::field::Empty);
     async move {
         let ctx = shared.s2s.clone();
         let mut me = Inbound {
@@ -169,7 +169,9 @@ impl Inbound {
         self.local = to;
         if let Some(from) = &h.from {
             let from = from.to_ascii_lowercase();
-            tracing::Span::current().record("remote", tracing::field::display(&from));
+            if self.claimed.is_none() {
+                tracing::Span::current().record("remote", tracing::field::display(&from));
+            }
             self.claimed = Some(from);
         }
         let s2s = &self.ctx.settings.s2s;

@@ -268,7 +268,11 @@ pub async fn run(
                     batch.clear();
                 }
                 frame = tokio::time::timeout(idle, xio.next()) => match frame {
-                    // Nothing but closes and stream errors is expected here.
+                    Ok(Ok(Frame::Element(el))) if el.is("error", ns::STREAM) => {
+                        info!(error = %String::from_utf8_lossy(el.bytes()), "the peer closed the stream with an error");
+                        break;
+                    }
+                    // Nothing else is expected on an outbound stream.
                     Ok(Ok(Frame::Element(el))) => debug!(?el, "ignoring an element on an outbound stream"),
                     Ok(Ok(_)) | Ok(Err(_)) => {
                         debug!("the peer closed the stream");
