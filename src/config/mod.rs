@@ -2,8 +2,21 @@
 //! (`deny_unknown_fields`), then validated into [`Settings`], where every
 //! path is absolute and every address parsed. Problems carry the file and
 //! line so `switchboard check` can print `file:line: message`.
+//!
+//! The contact-center files it names, `agents.toml` and `routing.toml`,
+//! are read together into a [`GatewayConfig`] and can be hot-reloaded
+//! through a [`GatewayConfigHandle`].
 
+pub mod agents;
+mod gateway;
 mod raw;
+pub mod reload;
+pub mod routing;
+
+pub use agents::{AgentDef, AgentsConfig, PROTOCOLS};
+pub use gateway::GatewayConfig;
+pub use reload::{watch, GatewayConfigHandle, Rejection, ReloadOutcome, Watcher};
+pub use routing::{AssignMode, QueueDef, RoutingConfig, RoutingDefaults, Strategy};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -52,6 +65,7 @@ pub struct Settings {
     pub c2s: C2s,
     pub s2s: S2s,
     pub limits: Limits,
+    pub gateway: GatewayFiles,
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +99,13 @@ pub struct S2s {
     pub queue: usize,
     /// Static name resolution that takes precedence over DNS.
     pub hosts: std::collections::BTreeMap<String, SocketAddr>,
+}
+
+/// The contact-center files (see [`GatewayConfig`]), absolute.
+#[derive(Debug, Clone)]
+pub struct GatewayFiles {
+    pub agents_file: PathBuf,
+    pub routing_file: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -191,6 +212,20 @@ impl Settings {
                 "max_stanza_bytes must be between 10000 and 16777216 (RFC 6120 §13.12 asks for at least 10000)",
             ));
         }
+        let agents_file = base.join(raw.gateway.agents.get_ref());
+        let routing_file = base.join(raw.gateway.routing.get_ref());
+        for f in [&raw.gateway.agents, &raw.gateway.routing] {
+            if f.get_ref().is_empty() {
+                problems.push(lines.problem(f, "the file name is empty"));
+            }
+        }
+        if agents_file == routing_file {
+            // Each file is read with its own schema: one file cannot be both.
+            problems.push(lines.problem(
+                &raw.gateway.routing,
+                "routing and agents must be different files",
+            ));
+        }
         if !problems.is_empty() {
             problems.sort_by_key(|p| p.line);
             return Err(ConfigError::Invalid(problems));
@@ -231,6 +266,10 @@ impl Settings {
                 max_offline_messages: raw.limits.max_offline_messages,
                 session_queue: raw.limits.session_queue.max(16),
                 max_unacked: raw.limits.max_unacked.max(16),
+            },
+            gateway: GatewayFiles {
+                agents_file,
+                routing_file,
             },
         })
     }

@@ -19,6 +19,8 @@ pub struct File {
     pub s2s: S2s,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub gateway: Gateway,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,6 +141,24 @@ impl Default for Limits {
             max_offline_messages: 1000,
             session_queue: 1024,
             max_unacked: 10_000,
+        }
+    }
+}
+
+/// Where the contact-center files are; relative to this file's folder.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Gateway {
+    pub agents: Spanned<String>,
+    pub routing: Spanned<String>,
+}
+
+impl Default for Gateway {
+    fn default() -> Self {
+        let at = |s: &str| Spanned::new(0..0, s.to_string());
+        Gateway {
+            agents: at("agents.toml"),
+            routing: at("routing.toml"),
         }
     }
 }

@@ -1,0 +1,312 @@
+//! Hot reload of the gateway configuration. A [`GatewayConfigHandle`] holds
+//! the configuration in force; readers take an `Arc` snapshot without ever
+//! blocking a reload. [`watch`] reloads when `agents.toml` or
+//! `routing.toml` changes, or on SIGHUP. A version that fails validation is
+//! refused, its problems logged as `file:line: message`, and the previous
+//! configuration stays in force: a typo must not take the contact center
+//! down.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecursiveMode, Watcher as _};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{ConfigError, GatewayConfig, Problem, Settings};
+
+/// Editors write a file in several steps (truncate and write, or write a
+/// temporary file and rename it); reload once the burst is over.
+const DEBOUNCE: Duration = Duration::from_millis(200);
+/// ...but not later than this after the first event, however busy the
+/// folder is.
+const DEBOUNCE_MAX: Duration = Duration::from_secs(1);
+
+/// The configuration in force and its change notifications. Clones share
+/// the same state.
+#[derive(Clone)]
+pub struct GatewayConfigHandle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    current: ArcSwap<GatewayConfig>,
+    /// The generation in force: 1 for the first configuration, one more for
+    /// each one applied since.
+    applied: watch::Sender<u64>,
+    rejected: watch::Sender<Rejection>,
+    /// Serialises reloads, so that a slower, older read never replaces a
+    /// newer configuration.
+    reloading: Mutex<()>,
+}
+
+/// The last reload that was refused.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rejection {
+    /// How many reloads have been refused so far; 0: none yet.
+    pub count: u64,
+    pub problems: Vec<Problem>,
+}
+
+/// What [`GatewayConfigHandle::reload`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReloadOutcome {
+    /// A new configuration is in force, with this generation.
+    Applied(u64),
+    /// The files say the same as the configuration in force.
+    Unchanged(u64),
+    /// The files are invalid; the configuration in force stays.
+    Rejected(Vec<Problem>),
+}
+
+impl GatewayConfigHandle {
+    pub fn new(config: GatewayConfig) -> Self {
+        GatewayConfigHandle {
+            inner: Arc::new(Inner {
+                current: ArcSwap::from_pointee(config),
+                applied: watch::Sender::new(1),
+                rejected: watch::Sender::new(Rejection::default()),
+                reloading: Mutex::new(()),
+            }),
+        }
+    }
+
+    /// Loads the files named in `settings` (see [`GatewayConfig::load`]).
+    pub fn load(settings: &Settings) -> Result<Self, ConfigError> {
+        GatewayConfig::load(settings).map(Self::new)
+    }
+
+    /// The configuration in force; hold the `Arc` for a consistent view
+    /// across one decision.
+    pub fn current(&self) -> Arc<GatewayConfig> {
+        self.inner.current.load_full()
+    }
+
+    pub fn generation(&self) -> u64 {
+        *self.inner.applied.borrow()
+    }
+
+    /// Changes to the generation in force: wakes after each applied reload,
+    /// when the gateway should re-evaluate its queues.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.applied.subscribe()
+    }
+
+    /// Wakes after each refused reload.
+    pub fn rejections(&self) -> watch::Receiver<Rejection> {
+        self.inner.rejected.subscribe()
+    }
+
+    /// Puts `config` in force and returns its generation.
+    pub fn replace(&self, config: GatewayConfig) -> u64 {
+        self.inner.current.store(Arc::new(config));
+        let mut generation = 0;
+        self.inner.applied.send_modify(|g| {
+            *g += 1;
+            generation = *g;
+        });
+        generation
+    }
+
+    /// Reads and validates the files again (blocking file I/O): applies
+    /// them if valid and different, otherwise logs every problem at `error`
+    /// and keeps the configuration in force.
+    pub fn reload(&self, settings: &Settings) -> ReloadOutcome {
+        let _one_at_a_time = self
+            .inner
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let problems = match GatewayConfig::load(settings) {
+            Ok(config) if config == *self.current() => {
+                tracing::debug!("gateway configuration unchanged");
+                return ReloadOutcome::Unchanged(self.generation());
+            }
+            Ok(config) => {
+                let (agents, queues) = (config.agents.len(), config.routing.queues().len());
+                let generation = self.replace(config);
+                tracing::info!(generation, agents, queues, "gateway configuration reloaded");
+                return ReloadOutcome::Applied(generation);
+            }
+            Err(ConfigError::Invalid(problems)) => problems,
+            Err(ConfigError::Read { path, source }) => vec![Problem {
+                file: path,
+                line: 1,
+                message: format!("cannot read: {source}"),
+            }],
+        };
+        for p in &problems {
+            tracing::error!("{p}");
+        }
+        tracing::error!(
+            generation = self.generation(),
+            "gateway configuration rejected: the previous one stays in force"
+        );
+        self.inner.rejected.send_modify(|r| {
+            r.count += 1;
+            r.problems = problems.clone();
+        });
+        ReloadOutcome::Rejected(problems)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("cannot watch {}: {source}", dir.display())]
+    Notify {
+        dir: PathBuf,
+        #[source]
+        source: notify::Error,
+    },
+    #[error("cannot listen for SIGHUP: {0}")]
+    Signal(#[source] std::io::Error),
+}
+
+/// Watches the gateway files until `shutdown`; see [`Watcher`].
+pub async fn watch(
+    settings: Settings,
+    handle: GatewayConfigHandle,
+    shutdown: CancellationToken,
+) -> Result<(), WatchError> {
+    Watcher::start(settings, handle)?.run(shutdown).await;
+    Ok(())
+}
+
+/// A file watcher and SIGHUP listener, set up by [`Watcher::start`] so that
+/// changes made from then on are seen even before [`Watcher::run`] polls.
+pub struct Watcher {
+    settings: Settings,
+    handle: GatewayConfigHandle,
+    events: mpsc::UnboundedReceiver<notify::Result<notify::Event>>,
+    /// Kept alive: dropping it stops the events.
+    _notify: notify::RecommendedWatcher,
+    /// File names whose changes matter (the files, and their targets when
+    /// they are symlinks).
+    names: Vec<OsString>,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Watcher {
+    /// Watches the folders of both files (editors replace a file by
+    /// renaming a new one over it, which a watch on the file itself would
+    /// lose) and listens for SIGHUP. Must run inside a Tokio runtime.
+    pub fn start(settings: Settings, handle: GatewayConfigHandle) -> Result<Watcher, WatchError> {
+        let (tx, events) = mpsc::unbounded_channel();
+        let mut notify = notify::recommended_watcher(move |ev| {
+            let _ = tx.send(ev);
+        })
+        .map_err(|source| WatchError::Notify {
+            dir: PathBuf::new(),
+            source,
+        })?;
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        let mut names = Vec::new();
+        let files = [
+            &settings.gateway.agents_file,
+            &settings.gateway.routing_file,
+        ];
+        for file in files {
+            // A symlinked file changes where it points to: watch that too.
+            let target = std::fs::canonicalize(file).ok();
+            for f in std::iter::once(file.as_path()).chain(target.as_deref()) {
+                let dir = match f.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                if !dirs.contains(&dir) {
+                    dirs.push(dir);
+                }
+                names.extend(f.file_name().map(OsString::from));
+            }
+        }
+        for dir in &dirs {
+            notify
+                .watch(dir, RecursiveMode::NonRecursive)
+                .map_err(|source| WatchError::Notify {
+                    dir: dir.clone(),
+                    source,
+                })?;
+        }
+        let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(WatchError::Signal)?;
+        tracing::info!(folders = ?dirs, "watching the gateway configuration");
+        Ok(Watcher {
+            settings,
+            handle,
+            events,
+            _notify: notify,
+            names,
+            hangup,
+        })
+    }
+
+    /// Reloads on file changes (debounced) and on SIGHUP until `shutdown`.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        // (first event, last event) of the burst being debounced.
+        let mut burst: Option<(Instant, Instant)> = None;
+        loop {
+            let due = burst.map(|(first, last)| (last + DEBOUNCE).min(first + DEBOUNCE_MAX));
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                ev = self.events.recv() => match ev {
+                    Some(Ok(ev)) if self.relevant(&ev) => {
+                        let now = Instant::now();
+                        burst = Some((burst.map_or(now, |(first, _)| first), now));
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => tracing::warn!(error = %e, "watching the gateway configuration"),
+                    // Only when the watcher is dropped, which `self` prevents.
+                    None => break,
+                },
+                Some(()) = self.hangup.recv() => {
+                    tracing::info!("SIGHUP: reloading the gateway configuration");
+                    burst = None;
+                    self.reload().await;
+                }
+                _ = sleep_until(due) => {
+                    burst = None;
+                    self.reload().await;
+                }
+            }
+        }
+    }
+
+    async fn reload(&self) {
+        let (handle, settings) = (self.handle.clone(), self.settings.clone());
+        if let Err(e) = tokio::task::spawn_blocking(move || handle.reload(&settings)).await {
+            tracing::error!(error = %e, "reloading the gateway configuration failed");
+        }
+    }
+
+    /// Whether `ev` may have changed one of the files. Opening and reading
+    /// are not changes (our own reads would otherwise trigger reloads).
+    /// Names starting with `..` are also taken: Kubernetes swaps a
+    /// `..data` symlink to update mounted files all at once.
+    fn relevant(&self, ev: &notify::Event) -> bool {
+        if let EventKind::Access(kind) = ev.kind {
+            if kind != AccessKind::Close(AccessMode::Write) {
+                return false;
+            }
+        }
+        ev.paths
+            .iter()
+            .filter_map(|p| p.file_name())
+            .any(|n| self.names.iter().any(|m| m == n) || n.to_string_lossy().starts_with(".."))
+    }
+}
+
+async fn sleep_until(due: Option<Instant>) {
+    match due {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+#[path = "reload_tests.rs"]
+mod tests;
