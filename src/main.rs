@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
-use switchboard::config::{ConfigError, Settings};
+use switchboard::config::{ConfigError, GatewayConfig, Settings};
 use switchboard::net::certs;
 use switchboard::server::Server;
 use switchboard::store::{Credentials, Store, DEFAULT_ITERATIONS};
@@ -134,23 +134,41 @@ async fn shutdown_signal() {
     }
 }
 
+/// switchboard.toml first: the gateway files' paths and the support domain
+/// their entry JIDs must use come from it.
 fn check(path: &Path) -> Result<()> {
-    match Settings::load(path) {
-        Ok(_) => {
-            println!("{}: ok", path.display());
+    let settings = match Settings::load(path) {
+        Ok(s) => s,
+        Err(e) => fail(e),
+    };
+    println!("{}: ok", path.display());
+    match GatewayConfig::load(&settings) {
+        Ok(g) => {
+            let files = &settings.gateway;
+            println!(
+                "{}: ok, {} agents",
+                files.agents_file.display(),
+                g.agents.len()
+            );
+            let queues = g.routing.queues().len();
+            println!("{}: ok, {queues} queues", files.routing_file.display());
             Ok(())
         }
-        Err(ConfigError::Invalid(problems)) => {
+        Err(e) => fail(e),
+    }
+}
+
+/// Prints every problem, one `file:line: message` a line, and exits 1.
+fn fail(e: ConfigError) -> ! {
+    match e {
+        ConfigError::Invalid(problems) => {
             for p in &problems {
                 println!("{p}");
             }
-            std::process::exit(1);
         }
-        Err(e) => {
-            println!("{e}");
-            std::process::exit(1);
-        }
+        e => println!("{e}"),
     }
+    std::process::exit(1);
 }
 
 async fn account(path: &Path, action: AccountAction) -> Result<()> {
