@@ -104,7 +104,7 @@ impl AgentsConfig {
         // JID → line of its first declaration, for the duplicate message.
         let mut first_line: HashMap<BareJid, usize> = HashMap::new();
         for raw in &file.agent {
-            let jid = match user_jid(&raw.jid.get_ref().to_lowercase()) {
+            let jid = match user_jid(raw.jid.get_ref()) {
                 Ok(j) => j,
                 Err(msg) => {
                     problems.push(lines.problem(&raw.jid, &format!("jid {msg}")));

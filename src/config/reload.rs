@@ -157,6 +157,8 @@ impl GatewayConfigHandle {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
+    #[error("cannot start a file watcher: {0}")]
+    Init(#[source] notify::Error),
     #[error("cannot watch {}: {source}", dir.display())]
     Notify {
         dir: PathBuf,
@@ -200,10 +202,7 @@ impl Watcher {
         let mut notify = notify::recommended_watcher(move |ev| {
             let _ = tx.send(ev);
         })
-        .map_err(|source| WatchError::Notify {
-            dir: PathBuf::new(),
-            source,
-        })?;
+        .map_err(WatchError::Init)?;
         let mut dirs: Vec<PathBuf> = Vec::new();
         let mut names = Vec::new();
         let files = [

@@ -229,7 +229,7 @@ impl RoutingConfig {
             let mut entry = Vec::new();
             let raw_entry = raw.entry.as_deref().unwrap_or_default();
             for e in raw_entry {
-                let jid = match user_jid(&e.get_ref().to_lowercase()) {
+                let jid = match user_jid(e.get_ref()) {
                     Ok(j) => j,
                     Err(msg) => {
                         problems.push(lines.problem(e, &format!("entry {msg}")));
@@ -299,7 +299,7 @@ fn queue(
     });
     let mut members = BTreeSet::new();
     for a in raw.agents.iter().flatten() {
-        match user_jid(&a.get_ref().to_lowercase()) {
+        match user_jid(a.get_ref()) {
             Ok(j) => {
                 members.insert(j);
             }
@@ -346,7 +346,7 @@ fn cross_check(
     );
     let mut known = true;
     for a in raw.agents.iter().flatten() {
-        if let Ok(j) = user_jid(&a.get_ref().to_lowercase()) {
+        if let Ok(j) = user_jid(a.get_ref()) {
             if agents.get(&j).is_none() {
                 known = false;
                 problems
