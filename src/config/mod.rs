@@ -15,7 +15,7 @@ pub mod routing;
 
 pub use agents::{AgentDef, AgentsConfig, PROTOCOLS};
 pub use gateway::GatewayConfig;
-pub use reload::{watch, GatewayConfigHandle, Rejection, ReloadOutcome, Watcher};
+pub use reload::{watch, GatewayConfigHandle, Rejection, ReloadOutcome, WatchError, Watcher};
 pub use routing::{AssignMode, QueueDef, RoutingConfig, RoutingDefaults, Strategy};
 
 use std::fmt;
