@@ -1,5 +1,6 @@
-//! Persistent storage for accounts, rosters, pending subscriptions and
-//! offline messages, on SQLite or PostgreSQL through sqlx's `Any` driver.
+//! Persistent storage for accounts, rosters, pending subscriptions, offline
+//! messages and the gateway's customers, sessions and transcripts, on SQLite
+//! or PostgreSQL through sqlx's `Any` driver.
 //!
 //! Every query is written once and runs on both backends, which constrains
 //! the SQL:
@@ -12,9 +13,13 @@
 //!   on text, since PostgreSQL's ordering depends on the database collation.
 
 mod accounts;
+mod assignments;
 mod credentials;
+mod customers;
 mod offline;
 mod roster;
+mod sessions;
+mod transcript;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,9 +27,13 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
+pub use assignments::Assignment;
 pub use credentials::{Credentials, DEFAULT_ITERATIONS};
+pub use customers::Customer;
 pub use offline::OfflineMessage;
 pub use roster::{ParseSubscriptionError, RosterItem, Subscription};
+pub use sessions::{NewSession, SessionRecord, SessionState};
+pub use transcript::{Direction, TranscriptEntry};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -62,6 +71,9 @@ pub enum StoreError {
     /// e.g. after a manual edit of the database.
     #[error("invalid data in the database: {0}")]
     Corrupt(String),
+    /// The row an update names does not exist.
+    #[error("no {what} {id:?}")]
+    NotFound { what: &'static str, id: String },
 }
 
 /// Tags a sqlx error with the operation that failed, so logs say which query.
