@@ -5,6 +5,7 @@
 //! (JID → session, stanza dispatch), [`store`] (sqlx), [`config`].
 
 pub mod config;
+pub mod gateway;
 pub mod net;
 pub mod router;
 pub mod server;

@@ -11,7 +11,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use crate::config::Settings;
+use crate::config::{ConfigError, GatewayConfigHandle, Settings, WatchError, Watcher};
+use crate::gateway::directory::Directory;
+use crate::gateway::{self, Gateway};
 use crate::net::{certs, pki, resolve, tls};
 use crate::router::{Pool, Router};
 use crate::store::{Store, StoreError};
@@ -37,6 +39,10 @@ pub enum ServerError {
     Tls(#[from] tls::TlsError),
     #[error("development certificates: {0}")]
     Certs(#[from] certs::CertError),
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("watching the gateway configuration: {0}")]
+    Watch(#[from] WatchError),
     #[error("s2s name resolution: {0}")]
     Resolver(#[from] resolve::ResolveError),
     #[error("cannot listen on {addr}: {source}")]
@@ -63,12 +69,20 @@ struct Listener {
 pub struct Server {
     shared: Arc<Shared>,
     listeners: Vec<Listener>,
+    gateway: Gateway,
+    gateway_rx: tokio::sync::mpsc::Receiver<gateway::Event>,
+    gateway_cfg: GatewayConfigHandle,
+    watcher: Watcher,
 }
 
 impl Server {
     /// Opens the store, loads (or, on first start, creates) certificates,
     /// and binds every listener, so that errors surface before "ready".
     pub async fn bind(settings: Settings) -> Result<Server, ServerError> {
+        // agents.toml and routing.toml first: a contact center without
+        // valid ones should not start, and says which line is wrong.
+        let gateway_cfg = GatewayConfigHandle::load(&settings)?;
+        let watcher = Watcher::start(settings.clone(), gateway_cfg.clone())?;
         let settings = Arc::new(settings);
         let store = Store::connect(&settings.database_url).await?;
         let domains = settings.domains();
@@ -119,9 +133,10 @@ impl Server {
         }
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
+        let (gateway, gateway_rx) = Gateway::new(4096);
         let router = Arc::new_cyclic(|weak| {
             let pool = Pool::new(s2s.clone(), weak.clone(), shutdown.clone(), tasks.clone());
-            Router::new(settings.clone(), store.clone(), pool)
+            Router::new(settings.clone(), store.clone(), pool, gateway.clone())
         });
         let shared = Arc::new(Shared {
             router,
@@ -132,7 +147,14 @@ impl Server {
             shutdown,
             tasks,
         });
-        Ok(Server { shared, listeners })
+        Ok(Server {
+            shared,
+            listeners,
+            gateway,
+            gateway_rx,
+            gateway_cfg,
+            watcher,
+        })
     }
 
     /// `name=address` for every listener, as actually bound.
@@ -151,6 +173,22 @@ impl Server {
     /// `<system-shutdown/>` and waits for them, at most the configured grace.
     pub async fn run(self, signal: impl Future<Output = ()>) {
         let shared = self.shared.clone();
+        let dir = Arc::new(Directory::from_config(&self.gateway_cfg.current()));
+        shared.tasks.spawn(gateway::run(
+            shared.router.clone(),
+            self.gateway.clone(),
+            self.gateway_rx,
+            dir,
+            shared.shutdown.clone(),
+        ));
+        shared
+            .tasks
+            .spawn(self.watcher.run(shared.shutdown.clone()));
+        shared.tasks.spawn(forward_reloads(
+            self.gateway_cfg,
+            self.gateway,
+            shared.shutdown.clone(),
+        ));
         for l in self.listeners {
             let shared = shared.clone();
             shared.tasks.clone().spawn(accept_loop(shared, l));
@@ -167,6 +205,19 @@ impl Server {
         }
         shared.store.close().await;
         info!("stopped");
+    }
+}
+
+/// Hands each applied reload of agents.toml / routing.toml to the gateway.
+async fn forward_reloads(cfg: GatewayConfigHandle, gateway: Gateway, shutdown: CancellationToken) {
+    let mut generations = cfg.subscribe();
+    loop {
+        tokio::select! {
+            changed = generations.changed() => if changed.is_err() { return },
+            _ = shutdown.cancelled() => return,
+        }
+        let dir = Arc::new(Directory::from_config(&cfg.current()));
+        gateway.send(gateway::Event::Reload(dir)).await;
     }
 }
 

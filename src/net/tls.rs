@@ -62,6 +62,18 @@ impl CertResolver {
     pub fn for_domain(&self, domain: &str) -> Option<Arc<CertifiedKey>> {
         self.by_name.get(&domain.to_ascii_lowercase()).cloned()
     }
+
+    /// The same certificates, with `domain`'s as the one for peers that send
+    /// no SNI: after STARTTLS the stream header already named the domain
+    /// (Prosody's s2s connections send no SNI).
+    pub fn defaulting_to(&self, domain: &str) -> CertResolver {
+        CertResolver {
+            by_name: self.by_name.clone(),
+            default: self
+                .for_domain(domain)
+                .unwrap_or_else(|| self.default.clone()),
+        }
+    }
 }
 
 impl ResolvesServerCert for CertResolver {

@@ -55,7 +55,7 @@ pub async fn route(router: &Router, from: &Jid, to: &Jid, stanza: Stanza) {
             .await
         }
         Dest::Server if request => serve(router, from, stanza, Scope::Server).await,
-        Dest::Support(_) if request => serve(router, from, stanza, Scope::Support).await,
+        Dest::Support if request => serve(router, from, stanza, Scope::Support).await,
         Dest::Remote => router.to_remote(stanza).await,
         // Results and errors addressed to the server or an account are
         // answers to pings and pushes; nothing waits for them here.

@@ -23,6 +23,7 @@ pub use s2s::Pool;
 pub use table::{PresenceState, SessionHandle, Table};
 
 use crate::config::Settings;
+use crate::gateway::{Event, Gateway};
 use crate::store::Store;
 use crate::xml::{Kind, Stanza};
 
@@ -33,6 +34,7 @@ pub struct Router {
     pub store: Store,
     pub table: Table,
     pub s2s: Pool,
+    pub gateway: Gateway,
 }
 
 /// Where a destination JID lives.
@@ -41,19 +43,23 @@ enum Dest {
     Server,
     /// An account on the agent domain.
     Account(BareJid, Option<String>),
-    /// The support domain: entry JIDs and session proxies.
-    Support(#[allow(dead_code)] Jid),
+    /// The support domain itself.
+    Support,
+    /// A JID on the support domain: entry JIDs and session proxies, the
+    /// gateway's.
+    Gateway,
     /// Any other domain.
     Remote,
 }
 
 impl Router {
-    pub fn new(settings: Arc<Settings>, store: Store, s2s: Pool) -> Router {
+    pub fn new(settings: Arc<Settings>, store: Store, s2s: Pool, gateway: Gateway) -> Router {
         Router {
             settings,
             store,
             table: Table::default(),
             s2s,
+            gateway,
         }
     }
 
@@ -65,7 +71,10 @@ impl Router {
                 Some(_) => Dest::Account(to.to_bare(), to.resource().map(|r| r.to_string())),
             }
         } else if domain == self.settings.support_domain {
-            Dest::Support(to.clone())
+            match to.node() {
+                None => Dest::Support,
+                Some(_) => Dest::Gateway,
+            }
         } else {
             Dest::Remote
         }
@@ -87,6 +96,20 @@ impl Router {
                 }
             },
         };
+        if let Some(t) = &to {
+            match self.classify(t) {
+                Dest::Gateway => return self.gateway.send(Event::Stanza(stanza)).await,
+                // Customers talk to the entry JIDs, never to agents directly.
+                Dest::Account(..) if self.gateway.is_customer(from.to_bare().as_str()) => {
+                    if stanza.kind() != Kind::Presence {
+                        self.bounce(&stanza, Condition::ServiceUnavailable, None)
+                            .await;
+                    }
+                    return;
+                }
+                _ => {}
+            }
+        }
         match stanza.kind() {
             Kind::Presence => presence::route(self, &from, to.as_ref(), stanza).await,
             Kind::Message => {
@@ -112,7 +135,7 @@ impl Router {
                 self.bounce(&stanza, Condition::ServiceUnavailable, None)
                     .await
             }
-            Dest::Support(_) => {
+            Dest::Support | Dest::Gateway => {
                 self.bounce(&stanza, Condition::ServiceUnavailable, None)
                     .await
             }
@@ -154,6 +177,26 @@ impl Router {
     /// server-generated stanzas.
     pub fn server_jid(&self) -> &str {
         &self.settings.agent_domain
+    }
+
+    /// Stores a roster item of a local account and pushes it (used by the
+    /// gateway for agents' work lists).
+    pub async fn roster_set(&self, owner: &BareJid, item: &crate::store::RosterItem) {
+        if let Err(e) = self.store.roster_upsert(owner.as_str(), item).await {
+            return tracing::error!(error = %e, "roster update failed");
+        }
+        roster::push(self, owner, item, false).await;
+    }
+
+    pub async fn roster_remove(&self, owner: &BareJid, contact: &str) {
+        let item = match self.store.roster_item(owner.as_str(), contact).await {
+            Ok(Some(item)) => item,
+            _ => return,
+        };
+        if let Err(e) = self.store.roster_remove(owner.as_str(), contact).await {
+            return tracing::error!(error = %e, "roster update failed");
+        }
+        roster::push(self, owner, &item, true).await;
     }
 
     /// Whether `bare` is an existing local account.

@@ -65,7 +65,7 @@ async fn inbound(router: &Router, from: &Jid, to: &Jid, stanza: Stanza) {
         Dest::Remote => return router.to_remote(stanza).await,
         // Gateway presence comes with its layer; presence is never
         // answered with errors for unknown destinations.
-        Dest::Server | Dest::Support(_) => return,
+        Dest::Server | Dest::Support | Dest::Gateway => return,
     };
     let sessions = router.table.sessions(&bare);
     match stanza.type_() {
@@ -328,6 +328,11 @@ async fn broadcast_for(router: &Router, session: &SessionHandle, from: &Jid, sta
         };
         (initial, directed)
     };
+    // Agents' availability is their presence.
+    router
+        .gateway
+        .send(crate::gateway::Event::Presence(user.clone()))
+        .await;
     let roster = router.store.roster(user.as_str()).await.unwrap_or_default();
     for item in &roster {
         if matches!(item.subscription, Subscription::From | Subscription::Both) {

@@ -34,6 +34,10 @@ pub struct ServerOpts {
     /// A cert dir whose `ca.crt`/`ca.key` sign this server's dev
     /// certificates too, so two test servers trust each other.
     pub dev_ca_from: Option<PathBuf>,
+    /// agents.toml and routing.toml, written beside switchboard.toml; None:
+    /// one agent nobody logs in as, and one queue behind help@<support domain>.
+    pub agents_toml: Option<String>,
+    pub routing_toml: Option<String>,
     /// `[s2s.hosts]` entries: (domain, "ip:port").
     pub s2s_hosts: Vec<(String, String)>,
     /// `tls.ca_file`, relative to the server's dir (e.g. "certs/ca.crt" to
@@ -57,6 +61,8 @@ impl Default for ServerOpts {
             s2s_direct_tls: None,
             domains: None,
             dev_ca_from: None,
+            agents_toml: None,
+            routing_toml: None,
             ca_file: String::new(),
             accounts: Vec::new(),
         }
@@ -93,6 +99,16 @@ impl ServerOpts {
 
     pub fn s2s_host(mut self, domain: &str, addr: &str) -> Self {
         self.s2s_hosts.push((domain.to_string(), addr.to_string()));
+        self
+    }
+
+    pub fn agents_toml(mut self, toml: &str) -> Self {
+        self.agents_toml = Some(toml.to_string());
+        self
+    }
+
+    pub fn routing_toml(mut self, toml: &str) -> Self {
+        self.routing_toml = Some(toml.to_string());
         self
     }
 
@@ -214,6 +230,21 @@ impl TestServer {
             extra = opts.extra_toml,
         );
         std::fs::write(&config, toml).unwrap();
+        // A queue must have an agent able to serve it; this one never logs in.
+        let agents = opts.agents_toml.clone().unwrap_or_else(|| {
+            format!(
+                "[[agent]]\njid = \"duty@{agent_domain}\"\nname = \"Duty\"\n\
+                 protocols = [\"xmpp\"]\nmax_live = 1\n"
+            )
+        });
+        let routing = opts.routing_toml.clone().unwrap_or_else(|| {
+            format!(
+                "[[queue]]\nname = \"general\"\nentry = [\"help@{support_domain}\"]\n\
+                 skills = []\nstrategy = \"longest-idle\"\n"
+            )
+        });
+        std::fs::write(root.join("agents.toml"), agents).unwrap();
+        std::fs::write(root.join("routing.toml"), routing).unwrap();
 
         let mut server = TestServer {
             dir: Some(dir),

@@ -126,8 +126,12 @@ impl Inbound {
                         .await?;
                     let XmlIo { io, mut framer } = slot.take().expect("stream present");
                     framer.reset();
-                    let io = io.into_tls(self.ctx.server_tls.clone()).await?;
+                    let io = io.into_tls(self.ctx.server_tls_for(&self.local)).await?;
                     *slot = Some(XmlIo { io, framer });
+                }
+                Frame::Element(el) if el.is("error", ns::STREAM) => {
+                    info!(error = %String::from_utf8_lossy(el.bytes()), "the peer closed the stream with an error");
+                    return Ok(());
                 }
                 Frame::Element(el) => self.element(xio, el, &done_tx).await?,
             }

@@ -31,7 +31,11 @@ pub struct S2sContext {
     pub resolver: S2sResolver,
     pub certs: Arc<CertResolver>,
     /// Inbound TLS: asks peers for a certificate without requiring one.
+    /// For direct TLS (no stream header yet): chosen by SNI.
     pub server_tls: Arc<rustls::ServerConfig>,
+    /// For STARTTLS, per local domain named in the stream header, for peers
+    /// that send no SNI.
+    server_tls_for: HashMap<String, Arc<rustls::ServerConfig>>,
     client_tls: Mutex<HashMap<String, Arc<rustls::ClientConfig>>>,
     pub keys: dialback::Keys,
 }
@@ -44,6 +48,11 @@ impl S2sContext {
         resolver: S2sResolver,
     ) -> Result<S2sContext, crate::net::tls::TlsError> {
         let server_tls = trust.s2s_server_config(certs.clone())?;
+        let mut server_tls_for = HashMap::new();
+        for d in settings.domains() {
+            let resolver = Arc::new(certs.defaulting_to(d));
+            server_tls_for.insert(d.to_string(), trust.s2s_server_config(resolver)?);
+        }
         let keys = dialback::Keys::new(settings.s2s.dialback_secret.as_deref());
         Ok(S2sContext {
             settings,
@@ -51,9 +60,18 @@ impl S2sContext {
             resolver,
             certs,
             server_tls,
+            server_tls_for,
             client_tls: Mutex::new(HashMap::new()),
             keys,
         })
+    }
+
+    /// Inbound STARTTLS on a stream addressed to `local`.
+    pub fn server_tls_for(&self, local: &str) -> Arc<rustls::ServerConfig> {
+        self.server_tls_for
+            .get(local)
+            .cloned()
+            .unwrap_or_else(|| self.server_tls.clone())
     }
 
     /// Outbound TLS presenting our certificate for `local` as client

@@ -1,0 +1,293 @@
+//! Choosing an agent for a session: pure functions over a snapshot of the
+//! agents, so the decision is cheap, deterministic and tested on its own.
+
+use std::collections::BTreeSet;
+
+/// What an agent's presence allows (MISSION: `chat`/available → live and
+/// async; `away` → async only; `xa`/`dnd`/offline → nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Availability {
+    Off,
+    AsyncOnly,
+    Live,
+}
+
+impl Availability {
+    /// From a presence `<show/>` (None: plain available) or unavailable.
+    pub fn from_show(available: bool, show: Option<&str>) -> Availability {
+        match (available, show) {
+            (false, _) => Availability::Off,
+            (true, None | Some("chat")) => Availability::Live,
+            (true, Some("away")) => Availability::AsyncOnly,
+            (true, _) => Availability::Off,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Live,
+    Async,
+}
+
+pub use crate::config::Strategy;
+
+/// One agent as the decision sees it.
+#[derive(Debug, Clone)]
+pub struct AgentView<'a> {
+    pub jid: &'a str,
+    pub tier: u8,
+    pub skills: &'a BTreeSet<String>,
+    pub protocols: &'a BTreeSet<String>,
+    pub max_live: u32,
+    pub max_async: u32,
+    pub availability: Availability,
+    pub live: u32,
+    pub async_: u32,
+    /// When the agent last got or finished a session: longest-idle's key.
+    pub idle_since_ms: i64,
+}
+
+impl AgentView<'_> {
+    fn has_room(&self, mode: Mode) -> bool {
+        match mode {
+            Mode::Live => self.availability == Availability::Live && self.live < self.max_live,
+            Mode::Async => {
+                self.availability >= Availability::AsyncOnly && self.async_ < self.max_async
+            }
+        }
+    }
+}
+
+/// What a session needs from its agent.
+#[derive(Debug, Clone)]
+pub struct Need<'a> {
+    pub skills: &'a BTreeSet<String>,
+    pub tier: Option<u8>,
+    /// Only these agents (a queue's explicit list), if any.
+    pub only: Option<&'a [String]>,
+    pub protocol: &'a str,
+    pub mode: Mode,
+    /// Agents that already let an offer for this session lapse.
+    pub exclude: &'a [String],
+    /// The agent the customer spoke with last.
+    pub sticky: Option<&'a str>,
+}
+
+/// Whether `a` can take a session with `need` right now.
+pub fn capable(a: &AgentView, need: &Need) -> bool {
+    need.skills.is_subset(a.skills)
+        && need.tier.is_none_or(|t| t == a.tier)
+        && need.only.is_none_or(|o| o.iter().any(|j| j == a.jid))
+        && a.protocols.contains(need.protocol)
+        && !need.exclude.iter().any(|j| j == a.jid)
+        && a.has_room(need.mode)
+}
+
+/// Picks an agent: the sticky one when it is capable, else by `strategy`
+/// among the capable ones. `cursor` carries round-robin's position across
+/// calls. Ties break by JID so the outcome does not depend on list order.
+pub fn choose(
+    agents: &[AgentView],
+    need: &Need,
+    strategy: Strategy,
+    cursor: &mut usize,
+) -> Option<usize> {
+    if let Some(sticky) = need.sticky {
+        if let Some(i) = agents.iter().position(|a| a.jid == sticky) {
+            if capable(&agents[i], need) {
+                return Some(i);
+            }
+        }
+    }
+    let candidates: Vec<usize> = (0..agents.len())
+        .filter(|&i| capable(&agents[i], need))
+        .collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    let load = |a: &AgentView| match need.mode {
+        Mode::Live => (a.live, a.async_),
+        Mode::Async => (a.async_, a.live),
+    };
+    let pick = match strategy {
+        Strategy::LongestIdle => candidates
+            .iter()
+            .copied()
+            .min_by_key(|&i| (agents[i].idle_since_ms, agents[i].jid)),
+        Strategy::LeastBusy => candidates
+            .iter()
+            .copied()
+            .min_by_key(|&i| (load(&agents[i]), agents[i].idle_since_ms, agents[i].jid)),
+        Strategy::RoundRobin => {
+            let mut sorted = candidates.clone();
+            sorted.sort_by_key(|&i| agents[i].jid);
+            let i = sorted[*cursor % sorted.len()];
+            *cursor = cursor.wrapping_add(1);
+            Some(i)
+        }
+    };
+    pick
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct A {
+        jid: &'static str,
+        skills: BTreeSet<String>,
+        protocols: BTreeSet<String>,
+        availability: Availability,
+        live: u32,
+        idle: i64,
+    }
+
+    fn a(
+        jid: &'static str,
+        skills: &[&str],
+        availability: Availability,
+        live: u32,
+        idle: i64,
+    ) -> A {
+        A {
+            jid,
+            skills: skills.iter().map(|s| s.to_string()).collect(),
+            protocols: ["xmpp".to_string()].into(),
+            availability,
+            live,
+            idle,
+        }
+    }
+
+    fn views(list: &[A]) -> Vec<AgentView<'_>> {
+        list.iter()
+            .map(|x| AgentView {
+                jid: x.jid,
+                tier: 1,
+                skills: &x.skills,
+                protocols: &x.protocols,
+                max_live: 2,
+                max_async: 5,
+                availability: x.availability,
+                live: x.live,
+                async_: 0,
+                idle_since_ms: x.idle,
+            })
+            .collect()
+    }
+
+    fn need<'a>(skills: &'a BTreeSet<String>, mode: Mode, sticky: Option<&'a str>) -> Need<'a> {
+        Need {
+            skills,
+            tier: None,
+            only: None,
+            protocol: "xmpp",
+            mode,
+            exclude: &[],
+            sticky,
+        }
+    }
+
+    #[test]
+    fn skills_presence_and_limits_filter() {
+        let list = [
+            a("a@x", &["billing"], Availability::Live, 0, 5),
+            a("b@x", &[], Availability::Live, 0, 1),
+            a("c@x", &["billing"], Availability::AsyncOnly, 0, 0),
+            a("d@x", &["billing"], Availability::Live, 2, 0),
+        ];
+        let v = views(&list);
+        let billing: BTreeSet<String> = ["billing".to_string()].into();
+        let mut cur = 0;
+        let live = choose(
+            &v,
+            &need(&billing, Mode::Live, None),
+            Strategy::LongestIdle,
+            &mut cur,
+        );
+        assert_eq!(
+            live.map(|i| v[i].jid),
+            Some("a@x"),
+            "b lacks the skill, c is away, d is full"
+        );
+        let asy = choose(
+            &v,
+            &need(&billing, Mode::Async, None),
+            Strategy::LongestIdle,
+            &mut cur,
+        );
+        assert_eq!(
+            asy.map(|i| v[i].jid),
+            Some("c@x"),
+            "away agents take async work"
+        );
+    }
+
+    #[test]
+    fn sticky_wins_when_capable_else_strategy() {
+        let list = [
+            a("a@x", &[], Availability::Live, 1, 0),
+            a("b@x", &[], Availability::Live, 0, 9),
+        ];
+        let v = views(&list);
+        let none = BTreeSet::new();
+        let mut cur = 0;
+        let pick = |sticky, cur: &mut usize| {
+            choose(
+                &v,
+                &need(&none, Mode::Live, sticky),
+                Strategy::LeastBusy,
+                cur,
+            )
+            .map(|i| v[i].jid)
+        };
+        assert_eq!(pick(Some("a@x"), &mut cur), Some("a@x"));
+        assert_eq!(pick(None, &mut cur), Some("b@x"));
+        assert_eq!(pick(Some("gone@x"), &mut cur), Some("b@x"));
+    }
+
+    #[test]
+    fn round_robin_rotates_and_exclusions_hold() {
+        let list = [
+            a("b@x", &[], Availability::Live, 0, 0),
+            a("a@x", &[], Availability::Live, 0, 0),
+        ];
+        let v = views(&list);
+        let none = BTreeSet::new();
+        let mut cur = 0;
+        let n = need(&none, Mode::Live, None);
+        let seq: Vec<&str> = (0..4)
+            .map(|_| v[choose(&v, &n, Strategy::RoundRobin, &mut cur).unwrap()].jid)
+            .collect();
+        assert_eq!(seq, ["a@x", "b@x", "a@x", "b@x"]);
+        let excluded = ["a@x".to_string()];
+        let n = Need {
+            exclude: &excluded,
+            ..n
+        };
+        assert_eq!(
+            choose(&v, &n, Strategy::LongestIdle, &mut cur).map(|i| v[i].jid),
+            Some("b@x")
+        );
+    }
+
+    #[test]
+    fn presence_maps_to_availability() {
+        assert_eq!(Availability::from_show(true, None), Availability::Live);
+        assert_eq!(
+            Availability::from_show(true, Some("chat")),
+            Availability::Live
+        );
+        assert_eq!(
+            Availability::from_show(true, Some("away")),
+            Availability::AsyncOnly
+        );
+        assert_eq!(
+            Availability::from_show(true, Some("dnd")),
+            Availability::Off
+        );
+        assert_eq!(Availability::from_show(true, Some("xa")), Availability::Off);
+        assert_eq!(Availability::from_show(false, None), Availability::Off);
+    }
+}

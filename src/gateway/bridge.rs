@@ -1,0 +1,221 @@
+//! The bridge: a customer's stanzas reach the session's agent from the
+//! proxy JID; the agent's reach the customer from the entry JID, with the
+//! agent's name (XEP-0172). Payloads (chat states, receipts, corrections,
+//! OOB links) pass through as they are: only `from` and `to` change.
+
+use jid::Jid;
+
+use super::{Core, Sess};
+use crate::router::Condition;
+use crate::store::{Direction, SessionState};
+use crate::util::now_ms;
+use crate::xml::build::{el, stanza, BuilderExt};
+use crate::xml::{ns, Kind, Stanza};
+
+impl Core {
+    /// A stanza to a session's proxy JID.
+    pub(super) async fn at_proxy(&mut self, from: &Jid, id: &str, s: Stanza) {
+        let sender = from.to_bare().to_string();
+        let agent = self.sessions.get(id).and_then(|x| x.rec.agent.clone());
+        if !self.is_agent(&sender) || agent.as_deref() != Some(sender.as_str()) {
+            // Customers never reach a session through its proxy, and an
+            // agent never writes into someone else's session.
+            if s.kind() != Kind::Presence {
+                self.router
+                    .bounce(
+                        &s,
+                        Condition::Forbidden,
+                        Some("this conversation belongs to another agent"),
+                    )
+                    .await;
+            }
+            return;
+        }
+        match s.kind() {
+            Kind::Message if s.type_() != Some("error") => {
+                if is_command(&s) {
+                    return self.command(from, id, &s).await;
+                }
+                self.agent_message(from, id, s).await
+            }
+            // Agents probe or subscribe to their work list contacts.
+            Kind::Presence => match s.type_() {
+                Some("probe") | Some("subscribe") => self.worklist_presence(id).await,
+                _ => {}
+            },
+            Kind::Iq => {
+                self.router
+                    .bounce(&s, Condition::ServiceUnavailable, None)
+                    .await
+            }
+            _ => {}
+        }
+    }
+
+    async fn agent_message(&mut self, from: &Jid, id: &str, s: Stanza) {
+        let Some(sess) = self.sessions.get(id) else {
+            return;
+        };
+        if !matches!(sess.rec.state, SessionState::Live | SessionState::Async) {
+            return self
+                .router
+                .bounce(
+                    &s,
+                    Condition::NotAllowed,
+                    Some("take the session first (/take)"),
+                )
+                .await;
+        }
+        let body = s
+            .element()
+            .ok()
+            .and_then(|e| e.get_child("body", ns::CLIENT).map(|b| b.text()));
+        let to = sess
+            .customer_full
+            .clone()
+            .unwrap_or_else(|| sess.rec.customer_jid.clone());
+        let entry = sess.rec.entry_jid.clone();
+        let out = s.with_addresses(Some(&entry), Some(&to));
+        if body.is_some() {
+            let raw = String::from_utf8_lossy(s.bytes()).into_owned();
+            if let Err(e) = self
+                .store
+                .message_append(
+                    id,
+                    Direction::Out,
+                    from.as_str(),
+                    body.as_deref(),
+                    &raw,
+                    now_ms(),
+                    true,
+                )
+                .await
+            {
+                tracing::error!(error = %e, "storing an agent message failed");
+                return self
+                    .router
+                    .bounce(
+                        &s,
+                        Condition::InternalServerError,
+                        Some("not stored; please send again"),
+                    )
+                    .await;
+            }
+        }
+        let name = self
+            .dir
+            .agent(&from.to_bare().to_string())
+            .map(|a| a.name.clone());
+        self.route(with_nick(out, name.as_deref())).await;
+    }
+
+    /// Sends a customer's stanza to the session's agent, if it has one that
+    /// may see it now; returns whether it went.
+    pub(super) async fn forward_to_agent(&self, id: &str, s: &Stanza) -> bool {
+        let Some(sess) = self.sessions.get(id) else {
+            return false;
+        };
+        let Some(agent) = &sess.rec.agent else {
+            return false;
+        };
+        if !matches!(sess.rec.state, SessionState::Live | SessionState::Async) {
+            return false;
+        }
+        let proxy = self.proxy_jid(id);
+        self.route(s.with_addresses(Some(&proxy), Some(agent)))
+            .await;
+        true
+    }
+
+    /// On assignment: what the customer wrote while waiting, stamped with
+    /// when they wrote it (XEP-0203).
+    pub(super) async fn deliver_waiting(&self, id: &str) {
+        let Some(agent) = self.sessions.get(id).and_then(|s| s.rec.agent.clone()) else {
+            return;
+        };
+        let pending = match self.store.messages_undelivered(id, Direction::In).await {
+            Ok(p) => p,
+            Err(e) => return tracing::error!(error = %e, "loading queued messages failed"),
+        };
+        let proxy = self.proxy_jid(id);
+        let mut done = Vec::new();
+        for m in pending {
+            let Some(stamped) = crate::router::with_delay(&m.stanza, &self.support, m.created_at)
+            else {
+                continue;
+            };
+            self.route(stamped.with_addresses(Some(&proxy), Some(&agent)))
+                .await;
+            done.push(m.id);
+        }
+        if !done.is_empty() {
+            let _ = self.store.messages_mark_delivered(&done, now_ms()).await;
+        }
+    }
+
+    /// A line from Switchboard to the session's agent, from the proxy JID.
+    pub(super) async fn to_agent_text(&self, id: &str, agent: &str, text: &str) {
+        let proxy = self.proxy_jid(id);
+        self.route(chat(&proxy, agent, text)).await;
+    }
+
+    /// A line from Switchboard to the customer, from the entry JID; stored
+    /// in the transcript.
+    pub(super) async fn to_customer_text(&self, id: &str, text: &str) {
+        if let Some(sess) = self.sessions.get(id) {
+            self.to_customer_raw(sess, text).await;
+        }
+    }
+
+    pub(super) async fn to_customer_raw(&self, sess: &Sess, text: &str) {
+        let to = sess
+            .customer_full
+            .clone()
+            .unwrap_or_else(|| sess.rec.customer_jid.clone());
+        let m = chat(&sess.rec.entry_jid, &to, text);
+        let raw = String::from_utf8_lossy(m.bytes()).into_owned();
+        let _ = self
+            .store
+            .message_append(
+                &sess.rec.id,
+                Direction::System,
+                &sess.rec.entry_jid,
+                Some(text),
+                &raw,
+                now_ms(),
+                true,
+            )
+            .await;
+        self.route(m).await;
+    }
+}
+
+fn is_command(s: &Stanza) -> bool {
+    s.element()
+        .ok()
+        .and_then(|e| e.get_child("body", ns::CLIENT).map(|b| b.text()))
+        .is_some_and(|b| b.trim_start().starts_with('/'))
+}
+
+pub(super) fn chat(from: &str, to: &str, text: &str) -> Stanza {
+    stanza(
+        el("message", ns::CLIENT)
+            .a("from", from)
+            .a("to", to)
+            .a("type", "chat")
+            .a("id", crate::util::random_id(12).as_str())
+            .append(el("body", ns::CLIENT).append(text).build()),
+    )
+}
+
+/// Adds the agent's name (XEP-0172) so the customer's client can show who
+/// answers behind the entry JID.
+fn with_nick(s: Stanza, name: Option<&str>) -> Stanza {
+    let Some(name) = name else { return s };
+    let Ok(mut e) = s.element() else { return s };
+    if e.has_child("nick", ns::NICK) {
+        return s;
+    }
+    e.append_child(el("nick", ns::NICK).append(name).build());
+    Stanza::from_element(&e)
+}

@@ -1,0 +1,212 @@
+//! Entry JIDs (`help@support.example`): customers subscribe to them, see
+//! from their presence whether anyone is there, query them, and write to
+//! them to open a session.
+
+use jid::Jid;
+
+use super::assign::{Availability, Mode};
+use super::Core;
+use crate::router::Condition;
+use crate::store::{RosterItem, Subscription};
+use crate::xml::build::{el, stanza, BuilderExt};
+use crate::xml::{ns, Kind, Stanza};
+
+/// What an entry JID's presence says (MISSION capability 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// A capable agent can take a live chat now.
+    Open,
+    /// Agents are on duty but busy: the wait is about this many minutes.
+    Busy(u64),
+    /// Nobody on duty.
+    Closed,
+}
+
+impl Core {
+    pub(super) async fn at_entry(&mut self, from: &Jid, entry: &str, s: Stanza) {
+        match s.kind() {
+            Kind::Message => self.customer_message(from, entry, s).await,
+            Kind::Presence => self.entry_presence(from, entry, &s).await,
+            Kind::Iq => self.entry_iq(entry, &s).await,
+            Kind::Other => {}
+        }
+    }
+
+    async fn entry_presence(&mut self, from: &Jid, entry: &str, s: &Stanza) {
+        let customer = from.to_bare().to_string();
+        match s.type_() {
+            Some("subscribe") => {
+                // Approved at once, and remembered so status changes reach them.
+                let item = RosterItem {
+                    contact: customer.clone(),
+                    name: None,
+                    subscription: Subscription::From,
+                    ask: false,
+                    groups: Vec::new(),
+                };
+                if let Err(e) = self.store.roster_upsert(entry, &item).await {
+                    tracing::error!(error = %e, "storing an entry subscription failed");
+                }
+                self.route(presence(entry, &customer, Some("subscribed"), None))
+                    .await;
+                self.send_status(entry, &customer).await;
+            }
+            Some("unsubscribe") => {
+                let _ = self.store.roster_remove(entry, &customer).await;
+                self.route(presence(entry, &customer, Some("unsubscribed"), None))
+                    .await;
+            }
+            Some("probe") => self.send_status(entry, from.as_str()).await,
+            None => self.customer_online(from, true).await,
+            Some("unavailable") => self.customer_online(from, false).await,
+            _ => {}
+        }
+    }
+
+    async fn entry_iq(&mut self, entry: &str, s: &Stanza) {
+        let Ok(tree) = s.element() else { return };
+        if s.type_() != Some("get") {
+            if matches!(s.type_(), Some("set")) {
+                self.router
+                    .bounce(s, Condition::ServiceUnavailable, None)
+                    .await;
+            }
+            return;
+        }
+        let Some(q) = tree.get_child("query", ns::DISCO_INFO) else {
+            return self
+                .router
+                .bounce(s, Condition::ServiceUnavailable, None)
+                .await;
+        };
+        if q.attr("node").is_some() {
+            return self.router.bounce(s, Condition::ItemNotFound, None).await;
+        }
+        let queue = self
+            .dir
+            .queue_of_entry(entry)
+            .map(|q| q.name.clone())
+            .unwrap_or_default();
+        let mut info = el_disco_info(&format!("Support · {queue}"));
+        for f in [
+            ns::DISCO_INFO,
+            ns::RECEIPTS,
+            ns::CHATSTATES,
+            ns::NICK,
+            ns::CORRECTION,
+            ns::OOB,
+        ] {
+            info = info.append(el("feature", ns::DISCO_INFO).a("var", f));
+        }
+        let reply = stanza(
+            el("iq", ns::CLIENT)
+                .a("type", "result")
+                .a("id", s.id().unwrap_or(""))
+                .a("from", entry)
+                .a("to", s.from().unwrap_or(""))
+                .append(info.build()),
+        );
+        self.route(reply).await;
+    }
+
+    /// The entry's status, from the agents its queue could use.
+    pub(super) fn status(&self, entry: &str) -> Status {
+        let Some(queue) = self.dir.queue_of_entry(entry) else {
+            return Status::Closed;
+        };
+        let mut on_duty = false;
+        let views = self.agent_views();
+        for v in &views {
+            let need = self.need_for(queue, Mode::Live, &[], None);
+            if super::assign::capable(v, &need) {
+                return Status::Open;
+            }
+            let skilled = queue.skills.is_subset(v.skills)
+                && queue.tier.is_none_or(|t| t == v.tier)
+                && queue
+                    .only
+                    .as_ref()
+                    .is_none_or(|o| o.iter().any(|j| j == v.jid));
+            on_duty |= skilled && v.availability != Availability::Off;
+        }
+        if !on_duty {
+            return Status::Closed;
+        }
+        let waiting = self
+            .sessions
+            .values()
+            .filter(|s| s.rec.queue == queue.name && s.rec.agent.is_none())
+            .count() as u64;
+        let minutes = self.dir.wait_estimate.as_secs().div_ceil(60).max(1) * (waiting + 1);
+        Status::Busy(minutes)
+    }
+
+    async fn send_status(&self, entry: &str, to: &str) {
+        let p = match self.status(entry) {
+            Status::Open => presence(entry, to, None, None),
+            Status::Busy(m) => presence(
+                entry,
+                to,
+                None,
+                Some(("away", format!("All agents busy — about {m} min"))),
+            ),
+            Status::Closed => presence(
+                entry,
+                to,
+                None,
+                Some(("xa", "Closed — we reply when we open".to_string())),
+            ),
+        };
+        self.route(p).await;
+    }
+
+    /// Tells every subscriber of every entry whose status changed.
+    pub(super) async fn broadcast_status(&mut self) {
+        let entries: Vec<String> = self
+            .dir
+            .queues
+            .iter()
+            .flat_map(|q| q.entries.clone())
+            .collect();
+        for entry in entries {
+            let now = self.status(&entry);
+            if self.entry_status.get(&entry) == Some(&now) {
+                continue;
+            }
+            self.entry_status.insert(entry.clone(), now);
+            let subscribers = self.store.roster(&entry).await.unwrap_or_default();
+            for item in subscribers {
+                self.send_status(&entry, &item.contact).await;
+            }
+        }
+    }
+}
+
+fn el_disco_info(name: &str) -> minidom::ElementBuilder {
+    el("query", ns::DISCO_INFO).append(
+        el("identity", ns::DISCO_INFO)
+            .a("category", "client")
+            .a("type", "bot")
+            .a("name", name)
+            .build(),
+    )
+}
+
+/// A presence from `from` to `to`, with an optional (show, status).
+pub(super) fn presence(
+    from: &str,
+    to: &str,
+    type_: Option<&str>,
+    show: Option<(&str, String)>,
+) -> Stanza {
+    let mut b = el("presence", ns::CLIENT).a("from", from).a("to", to);
+    if let Some(t) = type_ {
+        b = b.a("type", t);
+    }
+    if let Some((show, status)) = show {
+        b = b
+            .append(el("show", ns::CLIENT).append(show).build())
+            .append(el("status", ns::CLIENT).append(status.as_str()).build());
+    }
+    stanza(b)
+}

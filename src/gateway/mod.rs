@@ -1,0 +1,256 @@
+//! The contact-center gateway: customers write to entry JIDs on the
+//! support domain; each conversation is a session with a stable id, queued,
+//! assigned to a capable agent, and bridged through a proxy JID
+//! (`s-xxxxxxx@support.example`) that the agent sees in their roster.
+//!
+//! One actor task owns all gateway state, so decisions need no locks and
+//! happen in the order events arrive; the router hands it every stanza for
+//! the support domain and every presence change of a local account. Every
+//! message a customer writes is stored before anything else is done with it.
+
+pub mod assign;
+mod bridge;
+mod commands;
+pub mod directory;
+mod entry;
+mod sessions;
+mod worklist;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use jid::{BareJid, Jid};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use crate::router::Router;
+use crate::store::{SessionRecord, SessionState, Store};
+use crate::xml::Stanza;
+use assign::Availability;
+use directory::Directory;
+
+/// What the actor reacts to.
+pub enum Event {
+    /// A stanza addressed to the support domain or a JID on it.
+    Stanza(Stanza),
+    /// A local account's presence changed (it may be an agent).
+    Presence(BareJid),
+    /// An offer made with this sequence number ran out of time.
+    OfferExpired { session: String, seq: u64 },
+    /// agents.toml / routing.toml were reloaded.
+    Reload(Arc<Directory>),
+}
+
+/// The router's handle on the gateway.
+#[derive(Clone)]
+pub struct Gateway {
+    tx: mpsc::Sender<Event>,
+    customers: Arc<RwLock<HashSet<String>>>,
+}
+
+impl Gateway {
+    pub fn new(capacity: usize) -> (Gateway, mpsc::Receiver<Event>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (
+            Gateway {
+                tx,
+                customers: Arc::default(),
+            },
+            rx,
+        )
+    }
+
+    pub async fn send(&self, event: Event) {
+        // Only fails after shutdown, when nothing is listening any more.
+        let _ = self.tx.send(event).await;
+    }
+
+    /// Whether `bare` ever wrote to an entry JID: such customers may not
+    /// write to agents' own JIDs.
+    pub fn is_customer(&self, bare: &str) -> bool {
+        self.customers.read().expect("customer set").contains(bare)
+    }
+}
+
+/// A session as the actor keeps it: the stored record plus what only
+/// matters while the process runs.
+struct Sess {
+    rec: SessionRecord,
+    /// The resource the customer last wrote from, where replies go.
+    customer_full: Option<String>,
+    /// Offers are numbered so a stale timer cannot withdraw a new offer.
+    offer_seq: u64,
+    /// Agents whose offer lapsed, skipped when offering again.
+    lapsed: Vec<String>,
+    /// The position last told to the customer.
+    told_position: Option<usize>,
+}
+
+#[derive(Default)]
+struct AgentRt {
+    availability: Option<Availability>,
+    idle_since_ms: i64,
+}
+
+struct Core {
+    router: Arc<Router>,
+    store: Store,
+    dir: Arc<Directory>,
+    support: String,
+    sessions: HashMap<String, Sess>,
+    by_customer: HashMap<String, String>,
+    agents: HashMap<String, AgentRt>,
+    cursors: HashMap<String, usize>,
+    /// The status each entry JID last announced, to broadcast changes only.
+    entry_status: HashMap<String, entry::Status>,
+    events: mpsc::Sender<Event>,
+    gateway: Gateway,
+}
+
+/// Runs the gateway until shutdown. Open sessions are loaded from the store
+/// first: a restart loses neither sessions nor queue order.
+pub async fn run(
+    router: Arc<Router>,
+    gateway: Gateway,
+    mut rx: mpsc::Receiver<Event>,
+    dir: Arc<Directory>,
+    shutdown: CancellationToken,
+) {
+    let store = router.store.clone();
+    let mut core = Core {
+        support: router.settings.support_domain.clone(),
+        router,
+        store,
+        dir,
+        sessions: HashMap::new(),
+        by_customer: HashMap::new(),
+        agents: HashMap::new(),
+        cursors: HashMap::new(),
+        entry_status: HashMap::new(),
+        events: gateway.tx.clone(),
+        gateway,
+    };
+    if let Err(e) = core.load().await {
+        error!(error = %e, "loading open sessions failed");
+    }
+    loop {
+        let event = tokio::select! {
+            e = rx.recv() => match e {
+                Some(e) => e,
+                None => break,
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        match event {
+            Event::Stanza(s) => core.stanza(s).await,
+            Event::Presence(bare) => core.agent_presence(&bare).await,
+            Event::OfferExpired { session, seq } => core.offer_expired(&session, seq).await,
+            Event::Reload(dir) => {
+                core.dir = dir;
+                info!("gateway configuration reloaded");
+                core.refresh_all().await;
+            }
+        }
+    }
+}
+
+impl Core {
+    async fn load(&mut self) -> Result<(), crate::store::StoreError> {
+        for rec in self.store.sessions_open().await? {
+            self.gateway
+                .customers
+                .write()
+                .expect("customer set")
+                .insert(rec.customer_jid.clone());
+            self.by_customer
+                .insert(rec.customer_jid.clone(), rec.id.clone());
+            self.sessions.insert(
+                rec.id.clone(),
+                Sess {
+                    rec,
+                    customer_full: None,
+                    offer_seq: 0,
+                    lapsed: Vec::new(),
+                    told_position: None,
+                },
+            );
+        }
+        // An offer does not survive a restart: its timer is gone.
+        let offered: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| s.rec.state == SessionState::Offered)
+            .map(|s| s.rec.id.clone())
+            .collect();
+        for id in offered {
+            self.requeue(&id, true).await;
+        }
+        let known: Vec<String> = self.dir.agents.iter().map(|a| a.jid.clone()).collect();
+        for jid in known {
+            if let Ok(bare) = BareJid::new(&jid) {
+                self.agent_presence(&bare).await;
+            }
+        }
+        info!(open = self.sessions.len(), "gateway ready");
+        Ok(())
+    }
+
+    /// Dispatch by the addressed JID: an entry JID, a session's proxy, or
+    /// the support domain itself.
+    async fn stanza(&mut self, s: Stanza) {
+        let (Some(from), Some(to)) = (
+            s.from().and_then(|f| Jid::new(f).ok()),
+            s.to().and_then(|t| Jid::new(t).ok()),
+        ) else {
+            return;
+        };
+        let Some(node) = to.node().map(|n| n.as_str().to_string()) else {
+            return;
+        };
+        let bare_to = format!("{node}@{}", self.support);
+        if self.dir.is_entry(&bare_to) {
+            return self.at_entry(&from, &bare_to, s).await;
+        }
+        if self.sessions.contains_key(&node) {
+            return self.at_proxy(&from, &node, s).await;
+        }
+        self.router
+            .bounce(&s, crate::router::Condition::ItemNotFound, None)
+            .await;
+    }
+
+    fn is_agent(&self, bare: &str) -> bool {
+        self.dir.agent(bare).is_some()
+    }
+
+    fn proxy_jid(&self, id: &str) -> String {
+        format!("{id}@{}", self.support)
+    }
+
+    /// Schedules an event for later (offer timeouts); the actor never sleeps.
+    fn later(&self, after: Duration, event: Event) {
+        let tx = self.events.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = tx.send(event).await;
+        });
+    }
+
+    async fn route(&self, s: Stanza) {
+        self.router.route(s).await;
+    }
+}
+
+/// A session id: `s-` and seven lowercase letters or digits (JID
+/// localparts compare case-insensitively, so no capitals).
+fn new_session_id() -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut rng = rand::thread_rng();
+    let tail: String = (0..7)
+        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
+        .collect();
+    format!("s-{tail}")
+}

@@ -1,0 +1,480 @@
+//! Session lifecycle: a customer's first message opens a session (stored
+//! before anything else), which waits in its queue until a capable agent is
+//! offered it or assigned it; agents' presence changes drive new attempts.
+
+use jid::{BareJid, Jid};
+use tracing::{error, info, warn};
+
+use super::assign::{self, AgentView, Availability, Mode, Need};
+use super::directory::Queue;
+use super::{new_session_id, Core, Event, Sess};
+use crate::store::{Direction, NewSession, SessionState};
+use crate::util::now_ms;
+use crate::xml::Stanza;
+
+impl Core {
+    /// A message from a customer to an entry JID.
+    pub(super) async fn customer_message(&mut self, from: &Jid, entry: &str, s: Stanza) {
+        if s.type_() == Some("error") {
+            return;
+        }
+        let customer = from.to_bare().to_string();
+        if self.is_agent(&customer) {
+            // Agents test entry JIDs too; they are not customers.
+            return self
+                .router
+                .bounce(
+                    &s,
+                    crate::router::Condition::NotAcceptable,
+                    Some("agents cannot open sessions with themselves"),
+                )
+                .await;
+        }
+        let body = s.element().ok().and_then(|e| {
+            e.get_child("body", crate::xml::ns::CLIENT)
+                .map(|b| b.text())
+        });
+        let id = match self.by_customer.get(&customer) {
+            Some(id) => id.clone(),
+            None if body.is_none() => return, // chat states before any chat
+            None => match self.open_session(&customer, entry).await {
+                Some(id) => id,
+                None => {
+                    return self
+                        .router
+                        .bounce(&s, crate::router::Condition::InternalServerError, None)
+                        .await
+                }
+            },
+        };
+        if let Some(sess) = self.sessions.get_mut(&id) {
+            sess.customer_full = Some(from.to_string());
+        }
+        if body.is_some() {
+            // Durable before anything else: nothing a customer wrote is lost.
+            let raw = String::from_utf8_lossy(s.bytes()).into_owned();
+            let stored = self
+                .store
+                .message_append(
+                    &id,
+                    Direction::In,
+                    from.as_str(),
+                    body.as_deref(),
+                    &raw,
+                    now_ms(),
+                    false,
+                )
+                .await;
+            let msg_id = match stored {
+                Ok(m) => m,
+                Err(e) => {
+                    error!(error = %e, session = %id, "storing a customer message failed");
+                    return self
+                        .router
+                        .bounce(
+                            &s,
+                            crate::router::Condition::InternalServerError,
+                            Some("not stored; please send again"),
+                        )
+                        .await;
+                }
+            };
+            if self.forward_to_agent(&id, &s).await {
+                let _ = self
+                    .store
+                    .messages_mark_delivered(&[msg_id], now_ms())
+                    .await;
+            }
+        } else {
+            // Chat states and receipts pass through when someone is there.
+            self.forward_to_agent(&id, &s).await;
+        }
+        let waiting = self
+            .sessions
+            .get(&id)
+            .is_some_and(|x| x.rec.state == SessionState::Waiting);
+        if waiting {
+            self.try_assign(&id).await;
+            self.tell_position(&id).await;
+        }
+    }
+
+    async fn open_session(&mut self, customer: &str, entry: &str) -> Option<String> {
+        let queue = self.dir.queue_of_entry(entry)?.clone();
+        let now = now_ms();
+        let c = match self
+            .store
+            .customer_upsert(customer, now, &crate::util::random_id(12))
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                error!(error = %e, "storing a customer failed");
+                return None;
+            }
+        };
+        let id = new_session_id();
+        let rec = self
+            .store
+            .session_create(
+                &NewSession {
+                    id: &id,
+                    customer_id: &c.id,
+                    entry_jid: entry,
+                    queue: &queue.name,
+                    state: SessionState::Waiting,
+                    agent: None,
+                    priority: queue.priority,
+                    context: None,
+                },
+                now,
+            )
+            .await;
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                error!(error = %e, "storing a session failed");
+                return None;
+            }
+        };
+        info!(session = %id, %customer, queue = %queue.name, "session opened");
+        self.gateway
+            .customers
+            .write()
+            .expect("customer set")
+            .insert(customer.to_string());
+        self.by_customer.insert(customer.to_string(), id.clone());
+        self.sessions.insert(
+            id.clone(),
+            Sess {
+                rec,
+                customer_full: None,
+                offer_seq: 0,
+                lapsed: Vec::new(),
+                told_position: None,
+            },
+        );
+        Some(id)
+    }
+
+    pub(super) async fn customer_online(&mut self, from: &Jid, online: bool) {
+        let customer = from.to_bare().to_string();
+        let Some(id) = self.by_customer.get(&customer).cloned() else {
+            return;
+        };
+        if let Some(sess) = self.sessions.get_mut(&id) {
+            sess.customer_full = online.then(|| from.to_string());
+        }
+        self.worklist_presence(&id).await;
+    }
+
+    /// Every agent known to the directory, as the decision sees them.
+    pub(super) fn agent_views(&self) -> Vec<AgentView<'_>> {
+        self.dir
+            .agents
+            .iter()
+            .map(|a| {
+                let rt = self.agents.get(&a.jid);
+                let (mut live, mut async_) = (0, 0);
+                for s in self.sessions.values() {
+                    if s.rec.agent.as_deref() == Some(a.jid.as_str()) {
+                        match s.rec.state {
+                            SessionState::Live | SessionState::Offered => live += 1,
+                            SessionState::Async => async_ += 1,
+                            _ => {}
+                        }
+                    }
+                }
+                AgentView {
+                    jid: &a.jid,
+                    tier: a.tier,
+                    skills: &a.skills,
+                    protocols: &a.protocols,
+                    max_live: a.max_live,
+                    max_async: a.max_async,
+                    availability: rt.and_then(|r| r.availability).unwrap_or(Availability::Off),
+                    live,
+                    async_,
+                    idle_since_ms: rt.map_or(0, |r| r.idle_since_ms),
+                }
+            })
+            .collect()
+    }
+
+    pub(super) fn need_for<'a>(
+        &self,
+        q: &'a Queue,
+        mode: Mode,
+        exclude: &'a [String],
+        sticky: Option<&'a str>,
+    ) -> Need<'a> {
+        Need {
+            skills: &q.skills,
+            tier: q.tier,
+            only: q.only.as_deref(),
+            protocol: "xmpp",
+            mode,
+            exclude,
+            sticky,
+        }
+    }
+
+    /// Offers or assigns a waiting session: live when the customer is
+    /// online and a live agent has room, else async when an agent can take
+    /// it that way; otherwise it keeps waiting.
+    pub(super) async fn try_assign(&mut self, id: &str) {
+        let Some(sess) = self.sessions.get(id) else {
+            return;
+        };
+        if sess.rec.state != SessionState::Waiting {
+            return;
+        }
+        let Some(queue) = self.dir.queue(&sess.rec.queue).cloned() else {
+            warn!(session = %id, queue = %sess.rec.queue, "the session's queue no longer exists");
+            return;
+        };
+        let online = sess.customer_full.is_some();
+        let lapsed = sess.lapsed.clone();
+        let sticky = self
+            .store
+            .last_agent_of_customer(&sess.rec.customer_id)
+            .await
+            .ok()
+            .flatten();
+        let mut cursor = *self.cursors.get(&queue.name).unwrap_or(&0);
+        let modes: &[Mode] = if online {
+            &[Mode::Live, Mode::Async]
+        } else {
+            &[Mode::Async]
+        };
+        let mut choice = None;
+        for &mode in modes {
+            let views = self.agent_views();
+            let need = self.need_for(&queue, mode, &lapsed, sticky.as_deref());
+            if let Some(i) = assign::choose(&views, &need, queue.strategy, &mut cursor) {
+                choice = Some((views[i].jid.to_string(), mode));
+                break;
+            }
+        }
+        self.cursors.insert(queue.name.clone(), cursor);
+        let Some((agent, mode)) = choice else {
+            // Everyone let an offer lapse: start a new round with all of them.
+            if !lapsed.is_empty() {
+                if let Some(s) = self.sessions.get_mut(id) {
+                    s.lapsed.clear();
+                }
+                Box::pin(self.try_assign(id)).await;
+            }
+            return;
+        };
+        match mode {
+            Mode::Live if queue.offer => self.offer(id, &agent, &queue).await,
+            Mode::Live => self.assign(id, &agent, SessionState::Live).await,
+            Mode::Async => self.assign(id, &agent, SessionState::Async).await,
+        }
+    }
+
+    async fn offer(&mut self, id: &str, agent: &str, queue: &Queue) {
+        if let Err(e) = self
+            .store
+            .session_set_state(id, SessionState::Offered, Some(agent), now_ms())
+            .await
+        {
+            return error!(error = %e, "storing an offer failed");
+        }
+        let Some(sess) = self.sessions.get_mut(id) else {
+            return;
+        };
+        sess.rec.state = SessionState::Offered;
+        sess.rec.agent = Some(agent.to_string());
+        sess.offer_seq += 1;
+        let seq = sess.offer_seq;
+        let customer = sess.rec.customer_jid.clone();
+        info!(session = %id, %agent, "offered");
+        let text = format!(
+            "New chat from {customer} (queue {}). Reply /take to accept within {} s.",
+            queue.name,
+            queue.offer_timeout.as_secs()
+        );
+        self.to_agent_text(id, agent, &text).await;
+        self.later(
+            queue.offer_timeout,
+            Event::OfferExpired {
+                session: id.to_string(),
+                seq,
+            },
+        );
+    }
+
+    pub(super) async fn offer_expired(&mut self, id: &str, seq: u64) {
+        let Some(sess) = self.sessions.get_mut(id) else {
+            return;
+        };
+        if sess.rec.state != SessionState::Offered || sess.offer_seq != seq {
+            return;
+        }
+        let agent = sess.rec.agent.clone().unwrap_or_default();
+        sess.lapsed.push(agent.clone());
+        info!(session = %id, %agent, "offer lapsed");
+        self.to_agent_text(id, &agent, "The offer lapsed and went to someone else.")
+            .await;
+        self.requeue(id, false).await;
+        self.try_assign(id).await;
+    }
+
+    /// Makes `agent` the session's agent: the work list, the messages that
+    /// waited, and the customer are all told.
+    pub(super) async fn assign(&mut self, id: &str, agent: &str, state: SessionState) {
+        if let Err(e) = self
+            .store
+            .session_set_state(id, state, Some(agent), now_ms())
+            .await
+        {
+            return error!(error = %e, "storing an assignment failed");
+        }
+        let name = self
+            .dir
+            .agent(agent)
+            .map(|a| a.name.clone())
+            .unwrap_or_default();
+        let Some(sess) = self.sessions.get_mut(id) else {
+            return;
+        };
+        sess.rec.state = state;
+        sess.rec.agent = Some(agent.to_string());
+        sess.told_position = None;
+        self.agents
+            .entry(agent.to_string())
+            .or_default()
+            .idle_since_ms = now_ms();
+        info!(session = %id, %agent, state = state.as_str(), "assigned");
+        self.worklist_add(id).await;
+        self.deliver_waiting(id).await;
+        self.to_customer_text(id, &format!("You are now chatting with {name}."))
+            .await;
+        self.broadcast_status().await;
+    }
+
+    /// Back to waiting (at the front when `front`), no agent.
+    pub(super) async fn requeue(&mut self, id: &str, front: bool) {
+        if let Err(e) = self.store.session_requeue(id, front, now_ms()).await {
+            return error!(error = %e, "storing a requeue failed");
+        }
+        if let Ok(Some(rec)) = self.store.session_get(id).await {
+            if let Some(sess) = self.sessions.get_mut(id) {
+                sess.rec = rec;
+            }
+        }
+    }
+
+    pub(super) async fn close(&mut self, id: &str, reason: &str) {
+        if let Err(e) = self.store.session_close(id, reason, now_ms()).await {
+            return error!(error = %e, "storing a close failed");
+        }
+        self.worklist_remove(id).await;
+        if let Some(sess) = self.sessions.remove(id) {
+            self.by_customer.remove(&sess.rec.customer_jid);
+            if let Some(agent) = &sess.rec.agent {
+                self.agents.entry(agent.clone()).or_default().idle_since_ms = now_ms();
+            }
+            info!(session = %id, %reason, "session closed");
+            self.to_customer_raw(&sess, "This chat is closed. Write again any time.")
+                .await;
+        }
+        self.assign_waiting().await;
+    }
+
+    /// A local account's presence changed: if it is an agent, its
+    /// availability may open room for waiting sessions.
+    pub(super) async fn agent_presence(&mut self, bare: &BareJid) {
+        if !self.is_agent(bare.as_str()) {
+            return;
+        }
+        let mut best: Option<Availability> = None;
+        for s in self.router.table.sessions(bare) {
+            let st = s.state();
+            let show = st
+                .last
+                .as_ref()
+                .and_then(|p| p.element().ok())
+                .and_then(|e| {
+                    e.get_child("show", crate::xml::ns::CLIENT)
+                        .map(|x| x.text())
+                });
+            let a = Availability::from_show(st.available, show.as_deref());
+            best = best.max(Some(a));
+        }
+        let now = best.unwrap_or(Availability::Off);
+        let rt = self.agents.entry(bare.to_string()).or_default();
+        if rt.availability == Some(now) {
+            return;
+        }
+        if rt.availability.is_none() || rt.availability == Some(Availability::Off) {
+            rt.idle_since_ms = now_ms();
+        }
+        rt.availability = Some(now);
+        info!(agent = %bare, availability = ?now, "agent availability");
+        self.assign_waiting().await;
+        self.broadcast_status().await;
+    }
+
+    /// Tries every waiting session, in queue order.
+    pub(super) async fn assign_waiting(&mut self) {
+        let mut waiting: Vec<(i64, i64, String)> = self
+            .sessions
+            .values()
+            .filter(|s| s.rec.state == SessionState::Waiting)
+            .map(|s| (-s.rec.priority, s.rec.enqueued_at, s.rec.id.clone()))
+            .collect();
+        waiting.sort();
+        for (_, _, id) in waiting {
+            self.try_assign(&id).await;
+        }
+        let ids: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| s.rec.state == SessionState::Waiting)
+            .map(|s| s.rec.id.clone())
+            .collect();
+        for id in ids {
+            self.tell_position(&id).await;
+        }
+    }
+
+    pub(super) async fn refresh_all(&mut self) {
+        self.assign_waiting().await;
+        self.broadcast_status().await;
+    }
+
+    /// Tells a waiting customer their place and the expected wait, when it
+    /// changed since they were last told.
+    pub(super) async fn tell_position(&mut self, id: &str) {
+        let Some(sess) = self.sessions.get(id) else {
+            return;
+        };
+        if sess.rec.state != SessionState::Waiting {
+            return;
+        }
+        let key = (
+            -sess.rec.priority,
+            sess.rec.enqueued_at,
+            sess.rec.id.clone(),
+        );
+        let position = 1 + self
+            .sessions
+            .values()
+            .filter(|s| s.rec.state == SessionState::Waiting && s.rec.queue == sess.rec.queue)
+            .filter(|s| (-s.rec.priority, s.rec.enqueued_at, s.rec.id.clone()) < key)
+            .count();
+        if sess.told_position == Some(position) {
+            return;
+        }
+        let minutes = self.dir.wait_estimate.as_secs().div_ceil(60).max(1) * position as u64;
+        let text =
+            format!("You are number {position} in the queue; the wait is about {minutes} min.");
+        if let Some(s) = self.sessions.get_mut(id) {
+            s.told_position = Some(position);
+        }
+        self.to_customer_text(id, &text).await;
+    }
+}

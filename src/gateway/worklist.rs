@@ -1,0 +1,86 @@
+//! The agent's work list is their roster: each session they hold is a
+//! contact (the proxy JID) in group "Live" or "Async", pushed as it changes,
+//! with presence that follows the customer's.
+
+use jid::BareJid;
+
+use super::Core;
+use crate::store::{RosterItem, SessionState, Subscription};
+
+impl Core {
+    fn item_for(&self, id: &str) -> Option<(String, RosterItem)> {
+        let sess = self.sessions.get(id)?;
+        let agent = sess.rec.agent.clone()?;
+        let group = match sess.rec.state {
+            SessionState::Live => "Live",
+            SessionState::Async => "Async",
+            _ => return None,
+        };
+        let (node, domain) = sess
+            .rec
+            .customer_jid
+            .split_once('@')
+            .unwrap_or(("", &sess.rec.customer_jid));
+        let who = if node.is_empty() { domain } else { node };
+        Some((
+            agent,
+            RosterItem {
+                contact: self.proxy_jid(id),
+                name: Some(format!("{who} · {domain}")),
+                subscription: Subscription::Both,
+                ask: false,
+                groups: vec![group.to_string()],
+            },
+        ))
+    }
+
+    /// Puts (or moves) the session in its agent's roster.
+    pub(super) async fn worklist_add(&self, id: &str) {
+        let Some((agent, item)) = self.item_for(id) else {
+            return;
+        };
+        if let Ok(owner) = BareJid::new(&agent) {
+            if owner.domain().as_str() == self.router.settings.agent_domain {
+                self.router.roster_set(&owner, &item).await;
+            }
+        }
+        self.worklist_presence(id).await;
+    }
+
+    pub(super) async fn worklist_remove(&self, id: &str) {
+        let Some(agent) = self.sessions.get(id).and_then(|s| s.rec.agent.clone()) else {
+            return;
+        };
+        let proxy = self.proxy_jid(id);
+        self.route(super::entry::presence(
+            &proxy,
+            &agent,
+            Some("unavailable"),
+            None,
+        ))
+        .await;
+        if let Ok(owner) = BareJid::new(&agent) {
+            if owner.domain().as_str() == self.router.settings.agent_domain {
+                self.router.roster_remove(&owner, &proxy).await;
+            }
+        }
+    }
+
+    /// The proxy's presence for its agent: online while the customer is.
+    pub(super) async fn worklist_presence(&self, id: &str) {
+        let Some(sess) = self.sessions.get(id) else {
+            return;
+        };
+        let Some(agent) = &sess.rec.agent else { return };
+        if !matches!(sess.rec.state, SessionState::Live | SessionState::Async) {
+            return;
+        }
+        let proxy = self.proxy_jid(id);
+        let p = if sess.customer_full.is_some() {
+            super::entry::presence(&proxy, agent, None, None)
+        } else {
+            super::entry::presence(&proxy, agent, Some("unavailable"), None)
+        };
+        self.route(p).await;
+    }
+}
