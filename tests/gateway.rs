@@ -23,6 +23,11 @@ struct Center {
 /// Switchboard with agents Alice and Bob and one queue behind
 /// help@support.test, federated with a Prosody hosting the customers.
 fn center(assign: &str, max_live: u32) -> Center {
+    center_with(assign, max_live, "")
+}
+
+/// `defaults`: more lines for routing.toml's `[defaults]`.
+fn center_with(assign: &str, max_live: u32, defaults: &str) -> Center {
     let ips = loopback_ips(2);
     let (sb_ip, p_ip) = (&ips[0], &ips[1]);
     let agents = format!(
@@ -32,7 +37,7 @@ fn center(assign: &str, max_live: u32) -> Center {
          protocols = [\"xmpp\"]\nmax_live = {max_live}\nmax_async = 5\n"
     );
     let routing = format!(
-        "[defaults]\nassign = \"{assign}\"\noffer_timeout_secs = 5\n\n\
+        "[defaults]\nassign = \"{assign}\"\noffer_timeout_secs = 5\n{defaults}\n\
          [[queue]]\nname = \"general\"\nentry = [\"{HELP}\"]\nskills = []\n\
          strategy = \"longest-idle\"\n"
     );
@@ -64,6 +69,10 @@ fn center(assign: &str, max_live: u32) -> Center {
             .arg(certs.join("ca.key").to_str().unwrap()),
     );
     Center { sb, prosody }
+}
+
+fn routing_path(c: &Center) -> std::path::PathBuf {
+    c.sb.path().join("routing.toml")
 }
 
 async fn customer(c: &Center, jid: &str) -> Client {
@@ -232,4 +241,256 @@ async fn a_restart_loses_neither_the_session_nor_what_waited() {
     alice.expect_message(&proxy, "before the restart").await;
     alice.message(&proxy, "after the restart").await;
     juliet.expect_message(HELP, "after the restart").await;
+}
+
+async fn presence_cmd(c: &mut Client, show: Option<&str>) {
+    let mut cmd = json!({"cmd": "presence"});
+    if let Some(show) = show {
+        cmd["show"] = json!(show);
+    }
+    c.request_ok(cmd).await;
+}
+
+#[tokio::test]
+async fn entry_presence_tells_whether_anyone_is_there() {
+    let c = center("direct", 2);
+    let mut juliet = customer(&c, JULIET).await;
+    juliet
+        .request_ok(json!({"cmd": "subscribe", "to": HELP}))
+        .await;
+    let p = juliet.expect_presence(HELP, "available").await;
+    assert_eq!(p["show"], "xa", "{p}");
+    assert!(p["status"].as_str().unwrap().contains("Closed"), "{p}");
+    let info = juliet
+        .request(json!({"cmd": "disco_info", "to": HELP}))
+        .await;
+    assert_eq!(info["identities"][0][0], "client", "{info}");
+    assert!(
+        info["features"].to_string().contains("urn:xmpp:receipts"),
+        "{info}"
+    );
+
+    let mut alice = agent(&c, ALICE).await;
+    let p = juliet.expect_presence(HELP, "available").await;
+    assert!(p["show"].is_null(), "an agent is there: {p}");
+    presence_cmd(&mut alice, Some("away")).await;
+    let p = juliet.expect_presence(HELP, "available").await;
+    assert_eq!(p["show"], "away", "{p}");
+    assert!(p["status"].as_str().unwrap().contains("busy"), "{p}");
+    alice.disconnect().await;
+    let p = juliet.expect_presence(HELP, "available").await;
+    assert_eq!(p["show"], "xa", "{p}");
+}
+
+#[tokio::test]
+async fn a_returning_customer_goes_back_to_their_last_agent() {
+    let c = center("direct", 2);
+    // Alice is on duty first but away: she has been idle the longest.
+    let mut alice = agent(&c, ALICE).await;
+    presence_cmd(&mut alice, Some("away")).await;
+    let mut bob = agent(&c, BOB).await;
+    let mut juliet = customer(&c, JULIET).await;
+    juliet.message(HELP, "first visit").await;
+    let item = work_item(&mut bob, false).await;
+    let proxy = item["jid"].as_str().unwrap().to_string();
+    bob.message(&proxy, "/close").await;
+    work_item(&mut bob, true).await;
+    system_line(&mut juliet, "closed").await;
+    // Alice is available now and idle longest, but Juliet spoke with Bob.
+    presence_cmd(&mut alice, None).await;
+    juliet.message(HELP, "second visit").await;
+    let item = work_item(&mut bob, false).await;
+    let proxy = item["jid"].as_str().unwrap().to_string();
+    bob.expect_message(&proxy, "second visit").await;
+    system_line(&mut juliet, "now chatting with Bob").await;
+}
+
+#[tokio::test]
+async fn an_async_session_going_live_overflows_to_a_second_agent_at_max_live() {
+    let c = center("direct", 1);
+    let mut alice = agent(&c, ALICE).await;
+    presence_cmd(&mut alice, Some("away")).await;
+    let mut juliet = customer(&c, JULIET).await;
+    juliet.message(HELP, "no rush: my address changed").await;
+    let item = work_item(&mut alice, false).await;
+    assert_eq!(item["groups"], json!(["Async"]), "{item}");
+    let juliet_proxy = item["jid"].as_str().unwrap().to_string();
+    alice
+        .expect_message(&juliet_proxy, "no rush: my address changed")
+        .await;
+    alice
+        .message(&juliet_proxy, "/note customer moved to Lyon")
+        .await;
+    // Alice comes back and takes a live chat: she is at max_live = 1.
+    presence_cmd(&mut alice, None).await;
+    let mut romeo = customer(&c, ROMEO).await;
+    romeo.message(HELP, "urgent!").await;
+    let item = work_item(&mut alice, false).await;
+    assert_eq!(item["groups"], json!(["Live"]), "{item}");
+    let mut bob = agent(&c, BOB).await;
+    // Juliet is back and wants to talk now: Bob gets it, with the context.
+    juliet.message(HELP, "are you there?").await;
+    let item = work_item(&mut bob, false).await;
+    assert_eq!(item["groups"], json!(["Live"]), "{item}");
+    assert_eq!(item["jid"], juliet_proxy.as_str(), "same session: {item}");
+    let context = bob
+        .expect_what(
+            "the session's context",
+            |e| {
+                e["event"] == "message"
+                    && e["body"]
+                        .as_str()
+                        .is_some_and(|b| b.contains("Earlier in this session"))
+            },
+            TIMEOUT,
+        )
+        .await;
+    let body = context["body"].as_str().unwrap();
+    assert!(
+        body.contains("my address changed") && body.contains("Lyon"),
+        "{body}"
+    );
+    bob.expect_message(&juliet_proxy, "are you there?").await;
+    let gone = work_item(&mut alice, true).await;
+    assert_eq!(gone["jid"], juliet_proxy.as_str(), "{gone}");
+    system_line(&mut juliet, "now chatting with Bob").await;
+}
+
+#[tokio::test]
+async fn a_second_device_joins_the_same_session() {
+    let c = center("direct", 2);
+    let mut alice = agent(&c, ALICE).await;
+    let mut phone = Client::login(
+        &c.prosody,
+        JULIET,
+        PW,
+        ClientOpts::default().resource("phone"),
+    )
+    .await;
+    let mut laptop = Client::login(
+        &c.prosody,
+        JULIET,
+        PW,
+        ClientOpts::default().resource("laptop"),
+    )
+    .await;
+    phone.message(HELP, "from my phone").await;
+    let item = work_item(&mut alice, false).await;
+    let proxy = item["jid"].as_str().unwrap().to_string();
+    alice.expect_message(&proxy, "from my phone").await;
+    laptop.message(HELP, "and from my laptop").await;
+    alice.expect_message(&proxy, "and from my laptop").await;
+    alice.message(&proxy, "I see both").await;
+    phone.expect_message(HELP, "I see both").await;
+    laptop.expect_message(HELP, "I see both").await;
+    assert_eq!(
+        alice
+            .seen()
+            .iter()
+            .filter(|e| e["event"] == "roster_push" && e["items"][0]["subscription"] != "remove")
+            .count(),
+        1,
+        "one session, one work item"
+    );
+}
+
+#[tokio::test]
+async fn transfer_to_another_agent_carries_the_context() {
+    let c = center("direct", 2);
+    let mut alice = agent(&c, ALICE).await;
+    let mut juliet = customer(&c, JULIET).await;
+    juliet.message(HELP, "billing question").await;
+    let item = work_item(&mut alice, false).await;
+    let proxy = item["jid"].as_str().unwrap().to_string();
+    alice.expect_message(&proxy, "billing question").await;
+    let mut bob = agent(&c, BOB).await;
+    alice.message(&proxy, "/transfer Bob").await;
+    let item = work_item(&mut bob, false).await;
+    assert_eq!(item["jid"], proxy.as_str());
+    work_item(&mut alice, true).await;
+    let context = bob
+        .expect_what(
+            "the context",
+            |e| {
+                e["event"] == "message"
+                    && e["body"]
+                        .as_str()
+                        .is_some_and(|b| b.contains("billing question"))
+            },
+            TIMEOUT,
+        )
+        .await;
+    assert_eq!(context["from"], proxy.as_str(), "{context}");
+    system_line(&mut juliet, "now chatting with Bob").await;
+    bob.message(&proxy, "Bob from billing").await;
+    juliet.expect_message(HELP, "Bob from billing").await;
+}
+
+#[tokio::test]
+async fn an_agent_who_vanishes_has_their_chats_requeued_after_the_grace() {
+    let c = center_with("direct", 2, "agent_grace_secs = 1");
+    let mut alice = agent(&c, ALICE).await;
+    let mut juliet = customer(&c, JULIET).await;
+    juliet.message(HELP, "hello").await;
+    let item = work_item(&mut alice, false).await;
+    let proxy = item["jid"].as_str().unwrap().to_string();
+    alice.message(&proxy, "hi, Alice here").await;
+    juliet.expect_message(HELP, "hi, Alice here").await;
+    let mut bob = agent(&c, BOB).await;
+    alice.disconnect().await;
+    system_line(&mut juliet, "had to leave").await;
+    let item = work_item(&mut bob, false).await;
+    assert_eq!(item["jid"], proxy.as_str());
+    bob.expect_what(
+        "the transcript",
+        |e| {
+            e["event"] == "message"
+                && e["body"]
+                    .as_str()
+                    .is_some_and(|b| b.contains("hi, Alice here"))
+        },
+        TIMEOUT,
+    )
+    .await;
+    system_line(&mut juliet, "now chatting with Bob").await;
+}
+
+#[tokio::test]
+async fn an_invalid_routing_file_is_refused_and_the_old_rules_stay() {
+    let c = center("direct", 2);
+    let good = std::fs::read_to_string(routing_path(&c)).unwrap();
+    std::fs::write(routing_path(&c), good.replace("longest-idle", "fastest")).unwrap();
+    let log =
+        c.sb.wait_for_log("routing.toml:", std::time::Duration::from_secs(10))
+            .await;
+    assert!(log.contains("fastest"), "the problem names the bad value");
+    let mut juliet = customer(&c, JULIET).await;
+    juliet.message(HELP, "still open?").await;
+    system_line(&mut juliet, "number 1").await;
+    // A valid change is applied: a new entry JID.
+    let sales = good.replace(
+        "entry = [\"help@support.test\"]",
+        "entry = [\"help@support.test\", \"sales@support.test\"]",
+    );
+    std::fs::write(routing_path(&c), sales).unwrap();
+    c.sb.wait_for_log(
+        "gateway configuration reloaded",
+        std::time::Duration::from_secs(10),
+    )
+    .await;
+    let mut romeo = customer(&c, ROMEO).await;
+    romeo.message("sales@support.test", "a quote please").await;
+    romeo
+        .expect_what(
+            "the queue's answer",
+            |e| {
+                e["event"] == "message"
+                    && e["from"]
+                        .as_str()
+                        .is_some_and(|f| f.starts_with("sales@support.test"))
+                    && e["body"].as_str().is_some_and(|b| b.contains("queue"))
+            },
+            TIMEOUT,
+        )
+        .await;
 }

@@ -70,10 +70,8 @@ impl Core {
             .element()
             .ok()
             .and_then(|e| e.get_child("body", ns::CLIENT).map(|b| b.text()));
-        let to = sess
-            .customer_full
-            .clone()
-            .unwrap_or_else(|| sess.rec.customer_jid.clone());
+        // To the bare JID: every device of the customer gets it.
+        let to = sess.rec.customer_jid.clone();
         let entry = sess.rec.entry_jid.clone();
         let out = s.with_addresses(Some(&entry), Some(&to));
         if body.is_some() {
@@ -168,11 +166,7 @@ impl Core {
     }
 
     pub(super) async fn to_customer_raw(&self, sess: &Sess, text: &str) {
-        let to = sess
-            .customer_full
-            .clone()
-            .unwrap_or_else(|| sess.rec.customer_jid.clone());
-        let m = chat(&sess.rec.entry_jid, &to, text);
+        let m = chat(&sess.rec.entry_jid, &sess.rec.customer_jid, text);
         let raw = String::from_utf8_lossy(m.bytes()).into_owned();
         let _ = self
             .store

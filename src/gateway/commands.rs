@@ -1,6 +1,6 @@
 //! Agents' plain-text commands, sent to a session's proxy JID, for every
 //! client (ad-hoc commands come later with the same actions):
-//! `/take`, `/close`, `/note TEXT`, `/list`, `/help`.
+//! `/take`, `/close`, `/note TEXT`, `/transfer AGENT|QUEUE`, `/list`.
 
 use jid::Jid;
 
@@ -52,7 +52,12 @@ impl Core {
                 Some("Noted.".to_string())
             }
             "/list" => Some(self.work_of(&agent)),
-            _ => Some("Commands: /take, /close, /note TEXT, /list".to_string()),
+            "/transfer" if !arg.trim().is_empty() => {
+                Some(self.transfer(id, arg).await).filter(|r| !r.is_empty())
+            }
+            _ => Some(
+                "Commands: /take, /close, /note TEXT, /transfer AGENT|QUEUE, /list".to_string(),
+            ),
         };
         if let Some(text) = reply {
             self.to_agent_text(id, &agent, &text).await;

@@ -13,6 +13,7 @@ mod bridge;
 mod commands;
 pub mod directory;
 mod entry;
+mod moves;
 mod sessions;
 mod worklist;
 
@@ -39,6 +40,8 @@ pub enum Event {
     Presence(BareJid),
     /// An offer made with this sequence number ran out of time.
     OfferExpired { session: String, seq: u64 },
+    /// An agent who went offline with live sessions did not come back.
+    GraceExpired { agent: String, seq: u64 },
     /// agents.toml / routing.toml were reloaded.
     Reload(Arc<Directory>),
 }
@@ -92,6 +95,8 @@ struct Sess {
 struct AgentRt {
     availability: Option<Availability>,
     idle_since_ms: i64,
+    /// Numbers the grace periods, so a return cancels the pending one.
+    grace_seq: u64,
 }
 
 struct Core {
@@ -147,6 +152,7 @@ pub async fn run(
             Event::Stanza(s) => core.stanza(s).await,
             Event::Presence(bare) => core.agent_presence(&bare).await,
             Event::OfferExpired { session, seq } => core.offer_expired(&session, seq).await,
+            Event::GraceExpired { agent, seq } => core.grace_expired(&agent, seq).await,
             Event::Reload(dir) => {
                 core.dir = dir;
                 info!("gateway configuration reloaded");

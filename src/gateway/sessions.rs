@@ -47,8 +47,16 @@ impl Core {
                 }
             },
         };
-        if let Some(sess) = self.sessions.get_mut(&id) {
-            sess.customer_full = Some(from.to_string());
+        let was_async = match self.sessions.get_mut(&id) {
+            Some(sess) => {
+                sess.customer_full = Some(from.to_string());
+                sess.rec.state == SessionState::Async
+            }
+            None => false,
+        };
+        if was_async && body.is_some() {
+            // The customer is back and writing: a live chat if possible.
+            self.go_live(&id).await;
         }
         if body.is_some() {
             // Durable before anything else: nothing a customer wrote is lost.
@@ -162,8 +170,19 @@ impl Core {
         let Some(id) = self.by_customer.get(&customer).cloned() else {
             return;
         };
-        if let Some(sess) = self.sessions.get_mut(&id) {
-            sess.customer_full = online.then(|| from.to_string());
+        let live = match self.sessions.get_mut(&id) {
+            Some(sess) => {
+                sess.customer_full = online.then(|| from.to_string());
+                sess.rec.state == SessionState::Live
+            }
+            None => false,
+        };
+        if live && !online {
+            // No live chat with someone who left: the agent answers when
+            // they can, and the reply waits on the customer's server.
+            if let Some(agent) = self.sessions.get(&id).and_then(|s| s.rec.agent.clone()) {
+                self.set_state(&id, SessionState::Async, &agent).await;
+            }
         }
         self.worklist_presence(&id).await;
     }
@@ -349,6 +368,7 @@ impl Core {
             .idle_since_ms = now_ms();
         info!(session = %id, %agent, state = state.as_str(), "assigned");
         self.worklist_add(id).await;
+        self.send_context(id).await;
         self.deliver_waiting(id).await;
         self.to_customer_text(id, &format!("You are now chatting with {name}."))
             .await;
@@ -413,7 +433,12 @@ impl Core {
             rt.idle_since_ms = now_ms();
         }
         rt.availability = Some(now);
+        rt.grace_seq += 1;
+        let seq = rt.grace_seq;
         info!(agent = %bare, availability = ?now, "agent availability");
+        if now == Availability::Off {
+            self.agent_left(bare.as_str(), seq).await;
+        }
         self.assign_waiting().await;
         self.broadcast_status().await;
     }

@@ -17,7 +17,7 @@ use jid::{BareJid, Jid};
 
 pub use carbons::sent as carbons_sent;
 pub use errors::{error_reply, Condition};
-pub use message::with_delay;
+pub use message::{chrono_stamp, with_delay};
 pub use presence::session_gone;
 pub use s2s::Pool;
 pub use table::{PresenceState, SessionHandle, Table};

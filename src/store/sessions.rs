@@ -323,6 +323,18 @@ impl Store {
         found(updated, id)
     }
 
+    /// Moves the session to another queue (a transfer to a queue).
+    pub async fn session_set_queue(&self, id: &str, queue: &str) -> Result<(), StoreError> {
+        let updated = sqlx::query("UPDATE sessions SET queue = $2 WHERE id = $1")
+            .bind(id)
+            .bind(queue)
+            .execute(self.pool())
+            .await
+            .map_err(query_err("session_set_queue"))?
+            .rows_affected();
+        found(updated, id)
+    }
+
     /// Closes the session and ends its assignment (reason `closed`); the
     /// agent stays recorded on the session. Returns false, changing nothing,
     /// if it was already closed, so that of two racing closers (customer
