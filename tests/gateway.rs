@@ -494,3 +494,160 @@ async fn an_invalid_routing_file_is_refused_and_the_old_rules_stay() {
         )
         .await;
 }
+
+/// The same actions as XEP-0050 ad-hoc commands on the support domain, and
+/// as text to it (the control JID): list, close through a form, off duty.
+#[tokio::test]
+async fn ad_hoc_and_control_commands() {
+    let c = center("direct", 2);
+    let mut alice = agent(&c, ALICE).await;
+    let mut juliet = customer(&c, JULIET).await;
+    juliet
+        .request_ok(json!({"cmd": "subscribe", "to": HELP}))
+        .await;
+    juliet.message(HELP, "help me").await;
+    let item = work_item(&mut alice, false).await;
+    let proxy = item["jid"].as_str().unwrap().to_string();
+    let id = proxy.split('@').next().unwrap().to_string();
+
+    let items = alice
+        .request(json!({"cmd": "disco_items", "to": "support.test", "node": "http://jabber.org/protocol/commands"}))
+        .await;
+    let nodes = items["items"].to_string();
+    for n in ["list", "take", "close", "note", "transfer", "duty"] {
+        assert!(nodes.contains(&format!("\"{n}\"")), "{n} missing: {items}");
+    }
+    let list = alice
+        .request(json!({"cmd": "iq", "type": "set", "to": "support.test",
+            "xml": "<command xmlns='http://jabber.org/protocol/commands' node='list' action='execute'/>"}))
+        .await;
+    assert!(list["xml"].as_str().unwrap().contains(&proxy), "{list}");
+    // close: first the form, listing this session, then the submit.
+    let form = alice
+        .request(json!({"cmd": "iq", "type": "set", "to": "support.test",
+            "xml": "<command xmlns='http://jabber.org/protocol/commands' node='close' action='execute'/>"}))
+        .await;
+    let xml = form["xml"].as_str().unwrap();
+    assert!(xml.contains("executing") && xml.contains(&id), "{form}");
+    let submit = format!(
+        "<command xmlns='http://jabber.org/protocol/commands' node='close' sessionid='x1'>\
+         <x xmlns='jabber:x:data' type='submit'><field var='session'><value>{id}</value></field></x></command>"
+    );
+    let done = alice
+        .request(json!({"cmd": "iq", "type": "set", "to": "support.test", "xml": submit}))
+        .await;
+    assert!(
+        done["xml"].as_str().unwrap().contains("completed"),
+        "{done}"
+    );
+    system_line(&mut juliet, "closed").await;
+    work_item(&mut alice, true).await;
+
+    // Off duty by text to the control JID: the entry says closed.
+    alice.message("support.test", "/off").await;
+    alice
+        .expect_what(
+            "the answer",
+            |e| {
+                e["event"] == "message"
+                    && e["body"].as_str().is_some_and(|b| b.contains("off duty"))
+            },
+            TIMEOUT,
+        )
+        .await;
+    juliet
+        .expect_what(
+            "closed status",
+            |e| e["event"] == "presence" && e["from"] == HELP && e["show"] == "xa",
+            TIMEOUT,
+        )
+        .await;
+    // A customer cannot use them.
+    let e = juliet
+        .request(json!({"cmd": "iq", "type": "set", "to": "support.test",
+            "xml": "<command xmlns='http://jabber.org/protocol/commands' node='list' action='execute'/>"}))
+        .await;
+    assert_eq!(e["condition"], "forbidden", "{e}");
+}
+
+#[tokio::test]
+async fn an_idle_session_closes_and_the_next_message_opens_another() {
+    let c = center_with("direct", 2, "session_idle_secs = 2");
+    let mut alice = agent(&c, ALICE).await;
+    let mut juliet = customer(&c, JULIET).await;
+    juliet.message(HELP, "quick question").await;
+    work_item(&mut alice, false).await;
+    system_line(&mut juliet, "closed").await;
+    work_item(&mut alice, true).await;
+    // A new message opens a new session.
+    juliet.message(HELP, "another one").await;
+    let item = work_item(&mut alice, false).await;
+    alice
+        .expect_message(item["jid"].as_str().unwrap(), "another one")
+        .await;
+}
+
+/// Chat states, receipts, corrections and OOB links pass through the bridge
+/// both ways, with the ids they refer to intact.
+#[tokio::test]
+async fn extensions_pass_through_the_bridge() {
+    let c = center("direct", 2);
+    let mut alice = agent(&c, ALICE).await;
+    let mut juliet = customer(&c, JULIET).await;
+    juliet
+        .request_ok(
+            json!({"cmd": "message", "to": HELP, "body": "see the photo", "id": "m1",
+            "payload": "<x xmlns='jabber:x:oob'><url>https://example.test/p.jpg</url></x>"}),
+        )
+        .await;
+    let item = work_item(&mut alice, false).await;
+    let proxy = item["jid"].as_str().unwrap().to_string();
+    let m = alice.expect_message(&proxy, "see the photo").await;
+    assert!(
+        m["xml"]
+            .as_str()
+            .unwrap()
+            .contains("https://example.test/p.jpg"),
+        "{m}"
+    );
+    juliet
+        .request_ok(
+            json!({"cmd": "message", "to": HELP, "body": "see the picture", "id": "m2",
+            "payload": "<replace xmlns='urn:xmpp:message-correct:0' id='m1'/>"}),
+        )
+        .await;
+    let m = alice.expect_message(&proxy, "see the picture").await;
+    assert!(
+        m["xml"].as_str().unwrap().contains("message-correct:0"),
+        "{m}"
+    );
+    alice
+        .request_ok(
+            json!({"cmd": "message", "to": proxy, "body": "got it", "id": "a1",
+            "payload": "<request xmlns='urn:xmpp:receipts'/>"}),
+        )
+        .await;
+    let m = juliet.expect_message(HELP, "got it").await;
+    assert!(
+        m["xml"].as_str().unwrap().contains("urn:xmpp:receipts"),
+        "{m}"
+    );
+    // Juliet's client acknowledges (a receipt and a chat state, no body).
+    juliet
+        .request_ok(json!({"cmd": "raw", "xml": format!(
+            "<message to='{HELP}' type='chat'><received xmlns='urn:xmpp:receipts' id='a1'/>\
+             <active xmlns='http://jabber.org/protocol/chatstates'/></message>")}))
+        .await;
+    alice
+        .expect_what(
+            "the receipt",
+            |e| {
+                e["event"] == "message"
+                    && e["xml"]
+                        .as_str()
+                        .is_some_and(|x| x.contains("urn:xmpp:receipts") && x.contains("a1"))
+            },
+            TIMEOUT,
+        )
+        .await;
+}

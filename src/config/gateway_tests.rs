@@ -174,7 +174,7 @@ fn every_routing_problem_is_reported_with_its_line() {
 assign = \"push\"
 offer_timeout_secs = 1
 agent_grace_secs = -5
-session_idle_secs = 10
+session_idle_secs = 0
 wait_estimate_secs = 0
 
 [[queue]]
@@ -199,7 +199,7 @@ name = \"sales\"
             "/etc/sb/routing.toml:2: unknown assign 'push': use offer, direct",
             "/etc/sb/routing.toml:3: offer_timeout_secs must be between 5 and 3600",
             "/etc/sb/routing.toml:4: agent_grace_secs must be between 0 and 86400",
-            "/etc/sb/routing.toml:5: session_idle_secs must be between 60 and 2592000",
+            "/etc/sb/routing.toml:5: session_idle_secs must be between 1 and 2592000",
             "/etc/sb/routing.toml:6: wait_estimate_secs must be between 1 and 86400",
             "/etc/sb/routing.toml:10: entry 'help@other.test' is not on the support domain: use user@support.test",
             "/etc/sb/routing.toml:10: entry 'support.test' has no user part: write user@domain",

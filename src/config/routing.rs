@@ -120,7 +120,7 @@ pub struct RoutingConfig {
 /// or sessions would churn; above them something is surely a typo.
 const OFFER_TIMEOUT: std::ops::RangeInclusive<i64> = 5..=3600;
 const AGENT_GRACE: std::ops::RangeInclusive<i64> = 0..=86_400;
-const SESSION_IDLE: std::ops::RangeInclusive<i64> = 60..=30 * 86_400;
+const SESSION_IDLE: std::ops::RangeInclusive<i64> = 1..=30 * 86_400;
 const WAIT_ESTIMATE: std::ops::RangeInclusive<i64> = 1..=86_400;
 const PRIORITY: std::ops::RangeInclusive<i64> = -1000..=1000;
 

@@ -1,6 +1,8 @@
-//! Agents' plain-text commands, sent to a session's proxy JID, for every
-//! client (ad-hoc commands come later with the same actions):
-//! `/take`, `/close`, `/note TEXT`, `/transfer AGENT|QUEUE`, `/list`.
+//! Agents' actions, reachable three ways with the same effect: plain text
+//! sent to a session's proxy JID (`/take`, `/close`, `/note TEXT`,
+//! `/transfer AGENT|QUEUE`, `/list`), plain text sent to the support domain
+//! itself, the control JID (the same with a session id first, plus `/on`
+//! and `/off` for duty), and XEP-0050 ad-hoc commands (`adhoc.rs`).
 
 use jid::Jid;
 
@@ -9,62 +11,118 @@ use crate::store::{Direction, SessionState};
 use crate::util::now_ms;
 use crate::xml::{ns, Stanza};
 
+pub(super) const HELP: &str = "Commands: /take, /close, /note TEXT, /transfer AGENT|QUEUE, /list; \
+     to the support domain: /list, /on, /off, or a command with a session id first (/close s-abc2345)";
+
 impl Core {
-    pub(super) async fn command(&mut self, from: &Jid, id: &str, s: &Stanza) {
-        let text = s
-            .element()
-            .ok()
-            .and_then(|e| e.get_child("body", ns::CLIENT).map(|b| b.text()))
-            .unwrap_or_default();
-        let line = text.trim();
-        let (cmd, arg) = line.split_once(' ').unwrap_or((line, ""));
-        let agent = from.to_bare().to_string();
-        let reply = match cmd {
-            "/take" => {
-                let offered = self
-                    .sessions
-                    .get(id)
-                    .is_some_and(|x| x.rec.state == SessionState::Offered);
-                if offered {
-                    self.assign(id, &agent, SessionState::Live).await;
-                    None
+    /// One action on session `id` by `agent`; the reply to show them.
+    pub(super) async fn action(&mut self, agent: &str, id: &str, cmd: &str, arg: &str) -> String {
+        let Some(sess) = self.sessions.get(id) else {
+            return format!("No open session {id}.");
+        };
+        if sess.rec.agent.as_deref() != Some(agent) {
+            return format!("Session {id} is not yours.");
+        }
+        match cmd {
+            "take" => {
+                if sess.rec.state == SessionState::Offered {
+                    self.assign(id, agent, SessionState::Live).await;
+                    format!("Session {id} is yours.")
                 } else {
-                    Some("Nothing to take: the session is not offered to you.".to_string())
+                    "Nothing to take: the session is not offered to you.".to_string()
                 }
             }
-            "/close" => {
+            "close" => {
                 self.close(id, "closed by agent").await;
-                Some("Closed.".to_string())
+                format!("Session {id} closed.")
             }
-            "/note" if !arg.trim().is_empty() => {
-                let _ = self
+            "note" if !arg.trim().is_empty() => {
+                let stored = self
                     .store
                     .message_append(
                         id,
                         Direction::Note,
-                        &agent,
+                        agent,
                         Some(arg.trim()),
                         "",
                         now_ms(),
                         true,
                     )
                     .await;
-                Some("Noted.".to_string())
+                match stored {
+                    Ok(_) => "Noted.".to_string(),
+                    Err(_) => "The note was not stored; try again.".to_string(),
+                }
             }
-            "/list" => Some(self.work_of(&agent)),
-            "/transfer" if !arg.trim().is_empty() => {
-                Some(self.transfer(id, arg).await).filter(|r| !r.is_empty())
+            "transfer" if !arg.trim().is_empty() => {
+                let r = self.transfer(id, arg).await;
+                if r.is_empty() {
+                    format!("Session {id} transferred.")
+                } else {
+                    r
+                }
             }
-            _ => Some(
-                "Commands: /take, /close, /note TEXT, /transfer AGENT|QUEUE, /list".to_string(),
-            ),
-        };
-        if let Some(text) = reply {
-            self.to_agent_text(id, &agent, &text).await;
+            _ => HELP.to_string(),
         }
     }
 
-    fn work_of(&self, agent: &str) -> String {
+    /// Plain text to a session's proxy JID.
+    pub(super) async fn command(&mut self, from: &Jid, id: &str, s: &Stanza) {
+        let (cmd, arg) = split(&body(s));
+        let agent = from.to_bare().to_string();
+        let reply = match cmd.as_str() {
+            "list" => self.work_of(&agent),
+            _ => self.action(&agent, id, &cmd, &arg).await,
+        };
+        // A closed session's proxy is gone from the work list; answer anyway.
+        self.to_agent_text(id, &agent, &reply).await;
+    }
+
+    /// Plain text to the support domain (the control JID).
+    pub(super) async fn control(&mut self, from: &Jid, s: &Stanza) {
+        let agent = from.to_bare().to_string();
+        if !self.is_agent(&agent) {
+            return self
+                .router
+                .bounce(
+                    s,
+                    crate::router::Condition::Forbidden,
+                    Some("for agents only"),
+                )
+                .await;
+        }
+        let (cmd, arg) = split(&body(s));
+        let reply = match cmd.as_str() {
+            "list" => self.work_of(&agent),
+            "on" | "off" => self.duty(&agent, cmd == "on").await,
+            _ => {
+                let (id, rest) = arg.split_once(' ').unwrap_or((arg.as_str(), ""));
+                if id.starts_with("s-") {
+                    let (id, rest) = (id.to_string(), rest.to_string());
+                    self.action(&agent, &id, &cmd, &rest).await
+                } else {
+                    HELP.to_string()
+                }
+            }
+        };
+        let m = super::bridge::chat(&self.support, s.from().unwrap_or(&agent), &reply);
+        self.route(m).await;
+    }
+
+    /// Going off duty makes an agent unavailable to routing whatever their
+    /// presence says; on duty, presence decides again.
+    pub(super) async fn duty(&mut self, agent: &str, on: bool) -> String {
+        self.agents.entry(agent.to_string()).or_default().off_duty = !on;
+        self.assign_waiting().await;
+        self.broadcast_status().await;
+        if on {
+            "You are on duty.".to_string()
+        } else {
+            "You are off duty: no new sessions.".to_string()
+        }
+    }
+
+    pub(super) fn work_of(&self, agent: &str) -> String {
         let mut lines: Vec<String> = self
             .sessions
             .values()
@@ -85,4 +143,18 @@ impl Core {
             lines.join("\n")
         }
     }
+}
+
+fn body(s: &Stanza) -> String {
+    s.element()
+        .ok()
+        .and_then(|e| e.get_child("body", ns::CLIENT).map(|b| b.text()))
+        .unwrap_or_default()
+}
+
+/// "/transfer Bob" → ("transfer", "Bob").
+fn split(text: &str) -> (String, String) {
+    let line = text.trim().trim_start_matches('/');
+    let (cmd, arg) = line.split_once(' ').unwrap_or((line, ""));
+    (cmd.to_ascii_lowercase(), arg.trim().to_string())
 }

@@ -8,12 +8,14 @@
 //! the support domain and every presence change of a local account. Every
 //! message a customer writes is stored before anything else is done with it.
 
+mod adhoc;
 pub mod assign;
 mod bridge;
 mod commands;
 pub mod directory;
 mod entry;
 mod moves;
+mod queue;
 mod sessions;
 mod worklist;
 
@@ -44,6 +46,8 @@ pub enum Event {
     GraceExpired { agent: String, seq: u64 },
     /// agents.toml / routing.toml were reloaded.
     Reload(Arc<Directory>),
+    /// Time to close sessions idle longer than `session_idle_secs`.
+    Sweep,
 }
 
 /// The router's handle on the gateway.
@@ -89,6 +93,8 @@ struct Sess {
     lapsed: Vec<String>,
     /// The position last told to the customer.
     told_position: Option<usize>,
+    /// When someone last wrote in the session (ms), for the idle close.
+    last_activity_ms: i64,
 }
 
 #[derive(Default)]
@@ -97,6 +103,8 @@ struct AgentRt {
     idle_since_ms: i64,
     /// Numbers the grace periods, so a return cancels the pending one.
     grace_seq: u64,
+    /// `/off`: no new sessions whatever the presence says.
+    off_duty: bool,
 }
 
 struct Core {
@@ -140,6 +148,7 @@ pub async fn run(
     if let Err(e) = core.load().await {
         error!(error = %e, "loading open sessions failed");
     }
+    core.later(core.sweep_every(), Event::Sweep);
     loop {
         let event = tokio::select! {
             e = rx.recv() => match e {
@@ -153,6 +162,10 @@ pub async fn run(
             Event::Presence(bare) => core.agent_presence(&bare).await,
             Event::OfferExpired { session, seq } => core.offer_expired(&session, seq).await,
             Event::GraceExpired { agent, seq } => core.grace_expired(&agent, seq).await,
+            Event::Sweep => {
+                core.close_idle().await;
+                core.later(core.sweep_every(), Event::Sweep);
+            }
             Event::Reload(dir) => {
                 core.dir = dir;
                 info!("gateway configuration reloaded");
@@ -180,6 +193,7 @@ impl Core {
                     offer_seq: 0,
                     lapsed: Vec::new(),
                     told_position: None,
+                    last_activity_ms: 0,
                 },
             );
         }
@@ -213,7 +227,14 @@ impl Core {
             return;
         };
         let Some(node) = to.node().map(|n| n.as_str().to_string()) else {
-            return;
+            // The support domain itself: the control JID and its commands.
+            return match s.kind() {
+                crate::xml::Kind::Message if s.type_() != Some("error") => {
+                    self.control(&from, &s).await
+                }
+                crate::xml::Kind::Iq => self.adhoc(&from, &s).await,
+                _ => {}
+            };
         };
         let bare_to = format!("{node}@{}", self.support);
         if self.dir.is_entry(&bare_to) {
@@ -225,6 +246,26 @@ impl Core {
         self.router
             .bounce(&s, crate::router::Condition::ItemNotFound, None)
             .await;
+    }
+
+    /// Idle sessions are looked for a few times per idle period.
+    fn sweep_every(&self) -> Duration {
+        (self.dir.session_idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
+    }
+
+    /// Closes sessions nobody wrote in for `session_idle_secs`; the
+    /// transcript stays.
+    async fn close_idle(&mut self) {
+        let cutoff = crate::util::now_ms() - self.dir.session_idle.as_millis() as i64;
+        let idle: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| s.rec.updated_at.max(s.last_activity_ms) < cutoff)
+            .map(|s| s.rec.id.clone())
+            .collect();
+        for id in idle {
+            self.close(&id, "idle").await;
+        }
     }
 
     fn is_agent(&self, bare: &str) -> bool {

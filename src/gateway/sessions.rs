@@ -50,6 +50,7 @@ impl Core {
         let was_async = match self.sessions.get_mut(&id) {
             Some(sess) => {
                 sess.customer_full = Some(from.to_string());
+                sess.last_activity_ms = now_ms();
                 sess.rec.state == SessionState::Async
             }
             None => false,
@@ -160,6 +161,7 @@ impl Core {
                 offer_seq: 0,
                 lapsed: Vec::new(),
                 told_position: None,
+                last_activity_ms: now,
             },
         );
         Some(id)
@@ -211,7 +213,10 @@ impl Core {
                     protocols: &a.protocols,
                     max_live: a.max_live,
                     max_async: a.max_async,
-                    availability: rt.and_then(|r| r.availability).unwrap_or(Availability::Off),
+                    availability: rt
+                        .filter(|r| !r.off_duty)
+                        .and_then(|r| r.availability)
+                        .unwrap_or(Availability::Off),
                     live,
                     async_,
                     idle_since_ms: rt.map_or(0, |r| r.idle_since_ms),
@@ -441,65 +446,5 @@ impl Core {
         }
         self.assign_waiting().await;
         self.broadcast_status().await;
-    }
-
-    /// Tries every waiting session, in queue order.
-    pub(super) async fn assign_waiting(&mut self) {
-        let mut waiting: Vec<(i64, i64, String)> = self
-            .sessions
-            .values()
-            .filter(|s| s.rec.state == SessionState::Waiting)
-            .map(|s| (-s.rec.priority, s.rec.enqueued_at, s.rec.id.clone()))
-            .collect();
-        waiting.sort();
-        for (_, _, id) in waiting {
-            self.try_assign(&id).await;
-        }
-        let ids: Vec<String> = self
-            .sessions
-            .values()
-            .filter(|s| s.rec.state == SessionState::Waiting)
-            .map(|s| s.rec.id.clone())
-            .collect();
-        for id in ids {
-            self.tell_position(&id).await;
-        }
-    }
-
-    pub(super) async fn refresh_all(&mut self) {
-        self.assign_waiting().await;
-        self.broadcast_status().await;
-    }
-
-    /// Tells a waiting customer their place and the expected wait, when it
-    /// changed since they were last told.
-    pub(super) async fn tell_position(&mut self, id: &str) {
-        let Some(sess) = self.sessions.get(id) else {
-            return;
-        };
-        if sess.rec.state != SessionState::Waiting {
-            return;
-        }
-        let key = (
-            -sess.rec.priority,
-            sess.rec.enqueued_at,
-            sess.rec.id.clone(),
-        );
-        let position = 1 + self
-            .sessions
-            .values()
-            .filter(|s| s.rec.state == SessionState::Waiting && s.rec.queue == sess.rec.queue)
-            .filter(|s| (-s.rec.priority, s.rec.enqueued_at, s.rec.id.clone()) < key)
-            .count();
-        if sess.told_position == Some(position) {
-            return;
-        }
-        let minutes = self.dir.wait_estimate.as_secs().div_ceil(60).max(1) * position as u64;
-        let text =
-            format!("You are number {position} in the queue; the wait is about {minutes} min.");
-        if let Some(s) = self.sessions.get_mut(id) {
-            s.told_position = Some(position);
-        }
-        self.to_customer_text(id, &text).await;
     }
 }

@@ -178,7 +178,13 @@ async fn disco_info(
             "gateway",
             "xmpp",
             "Switchboard support",
-            &[ns::DISCO_INFO, ns::DISCO_ITEMS, ns::PING, ns::VERSION],
+            &[
+                ns::DISCO_INFO,
+                ns::DISCO_ITEMS,
+                ns::PING,
+                ns::VERSION,
+                ns::COMMANDS,
+            ],
         ),
         Scope::Own => (
             "account",

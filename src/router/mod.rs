@@ -99,6 +99,11 @@ impl Router {
         if let Some(t) = &to {
             match self.classify(t) {
                 Dest::Gateway => return self.gateway.send(Event::Stanza(stanza)).await,
+                // The support domain is also the agents' control JID: text
+                // commands and XEP-0050 ad-hoc commands go to the gateway.
+                Dest::Support if is_for_control(&stanza) => {
+                    return self.gateway.send(Event::Stanza(stanza)).await
+                }
                 // Customers talk to the entry JIDs, never to agents directly.
                 Dest::Account(..) if self.gateway.is_customer(from.to_bare().as_str()) => {
                     if stanza.kind() != Kind::Presence {
@@ -211,5 +216,22 @@ impl Router {
                 tracing::error!(error = %e, "account lookup failed");
                 false
             })
+    }
+}
+
+/// Messages and ad-hoc command IQs for the support domain itself.
+fn is_for_control(stanza: &Stanza) -> bool {
+    use crate::xml::ns;
+    match stanza.kind() {
+        Kind::Message => stanza.type_() != Some("error"),
+        Kind::Iq if matches!(stanza.type_(), Some("get" | "set")) => {
+            stanza.element().is_ok_and(|el| {
+                el.has_child("command", ns::COMMANDS)
+                    || el
+                        .get_child("query", ns::DISCO_ITEMS)
+                        .is_some_and(|q| q.attr("node") == Some(ns::COMMANDS))
+            })
+        }
+        _ => false,
     }
 }
