@@ -13,6 +13,8 @@ const BOB: &str = "bob@agents.support.test";
 const JULIET: &str = "juliet@customer.test";
 const ROMEO: &str = "romeo@customer.test";
 const HELP: &str = "help@support.test";
+/// An agent whose account is on the customers' server.
+const CAROL: &str = "carol@customer.test";
 const PW: &str = "pw";
 
 struct Center {
@@ -28,13 +30,18 @@ fn center(assign: &str, max_live: u32) -> Center {
 
 /// `defaults`: more lines for routing.toml's `[defaults]`.
 fn center_with(assign: &str, max_live: u32, defaults: &str) -> Center {
+    center_full(assign, max_live, defaults, "")
+}
+
+/// `more_agents`: more `[[agent]]` tables for agents.toml.
+fn center_full(assign: &str, max_live: u32, defaults: &str, more_agents: &str) -> Center {
     let ips = loopback_ips(2);
     let (sb_ip, p_ip) = (&ips[0], &ips[1]);
     let agents = format!(
         "[[agent]]\njid = \"{ALICE}\"\nname = \"Alice\"\ntier = 1\nskills = [\"billing\"]\n\
          protocols = [\"xmpp\"]\nmax_live = {max_live}\nmax_async = 5\n\n\
          [[agent]]\njid = \"{BOB}\"\nname = \"Bob\"\ntier = 1\nskills = [\"billing\"]\n\
-         protocols = [\"xmpp\"]\nmax_live = {max_live}\nmax_async = 5\n"
+         protocols = [\"xmpp\"]\nmax_live = {max_live}\nmax_async = 5\n{more_agents}"
     );
     let routing = format!(
         "[defaults]\nassign = \"{assign}\"\noffer_timeout_secs = 5\n{defaults}\n\
@@ -56,6 +63,7 @@ fn center_with(assign: &str, max_live: u32, defaults: &str) -> Center {
         ProsodyOpts::default()
             .user(JULIET, PW)
             .user(ROMEO, PW)
+            .user(CAROL, PW)
             .ip(p_ip)
             .arg("--s2s-port")
             .arg("5269")
@@ -647,6 +655,58 @@ async fn extensions_pass_through_the_bridge() {
                         .as_str()
                         .is_some_and(|x| x.contains("urn:xmpp:receipts") && x.contains("a1"))
             },
+            TIMEOUT,
+        )
+        .await;
+}
+
+/// An agent on another server: the support domain subscribes to her
+/// presence; once she approves, she is routed sessions like anyone.
+#[tokio::test]
+async fn an_agent_on_another_server_serves_through_federation() {
+    let more = format!(
+        "\n[[agent]]\njid = \"{CAROL}\"\nname = \"Carol\"\nskills = [\"billing\"]\n\
+         protocols = [\"xmpp\"]\nmax_live = 2\n"
+    );
+    let c = center_full("direct", 2, "", &more);
+    let mut carol = Client::login(&c.prosody, CAROL, PW, ClientOpts::default()).await;
+    // Switchboard's request at start-up found no Prosody yet; Carol follows
+    // the support domain, which approves and asks for her presence back.
+    carol
+        .request_ok(json!({"cmd": "subscribe", "to": "support.test"}))
+        .await;
+    carol.expect_presence("support.test", "subscribe").await;
+    carol
+        .request_ok(json!({"cmd": "subscribed", "to": "support.test"}))
+        .await;
+    let mut juliet = customer(&c, JULIET).await;
+    juliet.message(HELP, "anyone?").await;
+    let m = carol
+        .expect_what(
+            "the customer's message",
+            |e| e["event"] == "message" && e["body"] == "anyone?",
+            TIMEOUT,
+        )
+        .await;
+    let proxy = m["from"]
+        .as_str()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        proxy.starts_with("s-") && proxy.ends_with("@support.test"),
+        "{m}"
+    );
+    system_line(&mut juliet, "now chatting with Carol").await;
+    carol.message(&proxy, "Carol, from afar").await;
+    juliet.expect_message(HELP, "Carol, from afar").await;
+    carol.message(&proxy, "/list").await;
+    carol
+        .expect_what(
+            "the work list",
+            |e| e["event"] == "message" && e["body"].as_str().is_some_and(|b| b.contains(&proxy)),
             TIMEOUT,
         )
         .await;

@@ -16,6 +16,7 @@ pub mod directory;
 mod entry;
 mod moves;
 mod queue;
+mod remote;
 mod sessions;
 mod worklist;
 
@@ -116,6 +117,9 @@ struct Core {
     by_customer: HashMap<String, String>,
     agents: HashMap<String, AgentRt>,
     cursors: HashMap<String, usize>,
+    /// Availability of agents hosted on other servers, per resource, from
+    /// the presence they send the support domain once subscribed.
+    remote_presence: HashMap<String, HashMap<String, Availability>>,
     /// The status each entry JID last announced, to broadcast changes only.
     entry_status: HashMap<String, entry::Status>,
     events: mpsc::Sender<Event>,
@@ -142,6 +146,7 @@ pub async fn run(
         agents: HashMap::new(),
         cursors: HashMap::new(),
         entry_status: HashMap::new(),
+        remote_presence: HashMap::new(),
         events: gateway.tx.clone(),
         gateway,
     };
@@ -164,11 +169,13 @@ pub async fn run(
             Event::GraceExpired { agent, seq } => core.grace_expired(&agent, seq).await,
             Event::Sweep => {
                 core.close_idle().await;
+                core.probe_silent_agents().await;
                 core.later(core.sweep_every(), Event::Sweep);
             }
             Event::Reload(dir) => {
                 core.dir = dir;
                 info!("gateway configuration reloaded");
+                core.subscribe_remote_agents().await;
                 core.refresh_all().await;
             }
         }
@@ -207,6 +214,7 @@ impl Core {
         for id in offered {
             self.requeue(&id, true).await;
         }
+        self.subscribe_remote_agents().await;
         let known: Vec<String> = self.dir.agents.iter().map(|a| a.jid.clone()).collect();
         for jid in known {
             if let Ok(bare) = BareJid::new(&jid) {
@@ -233,6 +241,7 @@ impl Core {
                     self.control(&from, &s).await
                 }
                 crate::xml::Kind::Iq => self.adhoc(&from, &s).await,
+                crate::xml::Kind::Presence => self.remote_agent_presence(&from, &s).await,
                 _ => {}
             };
         };

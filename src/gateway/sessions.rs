@@ -429,6 +429,10 @@ impl Core {
             let a = Availability::from_show(st.available, show.as_deref());
             best = best.max(Some(a));
         }
+        // Agents on other servers: what their presence to us said.
+        if let Some(resources) = self.remote_presence.get(bare.as_str()) {
+            best = best.max(resources.values().copied().max());
+        }
         let now = best.unwrap_or(Availability::Off);
         let rt = self.agents.entry(bare.to_string()).or_default();
         if rt.availability == Some(now) {

@@ -224,6 +224,8 @@ fn is_for_control(stanza: &Stanza) -> bool {
     use crate::xml::ns;
     match stanza.kind() {
         Kind::Message => stanza.type_() != Some("error"),
+        // Remote agents' presence, once they let the support domain see it.
+        Kind::Presence => true,
         Kind::Iq if matches!(stanza.type_(), Some("get" | "set")) => {
             stanza.element().is_ok_and(|el| {
                 el.has_child("command", ns::COMMANDS)
