@@ -304,3 +304,16 @@ fn unreadable_files_are_problems_of_their_own() {
     assert_eq!(p[1].file, settings.gateway.routing_file);
     assert_eq!(p[1].line, 2);
 }
+
+#[test]
+fn entry_names_of_sessions_are_reserved() {
+    let routing = "\
+[[queue]]
+name = \"general\"
+entry = [\"s-help@support.test\"]
+";
+    assert_eq!(
+        problems(ALICE, routing),
+        vec!["/etc/sb/routing.toml:3: entry 's-help@support.test': names starting with 's-' are reserved for sessions"]
+    );
+}

@@ -244,6 +244,14 @@ impl RoutingConfig {
                             "entry '{jid}' is not on the support domain: use user@{support_domain}"
                         ),
                     ));
+                } else if jid.node().is_some_and(|n| n.as_str().starts_with("s-")) {
+                    // Session proxy JIDs are `s-xxxxxxx@support domain`.
+                    problems.push(lines.problem(
+                        e,
+                        &format!(
+                            "entry '{jid}': names starting with 's-' are reserved for sessions"
+                        ),
+                    ));
                 } else if let Some((q, first)) = entries.get(&jid) {
                     problems.push(lines.problem(
                         e,
