@@ -57,6 +57,7 @@ pub enum ServerError {
 enum Role {
     C2s,
     S2s,
+    Component,
 }
 
 struct Listener {
@@ -115,6 +116,12 @@ impl Server {
             (&settings.c2s.direct_tls, true, "direct_tls", Role::C2s),
             (&settings.s2s.listen, false, "s2s", Role::S2s),
             (&settings.s2s.direct_tls, true, "s2s_direct_tls", Role::S2s),
+            (
+                &settings.component.listen,
+                false,
+                "component",
+                Role::Component,
+            ),
         ] {
             for addr in addrs {
                 let socket = TcpListener::bind(addr)
@@ -238,6 +245,9 @@ async fn accept_loop(shared: Arc<Shared>, l: Listener) {
                             .tasks
                             .spawn(s2s::inbound::serve(s, tcp, peer, l.direct_tls))
                     }
+                    Role::Component => shared
+                        .tasks
+                        .spawn(crate::stream::component::serve(s, tcp, peer)),
                 };
             }
             Err(e) => {

@@ -66,6 +66,15 @@ pub struct Settings {
     pub s2s: S2s,
     pub limits: Limits,
     pub gateway: GatewayFiles,
+    pub component: Component,
+}
+
+/// XEP-0114: where components connect, and which may, with what secret.
+#[derive(Debug, Clone, Default)]
+pub struct Component {
+    pub listen: Vec<SocketAddr>,
+    /// Component domain → shared secret.
+    pub accept: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -172,6 +181,7 @@ impl Settings {
         let s2s_listen = addrs(&raw.s2s.listen);
         let s2s_direct_tls = addrs(&raw.s2s.direct_tls);
         let nameservers = addrs(&raw.s2s.nameservers);
+        let component_listen = addrs(&raw.component.listen);
         let mut hosts = std::collections::BTreeMap::new();
         for (domain, addr) in &raw.s2s.hosts {
             let name = domain.to_ascii_lowercase();
@@ -190,6 +200,29 @@ impl Settings {
                     ),
                 )),
             }
+        }
+        let mut accept = std::collections::BTreeMap::new();
+        for a in &raw.component.accept {
+            let domain = a.domain.get_ref().to_ascii_lowercase();
+            if let Err(msg) = validate_domain(&domain) {
+                problems.push(lines.problem(&a.domain, &format!("[[component.accept]]: {msg}")));
+            } else if domain == support_domain || domain == agent_domain {
+                problems.push(lines.problem(
+                    &a.domain,
+                    &format!("component domain '{domain}' is one of the server's own domains"),
+                ));
+            } else if accept.contains_key(&domain) {
+                problems.push(lines.problem(
+                    &a.domain,
+                    &format!("component domain '{domain}' is declared twice"),
+                ));
+            }
+            if a.secret.get_ref().len() < 8 {
+                problems.push(
+                    lines.problem(&a.secret, "component secret must be at least 8 characters"),
+                );
+            }
+            accept.insert(domain, a.secret.get_ref().clone());
         }
         let secret = raw.s2s.dialback_secret.get_ref();
         if !secret.is_empty() && secret.len() < 16 {
@@ -270,6 +303,10 @@ impl Settings {
             gateway: GatewayFiles {
                 agents_file,
                 routing_file,
+            },
+            component: Component {
+                listen: component_listen,
+                accept,
             },
         })
     }

@@ -21,6 +21,23 @@ pub struct File {
     pub limits: Limits,
     #[serde(default)]
     pub gateway: Gateway,
+    #[serde(default)]
+    pub component: Component,
+}
+
+/// XEP-0114 external components (transports for other IM networks).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Component {
+    pub listen: Vec<Spanned<String>>,
+    pub accept: Vec<ComponentAccept>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentAccept {
+    pub domain: Spanned<String>,
+    pub secret: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

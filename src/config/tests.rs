@@ -97,3 +97,31 @@ fn s2s_hosts_and_secret_are_checked_with_their_lines() {
         Some(&"127.0.0.21:5269".parse().unwrap())
     );
 }
+
+#[test]
+fn components_are_checked_with_their_lines() {
+    let p = problems(&format!(
+        "{MINIMAL}[component]\nlisten = [\"127.0.0.1:5347\"]\n\
+         [[component.accept]]\ndomain = \"sms.support.test\"\nsecret = \"short\"\n\
+         [[component.accept]]\ndomain = \"support.test\"\nsecret = \"long enough\"\n"
+    ));
+    assert_eq!(
+        p,
+        vec![
+            "/etc/sb/switchboard.toml:8: component secret must be at least 8 characters",
+            "/etc/sb/switchboard.toml:10: component domain 'support.test' is one of the server's own domains",
+        ]
+    );
+    let s = load(&format!(
+        "{MINIMAL}[component]\nlisten = [\"127.0.0.1:5347\"]\n\
+         [[component.accept]]\ndomain = \"SMS.support.test\"\nsecret = \"long enough\"\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        s.component
+            .accept
+            .get("sms.support.test")
+            .map(String::as_str),
+        Some("long enough")
+    );
+}

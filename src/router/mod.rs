@@ -3,6 +3,7 @@
 //! are called from [`Router::route`]; the router holds no business state.
 
 mod carbons;
+mod components;
 mod errors;
 mod iq;
 mod message;
@@ -35,6 +36,7 @@ pub struct Router {
     pub table: Table,
     pub s2s: Pool,
     pub gateway: Gateway,
+    pub components: components::Components,
 }
 
 /// Where a destination JID lives.
@@ -48,6 +50,8 @@ enum Dest {
     /// A JID on the support domain: entry JIDs and session proxies, the
     /// gateway's.
     Gateway,
+    /// A domain served by an XEP-0114 component (a transport).
+    Component(String),
     /// Any other domain.
     Remote,
 }
@@ -60,6 +64,7 @@ impl Router {
             table: Table::default(),
             s2s,
             gateway,
+            components: components::Components::default(),
         }
     }
 
@@ -75,6 +80,8 @@ impl Router {
                 None => Dest::Support,
                 Some(_) => Dest::Gateway,
             }
+        } else if self.settings.component.accept.contains_key(domain) {
+            Dest::Component(domain.to_string())
         } else {
             Dest::Remote
         }
@@ -99,6 +106,7 @@ impl Router {
         if let Some(t) = &to {
             match self.classify(t) {
                 Dest::Gateway => return self.gateway.send(Event::Stanza(stanza)).await,
+                Dest::Component(domain) => return self.to_component(&domain, stanza).await,
                 // The support domain is also the agents' control JID: text
                 // commands and XEP-0050 ad-hoc commands go to the gateway.
                 Dest::Support if is_for_control(&stanza) => {
@@ -145,6 +153,21 @@ impl Router {
                     .await
             }
             Dest::Remote => self.to_remote(stanza).await,
+            Dest::Component(domain) => self.to_component(&domain, stanza).await,
+        }
+    }
+
+    /// Queues a stanza for a component's connection; a component that is not
+    /// connected answers `service-unavailable` (XEP-0114 §3.1).
+    pub(crate) async fn to_component(&self, domain: &str, stanza: Stanza) {
+        let sent = match self.components.sender(domain) {
+            Some(tx) => tx.send(stanza).await.map_err(|e| e.0),
+            None => Err(stanza),
+        };
+        if let Err(s) = sent {
+            if s.kind() != Kind::Presence {
+                self.bounce(&s, Condition::ServiceUnavailable, None).await;
+            }
         }
     }
 

@@ -63,6 +63,7 @@ async fn inbound(router: &Router, from: &Jid, to: &Jid, stanza: Stanza) {
     let (bare, resource) = match router.classify(to) {
         Dest::Account(bare, resource) => (bare, resource),
         Dest::Remote => return router.to_remote(stanza).await,
+        Dest::Component(domain) => return router.to_component(&domain, stanza).await,
         // Gateway presence comes with its layer; presence is never
         // answered with errors for unknown destinations.
         Dest::Server | Dest::Support | Dest::Gateway => return,

@@ -3,6 +3,7 @@
 //! and stanzas to [`crate::router`].
 
 pub mod c2s;
+pub mod component;
 mod error;
 pub mod s2s;
 pub mod sasl;

@@ -243,7 +243,10 @@ impl Stanza {
     /// (`jabber:client` or `jabber:server`), so that it reads as a stanza on
     /// whichever stream it is written to.
     pub fn unqualified(&self) -> Stanza {
-        if !matches!(self.ns.as_deref(), Some(ns::CLIENT) | Some(ns::SERVER)) {
+        if !matches!(
+            self.ns.as_deref(),
+            Some(ns::CLIENT) | Some(ns::SERVER) | Some(ns::COMPONENT)
+        ) {
             return self.clone();
         }
         let mut s = self.rewrite_top(&[], &["xmlns"]);
@@ -319,7 +322,10 @@ fn resolve(res: &ResolveResult, qname: &[u8]) -> Result<Option<String>, StanzaPa
 }
 
 fn kind_of(name: &str, ns: Option<&str>) -> Kind {
-    if !matches!(ns, None | Some(ns::CLIENT) | Some(ns::SERVER)) {
+    if !matches!(
+        ns,
+        None | Some(ns::CLIENT) | Some(ns::SERVER) | Some(ns::COMPONENT)
+    ) {
         return Kind::Other;
     }
     match name {

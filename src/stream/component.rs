@@ -1,0 +1,226 @@
+//! XEP-0114 external components: a transport for another IM network (SMS,
+//! IRC, Telegram...) connects, proves the shared secret with a handshake,
+//! and then exchanges stanzas for its own domain, whose users are customers
+//! like any other.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha1::{Digest, Sha1};
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tracing::{debug, info, Instrument};
+
+use super::xmlio::read_frame;
+use super::{StreamError, StreamErrorCondition as Cond, XmlIo};
+use crate::net::Transport;
+use crate::server::Shared;
+use crate::xml::{escape_attr, ns, Frame, Framer, Kind, Stanza};
+
+/// Serves one component connection until it ends.
+pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
+    let span = tracing::info_span!("component", %peer, domain = tracing::field::Empty);
+    async move {
+        let mut xio = XmlIo::new(
+            Transport::Plain(tcp),
+            shared.settings.limits.max_stanza_bytes,
+        );
+        let deadline = shared.settings.c2s.negotiation_timeout;
+        let domain = match tokio::time::timeout(deadline, handshake(&shared, &mut xio)).await {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => return fail(&mut xio, e).await,
+            Err(_) => {
+                let e = StreamError::protocol(Cond::ConnectionTimeout, "no handshake in time");
+                return fail(&mut xio, e).await;
+            }
+        };
+        tracing::Span::current().record("domain", tracing::field::display(&domain));
+        info!("component connected");
+        run(shared, xio, domain).await;
+    }
+    .instrument(span)
+    .await
+}
+
+/// Header, then `<handshake>` = hex(SHA-1(stream id + secret)).
+async fn handshake(shared: &Shared, xio: &mut XmlIo<Transport>) -> Result<String, StreamError> {
+    let Frame::Open(h) = xio.next().await? else {
+        return Err(StreamError::protocol(
+            Cond::NotWellFormed,
+            "expected a stream header",
+        ));
+    };
+    let id = crate::util::random_id(16);
+    let domain = h.to.as_deref().unwrap_or("").to_ascii_lowercase();
+    xio.send(
+        format!(
+            "<?xml version='1.0'?><stream:stream xmlns='{}' xmlns:stream='{}' from='{}' id='{id}'>",
+            ns::COMPONENT,
+            ns::STREAM,
+            escape_attr(&domain)
+        )
+        .as_bytes(),
+    )
+    .await?;
+    if h.default_ns.as_deref() != Some(ns::COMPONENT) {
+        return Err(StreamError::protocol(
+            Cond::InvalidNamespace,
+            "the default namespace must be jabber:component:accept",
+        ));
+    }
+    let Some(secret) = shared.settings.component.accept.get(&domain) else {
+        return Err(StreamError::protocol(
+            Cond::HostUnknown,
+            "no such component here",
+        ));
+    };
+    let Frame::Element(el) = xio.next().await? else {
+        return Err(StreamError::protocol(
+            Cond::NotAuthorized,
+            "expected a handshake",
+        ));
+    };
+    if el.name() != "handshake" {
+        return Err(StreamError::protocol(
+            Cond::NotAuthorized,
+            "handshake first",
+        ));
+    }
+    let given = el
+        .element()
+        .map(|e| e.text().trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let expected: String = Sha1::digest(format!("{id}{secret}").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    // Compared in constant time: the secret must not leak byte by byte.
+    let same = given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
+        return Err(StreamError::protocol(Cond::NotAuthorized, "wrong secret"));
+    }
+    xio.send(b"<handshake/>").await?;
+    Ok(domain)
+}
+
+async fn fail(xio: &mut XmlIo<Transport>, e: StreamError) {
+    if let StreamError::Protocol { condition, text } = &e {
+        info!(condition = condition.name(), %text, "closing component stream with error");
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            let _ = xio.send(condition.to_xml(Some(text)).as_bytes()).await;
+            let _ = xio.io.shutdown().await;
+        })
+        .await;
+    } else {
+        debug!(error = %e, "component connection ended");
+    }
+}
+
+async fn run(shared: Arc<Shared>, xio: XmlIo<Transport>, domain: String) {
+    let (tx, rx) = mpsc::channel(shared.settings.limits.session_queue);
+    shared.router.components.attach(&domain, tx.clone());
+    let XmlIo { io, framer } = xio;
+    let (read, write) = tokio::io::split(io);
+    let writer = tokio::spawn(write_loop(write, rx));
+    let outcome = read_loop(&shared, read, framer, &domain).await;
+    shared.router.components.detach(&domain, &tx);
+    drop(tx);
+    let error = match outcome {
+        Err(StreamError::Protocol { condition, text }) => {
+            info!(condition = condition.name(), %text, "closing component stream with error");
+            Some(condition.to_xml(Some(&text)))
+        }
+        _ => None,
+    };
+    // The writer ends when the queue closes; the error goes last.
+    if let Ok(mut write) = writer.await {
+        let out = error.unwrap_or_else(|| "</stream:stream>".into());
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            let _ = write.write_all(out.as_bytes()).await;
+            let _ = write.shutdown().await;
+        })
+        .await;
+    }
+    info!("component disconnected");
+}
+
+async fn read_loop(
+    shared: &Shared,
+    mut read: ReadHalf<Transport>,
+    mut framer: Framer,
+    domain: &str,
+) -> Result<(), StreamError> {
+    loop {
+        let frame = tokio::select! {
+            f = read_frame(&mut read, &mut framer) => f?,
+            _ = shared.shutdown.cancelled() => {
+                return Err(StreamError::protocol(Cond::SystemShutdown, "server shutting down"));
+            }
+        };
+        let el = match frame {
+            Frame::Element(el) => el,
+            Frame::Close => return Ok(()),
+            Frame::Open(_) => {
+                return Err(StreamError::protocol(
+                    Cond::NotWellFormed,
+                    "unexpected stream header",
+                ))
+            }
+        };
+        if el.kind() == Kind::Other {
+            return Err(StreamError::protocol(
+                Cond::UnsupportedStanzaType,
+                "not a stanza",
+            ));
+        }
+        check_addresses(&el, domain)?;
+        shared.router.route(el).await;
+    }
+}
+
+/// A component speaks only for its own domain (and its users).
+fn check_addresses(el: &Stanza, domain: &str) -> Result<(), StreamError> {
+    let from = el
+        .from()
+        .and_then(|f| jid::Jid::new(f).ok())
+        .ok_or_else(|| {
+            StreamError::protocol(Cond::ImproperAddressing, "stanzas need a valid from")
+        })?;
+    if el.to().and_then(|t| jid::Jid::new(t).ok()).is_none() {
+        return Err(StreamError::protocol(
+            Cond::ImproperAddressing,
+            "stanzas need a valid to",
+        ));
+    }
+    if !from.domain().as_str().eq_ignore_ascii_case(domain) {
+        return Err(StreamError::protocol(
+            Cond::InvalidFrom,
+            format!("{from} is not on {domain}"),
+        ));
+    }
+    Ok(())
+}
+
+async fn write_loop(
+    mut write: WriteHalf<Transport>,
+    mut rx: mpsc::Receiver<Stanza>,
+) -> WriteHalf<Transport> {
+    let mut batch = Vec::with_capacity(64);
+    while rx.recv_many(&mut batch, 64).await > 0 {
+        let mut out = Vec::new();
+        for s in batch.drain(..) {
+            out.extend_from_slice(s.unqualified().bytes());
+        }
+        if write.write_all(&out).await.is_err() || write.flush().await.is_err() {
+            break;
+        }
+    }
+    write
+}
