@@ -109,6 +109,16 @@ async fn work_item(agent: &mut Client, removed: bool) -> Value {
     e["items"][0].clone()
 }
 
+/// The next message whose body contains `text`, from anyone.
+async fn line_containing(c: &mut Client, text: &str) -> Value {
+    c.expect_what(
+        &format!("a message containing {text:?}"),
+        |e| e["event"] == "message" && e["body"].as_str().is_some_and(|b| b.contains(text)),
+        TIMEOUT,
+    )
+    .await
+}
+
 async fn system_line(customer: &mut Client, contains: &str) -> Value {
     customer
         .expect_what(
@@ -168,21 +178,9 @@ async fn an_unanswered_offer_goes_to_the_next_agent() {
     let mut juliet = customer(&c, JULIET).await;
     juliet.message(HELP, "hello?").await;
     // Alice has been idle longest: she gets the offer, and lets it lapse.
-    let offer = alice
-        .expect_what(
-            "an offer",
-            |e| e["event"] == "message" && e["body"].as_str().is_some_and(|b| b.contains("/take")),
-            TIMEOUT,
-        )
-        .await;
+    let offer = line_containing(&mut alice, "/take").await;
     let proxy = offer["from"].as_str().unwrap().to_string();
-    let offer = bob
-        .expect_what(
-            "the offer after Alice's lapsed",
-            |e| e["event"] == "message" && e["body"].as_str().is_some_and(|b| b.contains("/take")),
-            TIMEOUT,
-        )
-        .await;
+    let offer = line_containing(&mut bob, "/take").await;
     assert_eq!(offer["from"], proxy.as_str(), "{offer}");
     bob.message(&proxy, "/take").await;
     work_item(&mut bob, false).await;
@@ -703,11 +701,5 @@ async fn an_agent_on_another_server_serves_through_federation() {
     carol.message(&proxy, "Carol, from afar").await;
     juliet.expect_message(HELP, "Carol, from afar").await;
     carol.message(&proxy, "/list").await;
-    carol
-        .expect_what(
-            "the work list",
-            |e| e["event"] == "message" && e["body"].as_str().is_some_and(|b| b.contains(&proxy)),
-            TIMEOUT,
-        )
-        .await;
+    line_containing(&mut carol, &proxy).await;
 }

@@ -1,7 +1,7 @@
 //! [`Ejabberd`], a real ejabberd started by `tests/peers/ejabberd.py`, as a
 //! peer server (the counterpart of [`Prosody`](super::Prosody)).
 
-use super::{addrs_of, manifest_dir, parse_ready, python, tail, Endpoint, Tls};
+use super::{addrs_of, manifest_dir, python, tail, Endpoint, Tls};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -66,31 +66,14 @@ impl Ejabberd {
         } else {
             opts.domains.clone()
         };
-        let mut cmd = Command::new(python());
-        cmd.arg(script()).arg("start").arg(dir.path());
-        if let Some(ip) = &opts.ip {
-            cmd.args(["--ip", ip]);
-        }
-        for d in &domains {
-            cmd.args(["--domain", d]);
-        }
-        for (jid, pw) in &opts.users {
-            cmd.arg("--user").arg(format!("{jid}={pw}"));
-        }
-        let out = cmd
-            .args(&opts.args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("running tests/peers/ejabberd.py");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let fields = stdout.lines().find_map(parse_ready);
-        let Some(fields) = fields.filter(|_| out.status.success()) else {
-            panic!(
-                "ejabberd.py start failed ({}):\n{stdout}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
+        let fields = super::peers::start_peer(
+            "ejabberd.py",
+            dir.path(),
+            opts.ip.as_deref(),
+            &domains,
+            &opts.users,
+            &opts.args,
+        );
         Ejabberd {
             addrs: addrs_of(&fields),
             ca_file: PathBuf::from(&fields["ca"]),

@@ -79,33 +79,14 @@ impl Prosody {
         } else {
             opts.domains.clone()
         };
-        let mut cmd = Command::new(python());
-        cmd.arg(manifest_dir().join("tests/peers/prosody.py"))
-            .arg("start")
-            .arg(dir.path());
-        if let Some(ip) = &opts.ip {
-            cmd.args(["--ip", ip]);
-        }
-        for d in &domains {
-            cmd.args(["--domain", d]);
-        }
-        for (jid, pw) in &opts.users {
-            cmd.arg("--user").arg(format!("{jid}={pw}"));
-        }
-        let out = cmd
-            .args(&opts.args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("running tests/peers/prosody.py");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let fields = stdout.lines().find_map(parse_ready);
-        let Some(fields) = fields.filter(|_| out.status.success()) else {
-            panic!(
-                "prosody.py start failed ({}):\n{stdout}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
+        let fields = start_peer(
+            "prosody.py",
+            dir.path(),
+            opts.ip.as_deref(),
+            &domains,
+            &opts.users,
+            &opts.args,
+        );
         Prosody {
             addrs: addrs_of(&fields),
             ca_file: PathBuf::from(&fields["ca"]),
@@ -175,5 +156,45 @@ impl Drop for Prosody {
                 tail(&self.log(), 60)
             );
         }
+    }
+}
+
+/// Runs `tests/peers/<script> start DIR ...` (the peers share one command
+/// line) and returns the fields of the `ready` line it prints.
+pub(super) fn start_peer(
+    script: &str,
+    dir: &Path,
+    ip: Option<&str>,
+    domains: &[String],
+    users: &[(String, String)],
+    args: &[String],
+) -> HashMap<String, String> {
+    let mut cmd = Command::new(python());
+    cmd.arg(manifest_dir().join("tests/peers").join(script))
+        .arg("start")
+        .arg(dir);
+    if let Some(ip) = ip {
+        cmd.args(["--ip", ip]);
+    }
+    for d in domains {
+        cmd.args(["--domain", d]);
+    }
+    for (jid, pw) in users {
+        cmd.arg("--user").arg(format!("{jid}={pw}"));
+    }
+    let out = cmd
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running tests/peers/{script}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let fields = stdout.lines().find_map(parse_ready);
+    match fields.filter(|_| out.status.success()) {
+        Some(f) => f,
+        None => panic!(
+            "{script} start failed ({}):\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ),
     }
 }
