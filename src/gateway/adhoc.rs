@@ -16,6 +16,7 @@ const DATA: &str = "jabber:x:data";
 /// (node, name) of each command.
 const COMMANDS: &[(&str, &str)] = &[
     ("list", "My work list"),
+    ("info", "Session info"),
     ("take", "Accept an offered session"),
     ("close", "Close a session"),
     ("note", "Add a note to a session"),

@@ -39,6 +39,10 @@ pub struct AgentView<'a> {
     pub tier: u8,
     pub skills: &'a BTreeSet<String>,
     pub protocols: &'a BTreeSet<String>,
+    /// What the agent's client can show; None when not known yet, which
+    /// counts as able (most clients are, and a silent client should not
+    /// take an agent off routing).
+    pub features: Option<&'a BTreeSet<String>>,
     pub max_live: u32,
     pub max_async: u32,
     pub availability: Availability,
@@ -63,10 +67,15 @@ impl AgentView<'_> {
 #[derive(Debug, Clone)]
 pub struct Need<'a> {
     pub skills: &'a BTreeSet<String>,
+    /// Skills a rule asked for on top of the queue's.
+    pub extra_skills: &'a BTreeSet<String>,
     pub tier: Option<u8>,
     /// Only these agents (a queue's explicit list), if any.
     pub only: Option<&'a [String]>,
-    pub protocol: &'a str,
+    /// The customer's channel the agent must serve; None: any.
+    pub protocol: Option<&'a str>,
+    /// Features the agent's client must have (e.g. `oob` for files).
+    pub features: &'a BTreeSet<String>,
     pub mode: Mode,
     /// Agents that already let an offer for this session lapse.
     pub exclude: &'a [String],
@@ -76,12 +85,19 @@ pub struct Need<'a> {
 
 /// Whether `a` can take a session with `need` right now.
 pub fn capable(a: &AgentView, need: &Need) -> bool {
+    capable_ignoring_room(a, need) && a.has_room(need.mode)
+}
+
+/// Whether `a` could serve a session with `need` at all, whatever their
+/// presence and load.
+pub fn capable_ignoring_room(a: &AgentView, need: &Need) -> bool {
     need.skills.is_subset(a.skills)
+        && need.extra_skills.is_subset(a.skills)
         && need.tier.is_none_or(|t| t == a.tier)
         && need.only.is_none_or(|o| o.iter().any(|j| j == a.jid))
-        && a.protocols.contains(need.protocol)
+        && need.protocol.is_none_or(|p| a.protocols.contains(p))
+        && a.features.is_none_or(|f| need.features.is_subset(f))
         && !need.exclude.iter().any(|j| j == a.jid)
-        && a.has_room(need.mode)
 }
 
 /// Picks an agent: the sticky one when it is capable, else by `strategy`
@@ -167,6 +183,7 @@ mod tests {
                 tier: 1,
                 skills: &x.skills,
                 protocols: &x.protocols,
+                features: None,
                 max_live: 2,
                 max_async: 5,
                 availability: x.availability,
@@ -177,12 +194,16 @@ mod tests {
             .collect()
     }
 
+    static EMPTY: BTreeSet<String> = BTreeSet::new();
+
     fn need<'a>(skills: &'a BTreeSet<String>, mode: Mode, sticky: Option<&'a str>) -> Need<'a> {
         Need {
             skills,
+            extra_skills: &EMPTY,
             tier: None,
             only: None,
-            protocol: "xmpp",
+            protocol: Some("xmpp"),
+            features: &EMPTY,
             mode,
             exclude: &[],
             sticky,
@@ -270,6 +291,44 @@ mod tests {
             choose(&v, &n, Strategy::LongestIdle, &mut cur).map(|i| v[i].jid),
             Some("b@x")
         );
+    }
+
+    #[test]
+    fn protocols_and_client_features_filter() {
+        let mut list = [
+            a("a@x", &[], Availability::Live, 0, 0),
+            a("b@x", &[], Availability::Live, 0, 1),
+        ];
+        list[1].protocols.insert("sms".into());
+        let oob: BTreeSet<String> = ["oob".to_string()].into();
+        let plain = BTreeSet::new();
+        let mut v = views(&list);
+        v[1].features = Some(&plain);
+        let none = BTreeSet::new();
+        let mut cur = 0;
+        let sms = Need {
+            protocol: Some("sms"),
+            ..need(&none, Mode::Live, None)
+        };
+        assert_eq!(
+            choose(&v, &sms, Strategy::LongestIdle, &mut cur).map(|i| v[i].jid),
+            Some("b@x"),
+            "only b serves sms"
+        );
+        let files = Need {
+            features: &oob,
+            ..need(&none, Mode::Live, None)
+        };
+        assert_eq!(
+            choose(&v, &files, Strategy::RoundRobin, &mut cur).map(|i| v[i].jid),
+            Some("a@x"),
+            "b's client is known to lack oob; a's is unknown, so able"
+        );
+        let anyone = Need {
+            protocol: None,
+            ..need(&none, Mode::Live, None)
+        };
+        assert!(v.iter().all(|x| capable(x, &anyone)));
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The bridge: a customer's stanzas reach the session's agent from the
 //! proxy JID; the agent's reach the customer from the entry JID, with the
 //! agent's name (XEP-0172). Payloads (chat states, receipts, corrections,
-//! OOB links) pass through as they are: only `from` and `to` change.
+//! OOB links, XHTML-IM) pass through where the receiver can show them and
+//! are adapted where it cannot (see `adapt`).
 
 use jid::Jid;
 
+use super::adapt::{adapt, Target};
 use super::{Core, Sess};
 use crate::router::Condition;
 use crate::store::{Direction, SessionState};
@@ -104,7 +106,26 @@ impl Core {
             .dir
             .agent(&from.to_bare().to_string())
             .map(|a| a.name.clone());
-        self.route(with_nick(out, name.as_deref())).await;
+        let out = with_nick(out, name.as_deref());
+        for part in adapt(&out, self.customer_target(id)) {
+            self.route(part).await;
+        }
+    }
+
+    /// What the session's customer can receive, as identification found.
+    fn customer_target(&self, id: &str) -> Target<'_> {
+        self.sessions.get(id).map_or(Target::default(), |s| Target {
+            features: s.ctx.ident.features.as_ref(),
+            max_length: s.ctx.ident.max_length,
+        })
+    }
+
+    /// What an agent's client can show.
+    fn agent_target(&self, agent: &str) -> Target<'_> {
+        Target {
+            features: self.agent_feats.get(agent),
+            max_length: None,
+        }
     }
 
     /// Sends a customer's stanza to the session's agent, if it has one that
@@ -120,8 +141,10 @@ impl Core {
             return false;
         }
         let proxy = self.proxy_jid(id);
-        self.route(s.with_addresses(Some(&proxy), Some(agent)))
-            .await;
+        let out = s.with_addresses(Some(&proxy), Some(agent));
+        for part in adapt(&out, self.agent_target(agent)) {
+            self.route(part).await;
+        }
         true
     }
 
@@ -142,8 +165,10 @@ impl Core {
             else {
                 continue;
             };
-            self.route(stamped.with_addresses(Some(&proxy), Some(&agent)))
-                .await;
+            let out = stamped.with_addresses(Some(&proxy), Some(&agent));
+            for part in adapt(&out, self.agent_target(&agent)) {
+                self.route(part).await;
+            }
             done.push(m.id);
         }
         if !done.is_empty() {
@@ -180,7 +205,14 @@ impl Core {
                 true,
             )
             .await;
-        self.route(m).await;
+        // Only the length matters for our own plain texts.
+        let target = Target {
+            features: None,
+            max_length: sess.ctx.ident.max_length,
+        };
+        for part in adapt(&m, target) {
+            self.route(part).await;
+        }
     }
 }
 

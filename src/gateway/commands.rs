@@ -11,7 +11,7 @@ use crate::store::{Direction, SessionState};
 use crate::util::now_ms;
 use crate::xml::{ns, Stanza};
 
-pub(super) const HELP: &str = "Commands: /take, /close, /note TEXT, /transfer AGENT|QUEUE, /list; \
+pub(super) const HELP: &str = "Commands: /take, /close, /note TEXT, /transfer AGENT|QUEUE, /info, /list; \
      to the support domain: /list, /on, /off, or a command with a session id first (/close s-abc2345)";
 
 impl Core {
@@ -62,8 +62,29 @@ impl Core {
                     r
                 }
             }
+            "info" => self.session_info(id),
             _ => HELP.to_string(),
         }
+    }
+
+    /// Who the customer is, how they reach us and why the session came
+    /// here: the same lines as at assignment.
+    pub(super) fn session_info(&self, id: &str) -> String {
+        let Some(sess) = self.sessions.get(id) else {
+            return format!("No open session {id}.");
+        };
+        let mut lines = vec![format!(
+            "Session {id} · {} · queue {} · {}",
+            sess.rec.customer_jid,
+            sess.rec.queue,
+            sess.rec.state.as_str()
+        )];
+        if sess.routed {
+            lines.extend(sess.ctx.describe());
+        } else {
+            lines.push("Identification is still under way.".into());
+        }
+        lines.join("\n")
     }
 
     /// Plain text to a session's proxy JID.

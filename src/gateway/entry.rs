@@ -5,6 +5,7 @@
 use jid::Jid;
 
 use super::assign::{Availability, Mode};
+use super::context::Needs;
 use super::Core;
 use crate::router::Condition;
 use crate::store::{RosterItem, Subscription};
@@ -44,12 +45,43 @@ impl Core {
                     ask: false,
                     groups: Vec::new(),
                 };
+                let known = self.store.roster_item(entry, &customer).await;
+                let mutual = matches!(&known, Ok(Some(i)) if i.subscription == Subscription::Both);
+                let item = RosterItem {
+                    subscription: if mutual {
+                        Subscription::Both
+                    } else {
+                        Subscription::From
+                    },
+                    ask: !mutual,
+                    ..item
+                };
                 if let Err(e) = self.store.roster_upsert(entry, &item).await {
                     tracing::error!(error = %e, "storing an entry subscription failed");
                 }
                 self.route(presence(entry, &customer, Some("subscribed"), None))
                     .await;
+                if !mutual {
+                    // Asked back, so the customer's presence (with the caps
+                    // that identify their client) and whether they are
+                    // online reach the entry. Declining costs nothing.
+                    self.route(presence(entry, &customer, Some("subscribe"), None))
+                        .await;
+                }
                 self.send_status(entry, &customer).await;
+            }
+            Some(t @ ("subscribed" | "unsubscribed")) => {
+                if let Ok(Some(mut item)) = self.store.roster_item(entry, &customer).await {
+                    item.subscription = if t == "subscribed" {
+                        Subscription::Both
+                    } else {
+                        Subscription::From
+                    };
+                    item.ask = false;
+                    if let Err(e) = self.store.roster_upsert(entry, &item).await {
+                        tracing::error!(error = %e, "storing an entry subscription failed");
+                    }
+                }
             }
             Some("unsubscribe") => {
                 let _ = self.store.roster_remove(entry, &customer).await;
@@ -57,8 +89,12 @@ impl Core {
                     .await;
             }
             Some("probe") => self.send_status(entry, from.as_str()).await,
-            None => self.customer_online(from, true).await,
-            Some("unavailable") => self.customer_online(from, false).await,
+            None | Some("unavailable") => {
+                if let Ok(el) = s.element() {
+                    self.note_presence(from, &el).await;
+                }
+                self.customer_online(from, s.type_().is_none()).await
+            }
             _ => {}
         }
     }
@@ -116,8 +152,10 @@ impl Core {
         };
         let mut on_duty = false;
         let views = self.agent_views();
+        // Any channel: the entry's status is the same for every customer.
+        let anyone = Needs::default();
         for v in &views {
-            let need = self.need_for(queue, Mode::Live, &[], None);
+            let need = self.need_for(queue, &anyone, Mode::Live, &[], None);
             if super::assign::capable(v, &need) {
                 return Status::Open;
             }

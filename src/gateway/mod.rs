@@ -8,15 +8,21 @@
 //! the support domain and every presence change of a local account. Every
 //! message a customer writes is stored before anything else is done with it.
 
+mod adapt;
 mod adhoc;
+mod agents;
 pub mod assign;
 mod bridge;
 mod commands;
+pub mod context;
 pub mod directory;
+pub mod discover;
 mod entry;
+mod identify;
 mod moves;
 mod queue;
 mod remote;
+mod route;
 mod sessions;
 mod worklist;
 
@@ -49,6 +55,8 @@ pub enum Event {
     Reload(Arc<Directory>),
     /// Time to close sessions idle longer than `session_idle_secs`.
     Sweep,
+    /// A session's identification ran out of time.
+    IdentifyTimeout { session: String },
 }
 
 /// The router's handle on the gateway.
@@ -96,6 +104,31 @@ struct Sess {
     told_position: Option<usize>,
     /// When someone last wrote in the session (ms), for the idle close.
     last_activity_ms: i64,
+    /// Who the customer is and what routing decided (stored as JSON).
+    ctx: context::Context,
+    /// Identification queries still unanswered.
+    pending: HashSet<String>,
+    /// Rules have been applied; until then the session waits unoffered.
+    routed: bool,
+    /// The first message's body, which keyword and regex rules read.
+    first_text: String,
+}
+
+impl Sess {
+    fn new(rec: SessionRecord, routed: bool, now: i64) -> Sess {
+        Sess {
+            ctx: context::Context::from_json(rec.context.as_deref()),
+            rec,
+            customer_full: None,
+            offer_seq: 0,
+            lapsed: Vec::new(),
+            told_position: None,
+            last_activity_ms: now,
+            pending: HashSet::new(),
+            routed,
+            first_text: String::new(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -122,6 +155,10 @@ struct Core {
     remote_presence: HashMap<String, HashMap<String, Availability>>,
     /// The status each entry JID last announced, to broadcast changes only.
     entry_status: HashMap<String, entry::Status>,
+    /// Identification answers and the queries still out.
+    ident: identify::Cache,
+    /// Each agent's client features, when known (see `agent_features`).
+    agent_feats: HashMap<String, std::collections::BTreeSet<String>>,
     events: mpsc::Sender<Event>,
     gateway: Gateway,
 }
@@ -147,6 +184,8 @@ pub async fn run(
         cursors: HashMap::new(),
         entry_status: HashMap::new(),
         remote_presence: HashMap::new(),
+        ident: identify::Cache::default(),
+        agent_feats: HashMap::new(),
         events: gateway.tx.clone(),
         gateway,
     };
@@ -167,6 +206,7 @@ pub async fn run(
             Event::Presence(bare) => core.agent_presence(&bare).await,
             Event::OfferExpired { session, seq } => core.offer_expired(&session, seq).await,
             Event::GraceExpired { agent, seq } => core.grace_expired(&agent, seq).await,
+            Event::IdentifyTimeout { session } => core.identify_timeout(&session).await,
             Event::Sweep => {
                 core.close_idle().await;
                 core.probe_silent_agents().await;
@@ -192,17 +232,8 @@ impl Core {
                 .insert(rec.customer_jid.clone());
             self.by_customer
                 .insert(rec.customer_jid.clone(), rec.id.clone());
-            self.sessions.insert(
-                rec.id.clone(),
-                Sess {
-                    rec,
-                    customer_full: None,
-                    offer_seq: 0,
-                    lapsed: Vec::new(),
-                    told_position: None,
-                    last_activity_ms: 0,
-                },
-            );
+            // Routed before the restart: its context holds the decision.
+            self.sessions.insert(rec.id.clone(), Sess::new(rec, true, 0));
         }
         // An offer does not survive a restart: its timer is gone.
         let offered: Vec<String> = self
@@ -234,6 +265,15 @@ impl Core {
         ) else {
             return;
         };
+        if s.kind() == crate::xml::Kind::Iq
+            && matches!(s.type_(), Some("result" | "error"))
+            && to.node().is_none()
+        {
+            // Answers to identification queries, which go out from the
+            // support domain.
+            self.identify_answer(&s).await;
+            return;
+        }
         let Some(node) = to.node().map(|n| n.as_str().to_string()) else {
             // The support domain itself: the control JID and its commands.
             return match s.kind() {

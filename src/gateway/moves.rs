@@ -38,6 +38,7 @@ impl Core {
         let Some(queue) = self.dir.queue(&sess.rec.queue).cloned() else {
             return;
         };
+        let needs = sess.ctx.needs.clone();
         let views = self.agent_views();
         let exclude = [agent.clone()];
         let own = views.iter().find(|v| v.jid == agent);
@@ -47,7 +48,7 @@ impl Core {
             info!(session = %id, %agent, "async session goes live");
             return self.set_state(id, SessionState::Live, &agent).await;
         }
-        let need = self.need_for(&queue, Mode::Live, &exclude, None);
+        let need = self.need_for(&queue, &needs, Mode::Live, &exclude, None);
         let mut cursor = *self.cursors.get(&queue.name).unwrap_or(&0);
         let second = assign::choose(&views, &need, queue.strategy, &mut cursor)
             .map(|i| views[i].jid.to_string());
@@ -96,8 +97,9 @@ impl Core {
             } else {
                 Mode::Live
             };
+            let needs = sess.ctx.needs.clone();
             let views = self.agent_views();
-            let need = self.need_for(&queue, mode, &[], None);
+            let need = self.need_for(&queue, &needs, mode, &[], None);
             let ok = views
                 .iter()
                 .any(|v| v.jid == to && assign::capable(v, &need));
@@ -128,8 +130,8 @@ impl Core {
         format!("No agent or queue called {target}.")
     }
 
-    /// What happened before this agent: sent once when a session that
-    /// already had a conversation changes hands.
+    /// The session's context for its new agent: the customer's
+    /// identification and routing, and what was said before them.
     pub(super) async fn send_context(&self, id: &str) {
         let Some(agent) = self.sessions.get(id).and_then(|s| s.rec.agent.clone()) else {
             return;
@@ -157,10 +159,11 @@ impl Core {
                 )
             })
             .collect();
-        if lines.is_empty() {
-            return;
+        // Who the customer is comes first, then what was said.
+        let mut text = self.session_info(id);
+        if !lines.is_empty() {
+            text.push_str(&format!("\nEarlier in this session:\n{}", lines.join("\n")));
         }
-        let text = format!("Earlier in this session:\n{}", lines.join("\n"));
         self.to_agent_text(id, &agent, &text).await;
     }
 

@@ -100,6 +100,9 @@ impl Core {
             None | Some("unavailable") => {}
             _ => return,
         }
+        if let Ok(el) = s.element() {
+            self.note_presence(from, &el).await;
+        }
         let show = s
             .element()
             .ok()

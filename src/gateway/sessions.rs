@@ -2,10 +2,11 @@
 //! before anything else), which waits in its queue until a capable agent is
 //! offered it or assigned it; agents' presence changes drive new attempts.
 
-use jid::{BareJid, Jid};
+use jid::Jid;
 use tracing::{error, info, warn};
 
 use super::assign::{self, AgentView, Availability, Mode, Need};
+use super::context::Needs;
 use super::directory::Queue;
 use super::{new_session_id, Core, Event, Sess};
 use crate::store::{Direction, NewSession, SessionState};
@@ -34,11 +35,15 @@ impl Core {
             e.get_child("body", crate::xml::ns::CLIENT)
                 .map(|b| b.text())
         });
+        let mut opened = false;
         let id = match self.by_customer.get(&customer) {
             Some(id) => id.clone(),
             None if body.is_none() => return, // chat states before any chat
             None => match self.open_session(&customer, entry).await {
-                Some(id) => id,
+                Some(id) => {
+                    opened = true;
+                    id
+                }
                 None => {
                     return self
                         .router
@@ -98,10 +103,17 @@ impl Core {
             // Chat states and receipts pass through when someone is there.
             self.forward_to_agent(&id, &s).await;
         }
+        if opened {
+            // Stored first; now find out who this is, then route.
+            if let Some(sess) = self.sessions.get_mut(&id) {
+                sess.first_text = body.clone().unwrap_or_default();
+            }
+            return self.start_identify(&id, from, &s).await;
+        }
         let waiting = self
             .sessions
             .get(&id)
-            .is_some_and(|x| x.rec.state == SessionState::Waiting);
+            .is_some_and(|x| x.rec.state == SessionState::Waiting && x.routed);
         if waiting {
             self.try_assign(&id).await;
             self.tell_position(&id).await;
@@ -153,17 +165,7 @@ impl Core {
             .expect("customer set")
             .insert(customer.to_string());
         self.by_customer.insert(customer.to_string(), id.clone());
-        self.sessions.insert(
-            id.clone(),
-            Sess {
-                rec,
-                customer_full: None,
-                offer_seq: 0,
-                lapsed: Vec::new(),
-                told_position: None,
-                last_activity_ms: now,
-            },
-        );
+        self.sessions.insert(id.clone(), Sess::new(rec, false, now));
         Some(id)
     }
 
@@ -211,6 +213,7 @@ impl Core {
                     tier: a.tier,
                     skills: &a.skills,
                     protocols: &a.protocols,
+                    features: self.agent_feats.get(&a.jid),
                     max_live: a.max_live,
                     max_async: a.max_async,
                     availability: rt
@@ -228,15 +231,18 @@ impl Core {
     pub(super) fn need_for<'a>(
         &self,
         q: &'a Queue,
+        needs: &'a Needs,
         mode: Mode,
         exclude: &'a [String],
         sticky: Option<&'a str>,
     ) -> Need<'a> {
         Need {
             skills: &q.skills,
+            extra_skills: &needs.skills,
             tier: q.tier,
             only: q.only.as_deref(),
-            protocol: "xmpp",
+            protocol: needs.protocol.as_deref(),
+            features: &needs.agent_features,
             mode,
             exclude,
             sticky,
@@ -250,9 +256,10 @@ impl Core {
         let Some(sess) = self.sessions.get(id) else {
             return;
         };
-        if sess.rec.state != SessionState::Waiting {
+        if sess.rec.state != SessionState::Waiting || !sess.routed {
             return;
         }
+        let needs = sess.ctx.needs.clone();
         let Some(queue) = self.dir.queue(&sess.rec.queue).cloned() else {
             warn!(session = %id, queue = %sess.rec.queue, "the session's queue no longer exists");
             return;
@@ -274,7 +281,7 @@ impl Core {
         let mut choice = None;
         for &mode in modes {
             let views = self.agent_views();
-            let need = self.need_for(&queue, mode, &lapsed, sticky.as_deref());
+            let need = self.need_for(&queue, &needs, mode, &lapsed, sticky.as_deref());
             if let Some(i) = assign::choose(&views, &need, queue.strategy, &mut cursor) {
                 choice = Some((views[i].jid.to_string(), mode));
                 break;
@@ -393,6 +400,17 @@ impl Core {
     }
 
     pub(super) async fn close(&mut self, id: &str, reason: &str) {
+        self.close_with(id, reason, Some("This chat is closed. Write again any time."))
+            .await
+    }
+
+    /// Closes without the usual farewell, when the customer was already
+    /// told why (a rule's polite refusal).
+    pub(super) async fn close_quietly(&mut self, id: &str, reason: &str) {
+        self.close_with(id, reason, None).await
+    }
+
+    async fn close_with(&mut self, id: &str, reason: &str, farewell: Option<&str>) {
         if let Err(e) = self.store.session_close(id, reason, now_ms()).await {
             return error!(error = %e, "storing a close failed");
         }
@@ -403,52 +421,10 @@ impl Core {
                 self.agents.entry(agent.clone()).or_default().idle_since_ms = now_ms();
             }
             info!(session = %id, %reason, "session closed");
-            self.to_customer_raw(&sess, "This chat is closed. Write again any time.")
-                .await;
+            if let Some(text) = farewell {
+                self.to_customer_raw(&sess, text).await;
+            }
         }
         self.assign_waiting().await;
-    }
-
-    /// A local account's presence changed: if it is an agent, its
-    /// availability may open room for waiting sessions.
-    pub(super) async fn agent_presence(&mut self, bare: &BareJid) {
-        if !self.is_agent(bare.as_str()) {
-            return;
-        }
-        let mut best: Option<Availability> = None;
-        for s in self.router.table.sessions(bare) {
-            let st = s.state();
-            let show = st
-                .last
-                .as_ref()
-                .and_then(|p| p.element().ok())
-                .and_then(|e| {
-                    e.get_child("show", crate::xml::ns::CLIENT)
-                        .map(|x| x.text())
-                });
-            let a = Availability::from_show(st.available, show.as_deref());
-            best = best.max(Some(a));
-        }
-        // Agents on other servers: what their presence to us said.
-        if let Some(resources) = self.remote_presence.get(bare.as_str()) {
-            best = best.max(resources.values().copied().max());
-        }
-        let now = best.unwrap_or(Availability::Off);
-        let rt = self.agents.entry(bare.to_string()).or_default();
-        if rt.availability == Some(now) {
-            return;
-        }
-        if rt.availability.is_none() || rt.availability == Some(Availability::Off) {
-            rt.idle_since_ms = now_ms();
-        }
-        rt.availability = Some(now);
-        rt.grace_seq += 1;
-        let seq = rt.grace_seq;
-        info!(agent = %bare, availability = ?now, "agent availability");
-        if now == Availability::Off {
-            self.agent_left(bare.as_str(), seq).await;
-        }
-        self.assign_waiting().await;
-        self.broadcast_status().await;
     }
 }

@@ -133,6 +133,9 @@ class Xmppc(slixmpp.ClientXMPP):
             self.register_plugin("xep_0198", pconfig={"window": args.sm_window})
         self.plugin["xep_0030"].add_identity(
             category="client", itype=args.client_type, name=args.software_name)
+        for var in args.feature:
+            # Announced in disco#info (and so in the caps hash).
+            self.plugin["xep_0030"].add_feature(var)
 
         self.add_filter("in", self.on_stanza_in)
         for name, handler in [
@@ -373,6 +376,8 @@ class Xmppc(slixmpp.ClientXMPP):
         msg["id"] = cmd.get("id") or self.new_id()
         if cmd.get("thread"):
             msg["thread"] = cmd["thread"]
+        if cmd.get("lang"):
+            msg.xml.set("{http://www.w3.org/XML/1998/namespace}lang", cmd["lang"])
         if cmd.get("payload"):
             msg.append(ET.fromstring(cmd["payload"]))
         msg.send()
@@ -541,6 +546,8 @@ def parse_args(argv=None):
     p.add_argument("--software-os", default="")
     p.add_argument("--client-type", default="pc", help="disco identity type (pc, phone, bot...)")
     p.add_argument("--caps-node", help="XEP-0115 node; no caps are sent without it")
+    p.add_argument("--feature", action="append", default=[],
+                   help="a disco#info feature var to announce (repeatable)")
     p.add_argument("--no-sm", dest="sm", action="store_false", help="no XEP-0198")
     p.add_argument("--sm-window", type=int, default=5, help="request an ack every N stanzas")
     p.add_argument("--carbons", action="store_true", help="enable XEP-0280 after session start")

@@ -211,17 +211,38 @@ impl Client {
         if let Some(ca) = ca {
             cmd.arg("--ca").arg(ca);
         }
+        let name = match &opts.resource {
+            Some(r) => format!("{jid}/{r}"),
+            None => jid.to_string(),
+        };
+        Client::spawn(cmd, name)
+    }
+
+    /// A transport component (`tests/clients/transport.py`, slixmpp)
+    /// connected to `addr` as `domain` with `secret`; `args` are more of its
+    /// flags (`--max-length 160`, `--silent-disco`...). Waits until the
+    /// handshake is accepted.
+    pub async fn transport(addr: SocketAddr, domain: &str, secret: &str, args: &[&str]) -> Client {
+        let mut cmd = Command::new(python());
+        cmd.arg(manifest_dir().join("tests/clients/transport.py"))
+            .args(["--domain", domain, "--secret", secret])
+            .args(["--host", &addr.ip().to_string()])
+            .args(["--port", &addr.port().to_string()])
+            .args(["--log-level", "DEBUG"])
+            .args(args);
+        let mut t = Client::spawn(cmd, domain.to_string());
+        t.expect_event("session_start").await;
+        t
+    }
+
+    fn spawn(mut cmd: Command, name: String) -> Client {
         let mut child = cmd
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("spawning {} xmppc.py: {e}", python().display()));
-        let name = match &opts.resource {
-            Some(r) => format!("{jid}/{r}"),
-            None => jid.to_string(),
-        };
+            .unwrap_or_else(|e| panic!("spawning {} for {name}: {e}", python().display()));
 
         let (tx, events) = mpsc::unbounded_channel();
         let stdout = child.stdout.take().unwrap();

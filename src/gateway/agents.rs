@@ -1,0 +1,76 @@
+//! Agents' presence: their availability from every resource's presence
+//! (local sessions, or what agents on other servers send the support
+//! domain), and their clients' features from the caps in it.
+
+use jid::{BareJid, Jid};
+use tracing::info;
+
+use super::assign::Availability;
+use super::Core;
+use crate::util::now_ms;
+
+impl Core {
+    /// A local account's presence changed: if it is an agent, its
+    /// availability may open room for waiting sessions.
+    pub(super) async fn agent_presence(&mut self, bare: &BareJid) {
+        if !self.is_agent(bare.as_str()) {
+            return;
+        }
+        let mut best: Option<Availability> = None;
+        let mut resources = Vec::new();
+        for s in self.router.table.sessions(bare) {
+            let (available, last) = {
+                let st = s.state();
+                (st.available, st.last.as_ref().and_then(|p| p.element().ok()))
+            };
+            if let (true, Some(p)) = (available, &last) {
+                self.note_presence(&Jid::from(s.jid.clone()), p).await;
+                resources.push(s.jid.to_string());
+            }
+            let st = s.state();
+            let show = st
+                .last
+                .as_ref()
+                .and_then(|p| p.element().ok())
+                .and_then(|e| {
+                    e.get_child("show", crate::xml::ns::CLIENT)
+                        .map(|x| x.text())
+                });
+            let a = Availability::from_show(st.available, show.as_deref());
+            best = best.max(Some(a));
+        }
+        // Agents on other servers: what their presence to us said.
+        if let Some(remote) = self.remote_presence.get(bare.as_str()) {
+            best = best.max(remote.values().copied().max());
+            resources.extend(remote.keys().map(|r| format!("{bare}/{r}")));
+        }
+        self.refresh_agent_features(bare.as_str(), &resources);
+        let now = best.unwrap_or(Availability::Off);
+        let rt = self.agents.entry(bare.to_string()).or_default();
+        if rt.availability == Some(now) {
+            return;
+        }
+        if rt.availability.is_none() || rt.availability == Some(Availability::Off) {
+            rt.idle_since_ms = now_ms();
+        }
+        rt.availability = Some(now);
+        rt.grace_seq += 1;
+        let seq = rt.grace_seq;
+        info!(agent = %bare, availability = ?now, "agent availability");
+        if now == Availability::Off {
+            self.agent_left(bare.as_str(), seq).await;
+        }
+        self.assign_waiting().await;
+        self.broadcast_status().await;
+    }
+
+    /// Recomputes what an agent's client can do from the resources online
+    /// now, forgetting those that went away.
+    pub(super) fn refresh_agent_features(&mut self, agent: &str, online: &[String]) {
+        self.ident.forget_resources_of(agent, online);
+        match self.agent_features(agent) {
+            Some(f) => self.agent_feats.insert(agent.to_string(), f),
+            None => self.agent_feats.remove(agent),
+        };
+    }
+}

@@ -1,0 +1,154 @@
+//! Routing a session once its customer is identified: the enterprise
+//! rules of routing.toml decide queue, skills, priority, the protocol the
+//! agent must serve, a message to the customer, or a polite refusal; a
+//! rule's fallback applies when nobody who could serve the session is on
+//! duty.
+
+use std::collections::BTreeSet;
+
+use tracing::{error, info};
+
+use super::assign::{self, Availability, Mode};
+use super::context::Needs;
+use super::Core;
+
+/// What the rules made of a session.
+#[derive(Debug, Default)]
+pub(super) struct Decision {
+    pub rule: Option<String>,
+    pub queue: Option<String>,
+    pub skills: BTreeSet<String>,
+    pub priority: Option<i64>,
+    /// None: the customer's channel; Some(None): any; Some(Some(p)): p.
+    pub protocol: Option<Option<String>>,
+    pub agent_features: BTreeSet<String>,
+    pub message: Option<String>,
+    pub reject: Option<String>,
+    pub fallback: Option<String>,
+}
+
+impl Core {
+    /// Identification is done (or timed out): apply the rules and let the
+    /// session compete for an agent.
+    pub(super) async fn route_session(&mut self, id: &str) {
+        let Some(sess) = self.sessions.get(id) else {
+            return;
+        };
+        if sess.routed {
+            return;
+        }
+        let full = sess
+            .customer_full
+            .clone()
+            .unwrap_or_else(|| sess.rec.customer_jid.clone());
+        let mut ident = self.compose_ident(&full);
+        ident.lang = sess.ctx.ident.lang.clone();
+        ident.answers = sess.ctx.ident.answers.clone();
+        let entry = sess.rec.entry_jid.clone();
+        let text = sess.first_text.clone();
+        let d = self.decide(&entry, &ident, &text);
+        let entry_queue = self.dir.queue_of_entry(&entry).map(|q| q.name.clone());
+        let mut needs = Needs {
+            rule: d.rule.clone(),
+            skills: d.skills.clone(),
+            protocol: match &d.protocol {
+                None => Some(ident.channel.clone()),
+                Some(p) => p.clone(),
+            },
+            agent_features: d.agent_features.clone(),
+            fallback: false,
+        };
+        let mut queue = d.queue.clone().or(entry_queue).unwrap_or_default();
+        if let Some(fb) = &d.fallback {
+            if !self.anyone_on_duty(&queue, &needs) {
+                info!(session = %id, from = %queue, to = %fb, "nobody able to serve the session is on duty: fallback queue");
+                queue = fb.clone();
+                needs.protocol = None;
+                needs.agent_features.clear();
+                needs.fallback = true;
+            }
+        }
+        let priority = d
+            .priority
+            .or_else(|| self.dir.queue(&queue).map(|q| q.priority))
+            .unwrap_or(0);
+        let Some(sess) = self.sessions.get_mut(id) else {
+            return;
+        };
+        sess.routed = true;
+        sess.ctx.ident = ident;
+        sess.ctx.needs = needs;
+        let json = sess.ctx.to_json();
+        let queue_changed = sess.rec.queue != queue;
+        let priority_changed = sess.rec.priority != priority;
+        sess.rec.queue = queue.clone();
+        sess.rec.priority = priority;
+        info!(
+            session = %id,
+            channel = %sess.ctx.ident.channel,
+            client = sess.ctx.ident.client.as_deref().unwrap_or("?"),
+            rule = sess.ctx.needs.rule.as_deref().unwrap_or("-"),
+            %queue,
+            "session routed"
+        );
+        let stored = async {
+            self.store.session_set_context(id, &json).await?;
+            if queue_changed {
+                self.store.session_set_queue(id, &queue).await?;
+            }
+            if priority_changed {
+                self.store.session_set_priority(id, priority).await?;
+            }
+            Ok::<_, crate::store::StoreError>(())
+        };
+        if let Err(e) = stored.await {
+            error!(error = %e, session = %id, "storing the routing of a session failed");
+        }
+        if let Some(text) = &d.reject {
+            self.to_customer_text(id, text).await;
+            return self.close_quietly(id, "rejected").await;
+        }
+        if let Some(text) = &d.message {
+            self.to_customer_text(id, text).await;
+        }
+        self.try_assign(id).await;
+        self.tell_position(id).await;
+        self.broadcast_status().await;
+    }
+
+    /// Whether some agent able to serve `queue` with `needs` is on duty
+    /// now, busy or not: the test for a rule's fallback.
+    fn anyone_on_duty(&self, queue: &str, needs: &Needs) -> bool {
+        let Some(q) = self.dir.queue(queue) else {
+            return false;
+        };
+        let views = self.agent_views();
+        views.iter().any(|v| {
+            v.availability != Availability::Off
+                && assign::capable_ignoring_room(
+                    v,
+                    &assign::Need {
+                        skills: &q.skills,
+                        extra_skills: &needs.skills,
+                        tier: q.tier,
+                        only: q.only.as_deref(),
+                        protocol: needs.protocol.as_deref(),
+                        features: &needs.agent_features,
+                        mode: Mode::Async,
+                        exclude: &[],
+                        sticky: None,
+                    },
+                )
+        })
+    }
+
+    /// The rules' verdict on a customer.
+    fn decide(&self, _entry: &str, _ident: &super::context::Ident, _text: &str) -> Decision {
+        Decision::default()
+    }
+
+    /// The admin's `[protocols]` entry for a domain: (protocol, max length).
+    pub(super) fn protocol_override(&self, _domain: &str) -> Option<(String, Option<u32>)> {
+        None
+    }
+}
