@@ -151,7 +151,15 @@ fn check(path: &Path) -> Result<()> {
                 g.agents.len()
             );
             let queues = g.routing.queues().len();
-            println!("{}: ok, {queues} queues", files.routing_file.display());
+            let rules = match g.routing.rules().len() {
+                0 => String::new(),
+                1 => ", 1 rule".into(),
+                n => format!(", {n} rules"),
+            };
+            println!(
+                "{}: ok, {queues} queues{rules}",
+                files.routing_file.display()
+            );
             Ok(())
         }
         Err(e) => fail(e),
