@@ -284,3 +284,7 @@ mod tests;
 #[cfg(test)]
 #[path = "shadow_tests.rs"]
 mod shadow_tests;
+
+#[cfg(test)]
+#[path = "example_tests.rs"]
+mod example_tests;

@@ -67,20 +67,20 @@ fn routing(rules: &str) -> RoutingConfig {
 }
 
 /// The facts of a session, owned, with everything unknown or empty.
-struct Session {
-    entry: &'static str,
-    channel: &'static str,
-    client: Option<&'static str>,
-    features: BTreeSet<String>,
-    domain: &'static str,
-    text: &'static str,
-    answers: BTreeMap<String, String>,
-    lang: Option<&'static str>,
-    now: jiff::Timestamp,
+pub(super) struct Session {
+    pub(super) entry: &'static str,
+    pub(super) channel: &'static str,
+    pub(super) client: Option<&'static str>,
+    pub(super) features: BTreeSet<String>,
+    pub(super) domain: &'static str,
+    pub(super) text: &'static str,
+    pub(super) answers: BTreeMap<String, String>,
+    pub(super) lang: Option<&'static str>,
+    pub(super) now: jiff::Timestamp,
 }
 
 impl Session {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Session {
             entry: "help@support.test",
             channel: "xmpp",
@@ -95,7 +95,7 @@ impl Session {
         }
     }
 
-    fn facts(&self) -> Facts<'_> {
+    pub(super) fn facts(&self) -> Facts<'_> {
         Facts {
             entry: self.entry,
             channel: self.channel,
