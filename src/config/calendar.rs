@@ -259,7 +259,7 @@ fn holiday(s: &str) -> Option<Holiday> {
         (d.len() == 10).then(|| d.parse().ok()).flatten()
     };
     if let Some((from, to)) = s.split_once("..") {
-        let (from, to) = (date(from)?, date(to)?);
+        let (from, to) = (date(from.trim())?, date(to.trim())?);
         return (from <= to).then_some(Holiday::Dates(from, to));
     }
     if s.len() == 5 && s.as_bytes()[2] == b'-' {

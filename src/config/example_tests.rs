@@ -90,6 +90,8 @@ fn the_example_rules_route_as_their_comments_say() {
 #[test]
 fn the_example_calendar_queue_and_protocols() {
     let r = example();
+    // A reload of the same files must read as unchanged.
+    assert_eq!(r, example());
     let office = r.calendar("office").unwrap();
     assert_eq!(office.timezone, "Europe/Paris");
     assert!(office.is_open(at("2026-07-04T08:30:00Z")), "Saturday 10:30");

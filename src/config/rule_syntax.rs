@@ -70,13 +70,13 @@ struct Check<'a, 'p> {
 }
 
 impl Check<'_, '_> {
-    fn action_problem<T>(&mut self, at: &Spanned<T>, msg: &str) {
+    fn problem<T>(&mut self, at: &Spanned<T>, msg: &str) {
         self.problems.push(self.lines.problem(at, msg));
     }
 
     fn condition_problem<T>(&mut self, at: &Spanned<T>, msg: &str) {
         self.conditions_ok = false;
-        self.action_problem(at, msg);
+        self.problem(at, msg);
     }
 
     fn rule(
@@ -90,12 +90,12 @@ impl Check<'_, '_> {
         let name = raw.name.as_ref().map(|n| {
             let s = n.get_ref();
             if !is_token(s) {
-                self.action_problem(
+                self.problem(
                     n,
                     &format!("rule name '{s}' must be lowercase letters, digits, '_' or '-'"),
                 );
             } else if let Some(first) = names.get(s) {
-                self.action_problem(
+                self.problem(
                     n,
                     &format!("rule '{s}' is declared twice (first at line {first})"),
                 );
@@ -127,22 +127,22 @@ impl Check<'_, '_> {
     }
 
     fn conditions(&mut self, raw: &RawRule, routing: &RoutingConfig) -> Conditions {
-        let entry = self.any_of(&raw.entry, "entry", |s| {
+        let entry = self.any_of(raw.entry.as_ref(), "entry", |s| {
             let jid = user_jid(s).map_err(|m| format!("entry {m}"))?;
             if routing.queue_for_entry(&jid).is_none() {
                 return Err(format!("entry '{jid}' is not the entry JID of any queue"));
             }
             Ok(jid.to_string())
         });
-        let channel = self.any_of(&raw.channel, "channel", |s| {
+        let channel = self.any_of(raw.channel.as_ref(), "channel", |s| {
             known(s, PROTOCOLS, "channel").map(str::to_string)
         });
-        let client = self.any_of(&raw.client, "client", |s| match s.trim() {
+        let client = self.any_of(raw.client.as_ref(), "client", |s| match s.trim() {
             "" => Err("empty client name".into()),
             t => Ok(t.to_lowercase()),
         });
-        let features = self.features(&raw.features, "features");
-        let lacks = self.features(&raw.lacks, "lacks");
+        let features = self.features(&raw.features, true);
+        let lacks = self.features(&raw.lacks, true);
         for l in raw.lacks.iter().flat_map(|l| l.get_ref().items(l.span())) {
             if features.contains(l.get_ref()) {
                 self.condition_problem(
@@ -154,8 +154,8 @@ impl Check<'_, '_> {
                 );
             }
         }
-        let domain = self.any_of(&raw.domain, "domain", domain_pattern);
-        let keywords = self.any_of(&raw.keywords, "keywords", |s| {
+        let domain = self.any_of(raw.domain.as_ref(), "domain", domain_pattern);
+        let keywords = self.any_of(raw.keywords.as_ref(), "keywords", |s| {
             let w = words(s);
             match (s.trim().is_empty(), w.is_empty()) {
                 (true, _) => Err("empty keyword".into()),
@@ -187,19 +187,16 @@ impl Check<'_, '_> {
                         &format!("answers: question '{key}' must be lowercase letters, digits, '_' or '-'"),
                     );
                 }
-                let accepted =
-                    self.any_of(
-                        &Some(values.clone()),
-                        &format!("answers.{key}"),
-                        |s| match s.trim() {
-                            "" => Err(format!("answers.{key}: empty answer")),
-                            t => Ok(t.to_lowercase()),
-                        },
-                    );
+                let accepted = self.any_of(Some(values), &format!("answers.{key}"), |s| {
+                    match s.trim() {
+                        "" => Err(format!("answers.{key}: empty answer")),
+                        t => Ok(t.to_lowercase()),
+                    }
+                });
                 answers.insert(key.clone(), accepted.unwrap_or_default());
             }
         }
-        let lang = self.any_of(&raw.lang, "lang", |s| {
+        let lang = self.any_of(raw.lang.as_ref(), "lang", |s| {
             language_tag(s)
                 .then(|| s.to_ascii_lowercase())
                 .ok_or_else(|| format!("lang '{s}' is not a language tag like fr or fr-CA"))
@@ -243,11 +240,11 @@ impl Check<'_, '_> {
     /// problems at the item's line. An empty list could match nothing.
     fn any_of<T>(
         &mut self,
-        raw: &Option<Spanned<OneOrMany>>,
+        raw: Option<&Spanned<OneOrMany>>,
         key: &str,
         mut item: impl FnMut(&str) -> Result<T, String>,
     ) -> Option<Vec<T>> {
-        let raw = raw.as_ref()?;
+        let raw = raw?;
         let items = raw.get_ref().items(raw.span());
         if items.is_empty() {
             self.condition_problem(
@@ -265,15 +262,17 @@ impl Check<'_, '_> {
         Some(out)
     }
 
-    fn features(&mut self, raw: &Option<Spanned<OneOrMany>>, key: &str) -> BTreeSet<String> {
+    /// Names from [`FEATURES`], for a condition (`features`, `lacks`) or
+    /// for the `agent_features` action.
+    fn features(&mut self, raw: &Option<Spanned<OneOrMany>>, condition: bool) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         for f in raw.iter().flat_map(|f| f.get_ref().items(f.span())) {
             match known(f.get_ref(), FEATURES, "feature") {
                 Ok(name) => {
                     out.insert(name.to_string());
                 }
-                Err(msg) if key == "agent_features" => self.action_problem(&f, &msg),
-                Err(msg) => self.condition_problem(&f, &msg),
+                Err(msg) if condition => self.condition_problem(&f, &msg),
+                Err(msg) => self.problem(&f, &msg),
             }
         }
         out
@@ -292,7 +291,7 @@ impl Check<'_, '_> {
                     "unknown queue '{}': no [[queue]] has that name",
                     q.get_ref()
                 );
-                self.action_problem(q, &msg);
+                self.problem(q, &msg);
             }
             Some(q.get_ref().clone())
         };
@@ -305,7 +304,7 @@ impl Check<'_, '_> {
         let skills = tokens(self.lines, &skill_list, "skill", self.problems);
         for s in &skill_list {
             if skills.contains(s.get_ref()) && agents.is_some_and(|a| !a.has_skill(s.get_ref())) {
-                self.action_problem(s, &format!("no agent has skill '{}'", s.get_ref()));
+                self.problem(s, &format!("no agent has skill '{}'", s.get_ref()));
             }
         }
         let priority = raw
@@ -319,7 +318,7 @@ impl Check<'_, '_> {
                 "any" => AgentProtocol::Any,
                 name if PROTOCOLS.contains(&name) => {
                     if agents.is_some_and(|a| !a.agents().iter().any(|x| x.serves(name))) {
-                        self.action_problem(p, &format!("no agent serves protocol '{name}'"));
+                        self.problem(p, &format!("no agent serves protocol '{name}'"));
                     }
                     AgentProtocol::Named(name.to_string())
                 }
@@ -328,7 +327,7 @@ impl Check<'_, '_> {
                         "unknown agent_protocol '{name}': use channel, any, or one of {}",
                         PROTOCOLS.join(", ")
                     );
-                    self.action_problem(p, &msg);
+                    self.problem(p, &msg);
                     AgentProtocol::Channel
                 }
             },
@@ -336,7 +335,7 @@ impl Check<'_, '_> {
         let mut text = |t: &Option<Spanned<String>>, key: &str| {
             let t = t.as_ref()?;
             if t.get_ref().trim().is_empty() {
-                self.action_problem(t, &format!("{key} is empty"));
+                self.problem(t, &format!("{key} is empty"));
             }
             Some(t.get_ref().trim().to_string())
         };
@@ -355,7 +354,7 @@ impl Check<'_, '_> {
             .filter_map(|(k, set)| set.then_some(k))
             .collect();
             if !others.is_empty() {
-                self.action_problem(
+                self.problem(
                     r,
                     &format!(
                         "reject closes the session: it cannot be combined with {}",
@@ -369,7 +368,7 @@ impl Check<'_, '_> {
             skills,
             priority,
             agent_protocol,
-            agent_features: self.features(&raw.agent_features, "agent_features"),
+            agent_features: self.features(&raw.agent_features, false),
             message,
             reject,
             fallback,
