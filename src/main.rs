@@ -134,6 +134,14 @@ async fn shutdown_signal() {
     }
 }
 
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 /// switchboard.toml first: the gateway files' paths and the support domain
 /// their entry JIDs must use come from it.
 fn check(path: &Path) -> Result<()> {
@@ -145,13 +153,14 @@ fn check(path: &Path) -> Result<()> {
     match GatewayConfig::load(&settings) {
         Ok(g) => {
             let files = &settings.gateway;
-            println!(
-                "{}: ok, {} agents",
-                files.agents_file.display(),
-                g.agents.len()
-            );
-            let queues = g.routing.queues().len();
-            println!("{}: ok, {queues} queues", files.routing_file.display());
+            let agents = count(g.agents.len(), "agent");
+            println!("{}: ok, {agents}", files.agents_file.display());
+            let queues = count(g.routing.queues().len(), "queue");
+            let rules = match g.routing.rules().len() {
+                0 => String::new(),
+                n => format!(", {}", count(n, "rule")),
+            };
+            println!("{}: ok, {queues}{rules}", files.routing_file.display());
             Ok(())
         }
         Err(e) => fail(e),

@@ -142,7 +142,75 @@ fn the_shipped_configuration_checks() {
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert!(lines[1].ends_with("agents.toml: ok, 3 agents"), "{lines:?}");
     assert!(
-        lines[2].ends_with("routing.toml: ok, 2 queues"),
+        lines[2].ends_with("routing.toml: ok, 2 queues, 11 rules"),
         "{lines:?}"
     );
+}
+
+/// Queues and a calendar for the rules of the next test, which start at
+/// line 12.
+const QUEUES: &str = "\
+[[calendar]]
+name = \"office\"
+timezone = \"Europe/Paris\"
+open = [\"mon-fri 09:00-18:00\"]
+
+[[queue]]
+name = \"general\"
+entry = [\"help@support.test\"]
+calendar = \"office\"
+
+";
+
+#[test]
+fn check_reports_shadowed_rules_and_unknown_skills() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "switchboard.toml", SWITCHBOARD);
+    let agents = AGENTS
+        .replace("ALICE@", "bob@")
+        .replace("\"icq\"", "\"sms\"");
+    write(d, "agents.toml", &agents);
+    let shadowed = format!(
+        "{QUEUES}\
+[[rule]]
+name = \"sms\"
+channel = [\"sms\", \"irc\"]
+agent_protocol = \"any\"
+
+[[rule]]
+name = \"sms-billing\"
+channel = \"sms\"
+keywords = [\"invoice\"]
+skills = [\"billing\"]
+"
+    );
+    write(d, "routing.toml", &shadowed);
+    let r = d.join("routing.toml");
+    let (code, lines) = check(d);
+    assert_eq!(
+        lines[1..],
+        [format!(
+            "{}:16: rule 'sms-billing' can never match: rule 'sms' (line 11) \
+                 matches everything it matches",
+            r.display()
+        )]
+    );
+    assert_eq!(code, 1);
+
+    let unknown = shadowed
+        .replace("[\"sms\", \"irc\"]", "\"irc\"")
+        .replace("[\"billing\"]", "[\"billing\", \"german\"]");
+    write(d, "routing.toml", &unknown);
+    let (code, lines) = check(d);
+    assert_eq!(
+        lines[1..],
+        [format!("{}:20: no agent has skill 'german'", r.display())]
+    );
+    assert_eq!(code, 1);
+
+    write(d, "routing.toml", &unknown.replace(", \"german\"", ""));
+    let (code, lines) = check(d);
+    assert_eq!(lines[2], format!("{}: ok, 1 queue, 2 rules", r.display()));
+    assert_eq!(code, 0);
 }

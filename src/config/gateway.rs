@@ -3,9 +3,9 @@
 //! refers to agents (queue member lists, required skills). Every problem of
 //! both files is collected, each with its own file and line.
 //!
-//! Issue 5 adds `[[rule]]` tables and business hours to `routing.toml`; they
-//! will be parsed by a `rules` module called from [`GatewayConfig::build`]
-//! after the queues, so rules can be checked against queues and agents.
+//! `routing.toml` also holds the business-hours calendars and the
+//! `[[rule]]` tables, checked after the queues so that rules can be checked
+//! against queues, calendars and agents.
 
 use std::collections::BTreeSet;
 use std::ops::RangeInclusive;

@@ -8,15 +8,23 @@
 //! through a [`GatewayConfigHandle`].
 
 pub mod agents;
+pub mod calendar;
 mod gateway;
+pub mod protocols;
 mod raw;
 pub mod reload;
 pub mod routing;
+mod routing_file;
+mod rule_syntax;
+pub mod rules;
 
 pub use agents::{AgentDef, AgentsConfig, PROTOCOLS};
+pub use calendar::Calendar;
 pub use gateway::GatewayConfig;
+pub use protocols::ProtocolOverride;
 pub use reload::{watch, GatewayConfigHandle, Rejection, ReloadOutcome, WatchError, Watcher};
 pub use routing::{AssignMode, QueueDef, RoutingConfig, RoutingDefaults, Strategy};
+pub use rules::{Actions, AgentProtocol, Facts, RuleDef, FEATURES};
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -128,9 +128,16 @@ impl GatewayConfigHandle {
                 return ReloadOutcome::Unchanged(self.generation());
             }
             Ok(config) => {
-                let (agents, queues) = (config.agents.len(), config.routing.queues().len());
+                let agents = config.agents.len();
+                let (queues, rules) = (config.routing.queues().len(), config.routing.rules().len());
                 let generation = self.replace(config);
-                tracing::info!(generation, agents, queues, "gateway configuration reloaded");
+                tracing::info!(
+                    generation,
+                    agents,
+                    queues,
+                    rules,
+                    "gateway configuration reloaded"
+                );
                 return ReloadOutcome::Applied(generation);
             }
             Err(ConfigError::Invalid(problems)) => problems,

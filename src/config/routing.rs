@@ -1,20 +1,24 @@
-//! `conf/routing.toml`: queues, the entry JIDs customers write to, and how
-//! a waiting session is assigned to an agent. Validated against the agents
+//! `conf/routing.toml`: queues, the entry JIDs customers write to, how a
+//! waiting session is assigned to an agent, business-hours calendars,
+//! `[protocols]` and the enterprise rules. Validated against the agents
 //! of `agents.toml`: a queue that names an unknown agent, or needs a skill
 //! nobody has, would silently never be served.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
 use jid::BareJid;
-use serde::Deserialize;
 use serde_spanned::Spanned;
 
 use super::agents::{AgentDef, AgentsConfig};
+use super::calendar::{self, Calendar};
 use super::gateway::{is_token, parse_toml, ranged, tokens, user_jid};
-use super::{LineIndex, Problem};
+use super::protocols::{self, ProtocolOverride};
+use super::routing_file::{File, RawQueue};
+use super::rules::RuleDef;
+use super::{rule_syntax, LineIndex, Problem};
 
 /// How a waiting session reaches an agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +100,8 @@ pub struct QueueDef {
     pub offer_timeout: Duration,
     /// Base priority of the queue's sessions; higher is served first.
     pub priority: i32,
+    /// The name of the calendar of its business hours, if it has one.
+    pub calendar: Option<String>,
 }
 
 impl QueueDef {
@@ -108,12 +114,16 @@ impl QueueDef {
     }
 }
 
-/// The queues of `routing.toml`, in file order.
+/// Queues, calendars, protocol overrides and rules of `routing.toml`, in
+/// file order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoutingConfig {
     pub defaults: RoutingDefaults,
     queues: Vec<QueueDef>,
     by_entry: HashMap<BareJid, usize>,
+    calendars: Vec<Calendar>,
+    protocols: BTreeMap<String, ProtocolOverride>,
+    rules: Vec<RuleDef>,
 }
 
 /// Bounds of the timings, in seconds: below them an agent could not react
@@ -141,6 +151,25 @@ impl RoutingConfig {
     /// Every entry JID, for presence and disco on the support domain.
     pub fn entry_jids(&self) -> impl Iterator<Item = &BareJid> {
         self.queues.iter().flat_map(|q| q.entry.iter())
+    }
+
+    /// In file order; the first that matches applies.
+    pub fn rules(&self) -> &[RuleDef] {
+        &self.rules
+    }
+
+    pub fn calendars(&self) -> &[Calendar] {
+        &self.calendars
+    }
+
+    pub fn calendar(&self, name: &str) -> Option<&Calendar> {
+        self.calendars.iter().find(|c| c.name == name)
+    }
+
+    /// What the admin says of a transport or remote `domain`, which wins
+    /// over its disco identity.
+    pub fn protocol_override(&self, domain: &str) -> Option<&ProtocolOverride> {
+        self.protocols.get(&domain.to_ascii_lowercase())
     }
 
     /// Parses and validates `text`; `agents` (with its path, for messages)
@@ -205,6 +234,9 @@ impl RoutingConfig {
             defaults,
             queues: Vec::new(),
             by_entry: HashMap::new(),
+            calendars: calendar::parse(&lines, &file.calendar, &mut problems),
+            protocols: protocols::parse(&lines, &file.protocols, support_domain, &mut problems),
+            rules: Vec::new(),
         };
         // Name or entry JID → line of its first use, for duplicate messages.
         let mut names: HashMap<String, usize> = HashMap::new();
@@ -269,7 +301,7 @@ impl RoutingConfig {
                     &format!("queue '{name}' has no entry JID: customers could not reach it"),
                 ));
             }
-            let queue = queue(&lines, raw, name, entry, &config.defaults, &mut problems);
+            let queue = queue(&lines, raw, name, entry, &config, &mut problems);
             if let Some((agents, agents_path)) = agents {
                 // A queue already wrong (a tier 3 read as 2...) would only
                 // add a confusing "cannot be served".
@@ -286,6 +318,13 @@ impl RoutingConfig {
             }
             config.queues.push(queue);
         }
+        config.rules = rule_syntax::parse(
+            &lines,
+            &file.rule,
+            &config,
+            agents.map(|(a, _)| a),
+            &mut problems,
+        );
         (Some(config), problems)
     }
 }
@@ -296,9 +335,16 @@ fn queue(
     raw: &RawQueue,
     name: String,
     entry: Vec<BareJid>,
-    defaults: &RoutingDefaults,
+    config: &RoutingConfig,
     problems: &mut Vec<Problem>,
 ) -> QueueDef {
+    let defaults = &config.defaults;
+    let calendar = raw.calendar.as_ref().map(|c| {
+        if config.calendar(c.get_ref()).is_none() {
+            problems.push(lines.problem(c, &rule_syntax::unknown_calendar(c.get_ref())));
+        }
+        c.get_ref().clone()
+    });
     let tier = raw.tier.as_ref().map(|t| {
         if !matches!(t.get_ref(), 1 | 2) {
             problems.push(lines.problem(t, "tier must be 1 (first level) or 2 (second level)"));
@@ -333,6 +379,7 @@ fn queue(
         assign: assign.unwrap_or(defaults.assign),
         offer_timeout: offer_timeout.unwrap_or(defaults.offer_timeout),
         priority: ranged(lines, &raw.priority, PRIORITY, "priority", problems) as i32,
+        calendar,
     }
 }
 
@@ -419,67 +466,4 @@ fn choice<T: Copy>(
         ));
     }
     found
-}
-
-/// The file as written; numbers are i64 so range problems are collected
-/// with the others instead of stopping serde.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default)]
-    defaults: RawDefaults,
-    #[serde(default)]
-    queue: Vec<RawQueue>,
-    // Issue 5: `rule: Vec<rules::RawRule>` and business-hours calendars join
-    // here, validated by a `rules` module against the queues above.
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawDefaults {
-    assign: Spanned<String>,
-    offer_timeout_secs: Spanned<i64>,
-    agent_grace_secs: Spanned<i64>,
-    session_idle_secs: Spanned<i64>,
-    wait_estimate_secs: Spanned<i64>,
-}
-
-impl Default for RawDefaults {
-    fn default() -> Self {
-        let at = |v: i64| Spanned::new(0..0, v);
-        RawDefaults {
-            assign: Spanned::new(0..0, "offer".into()),
-            offer_timeout_secs: at(30),
-            agent_grace_secs: at(60),
-            session_idle_secs: at(3600),
-            wait_estimate_secs: at(240),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawQueue {
-    name: Spanned<String>,
-    /// Optional for serde so that a missing list is reported at the queue's
-    /// name with the other problems.
-    entry: Option<Vec<Spanned<String>>>,
-    #[serde(default)]
-    skills: Vec<Spanned<String>>,
-    #[serde(default = "longest_idle")]
-    strategy: Spanned<String>,
-    tier: Option<Spanned<i64>>,
-    agents: Option<Vec<Spanned<String>>>,
-    assign: Option<Spanned<String>>,
-    offer_timeout_secs: Option<Spanned<i64>>,
-    #[serde(default = "zero")]
-    priority: Spanned<i64>,
-}
-
-fn zero() -> Spanned<i64> {
-    Spanned::new(0..0, 0)
-}
-
-fn longest_idle() -> Spanned<String> {
-    Spanned::new(0..0, "longest-idle".into())
 }
