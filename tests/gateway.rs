@@ -598,8 +598,19 @@ async fn an_idle_session_closes_and_the_next_message_opens_another() {
 #[tokio::test]
 async fn extensions_pass_through_the_bridge() {
     let c = center("direct", 2);
-    let mut alice = agent(&c, ALICE).await;
-    let mut juliet = customer(&c, JULIET).await;
+    // Clients that announce what they show: nothing is adapted away (see
+    // tests/identify.rs for clients that do not).
+    let mut rich = ClientOpts::default();
+    for var in [
+        "jabber:x:oob",
+        "urn:xmpp:message-correct:0",
+        "urn:xmpp:receipts",
+        "http://jabber.org/protocol/chatstates",
+    ] {
+        rich.args.extend(["--feature".to_string(), var.to_string()]);
+    }
+    let mut alice = Client::login(&c.sb, ALICE, PW, rich.clone()).await;
+    let mut juliet = Client::login(&c.prosody, JULIET, PW, rich).await;
     juliet
         .request_ok(
             json!({"cmd": "message", "to": HELP, "body": "see the photo", "id": "m1",

@@ -139,7 +139,11 @@ async fn an_sms_customer_reaches_an_sms_agent_and_replies_are_split_and_flattene
         let m = sms
             .expect_what(
                 "a part of the reply",
-                |e| e["event"] == "message" && e["to"] == "+15551234@sms.support.test",
+                |e| {
+                    e["event"] == "message"
+                        && e["to"] == "+15551234@sms.support.test"
+                        && body(e).starts_with("tracking")
+                },
                 TIMEOUT,
             )
             .await;

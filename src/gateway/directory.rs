@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use super::assign::Strategy;
-use crate::config::{AssignMode, GatewayConfig};
+use crate::config::{AssignMode, GatewayConfig, RoutingConfig};
 
 #[derive(Debug, Clone)]
 pub struct Agent {
@@ -30,6 +30,8 @@ pub struct Queue {
     pub offer: bool,
     pub offer_timeout: Duration,
     pub priority: i64,
+    /// The queue's business hours (a calendar of routing.toml).
+    pub calendar: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +41,8 @@ pub struct Directory {
     pub agent_grace: Duration,
     pub session_idle: Duration,
     pub wait_estimate: Duration,
+    /// The rules, calendars and `[protocols]` map of routing.toml.
+    pub routing: RoutingConfig,
     by_agent: HashMap<String, usize>,
     by_entry: HashMap<String, usize>,
 }
@@ -50,6 +54,7 @@ impl Directory {
         agent_grace: Duration,
         session_idle: Duration,
         wait_estimate: Duration,
+        routing: RoutingConfig,
     ) -> Directory {
         let by_agent = agents
             .iter()
@@ -67,6 +72,7 @@ impl Directory {
             agent_grace,
             session_idle,
             wait_estimate,
+            routing,
             by_agent,
             by_entry,
         }
@@ -82,6 +88,16 @@ impl Directory {
 
     pub fn queue(&self, name: &str) -> Option<&Queue> {
         self.queues.iter().find(|q| q.name == name)
+    }
+
+    /// Whether `queue` is within its business hours (always, without a
+    /// calendar).
+    pub fn is_open(&self, queue: &Queue, now: jiff::Timestamp) -> bool {
+        queue
+            .calendar
+            .as_deref()
+            .and_then(|c| self.routing.calendar(c))
+            .is_none_or(|c| c.is_open(now))
     }
 
     pub fn is_entry(&self, jid: &str) -> bool {
@@ -124,6 +140,7 @@ impl Directory {
                 offer: q.assign == AssignMode::Offer,
                 offer_timeout: q.offer_timeout,
                 priority: i64::from(q.priority),
+                calendar: q.calendar.clone(),
             })
             .collect();
         let d = &cfg.routing.defaults;
@@ -133,6 +150,7 @@ impl Directory {
             d.agent_grace,
             d.session_idle,
             d.wait_estimate,
+            cfg.routing.clone(),
         )
     }
 }

@@ -316,6 +316,12 @@ mod tests {
     }
 
     #[test]
+    fn feature_names_are_the_rule_languages() {
+        let ours: Vec<&str> = FEATURE_VARS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(ours, crate::config::FEATURES);
+    }
+
+    #[test]
     fn software_answers() {
         let q = parse(
             "<query xmlns='jabber:iq:version'><name>Gajim</name>\

@@ -150,6 +150,9 @@ impl Core {
         let Some(queue) = self.dir.queue_of_entry(entry) else {
             return Status::Closed;
         };
+        if !self.dir.is_open(queue, jiff::Timestamp::now()) {
+            return Status::Closed;
+        }
         let mut on_duty = false;
         let views = self.agent_views();
         // Any channel: the entry's status is the same for every customer.

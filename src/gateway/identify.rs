@@ -163,7 +163,10 @@ impl Core {
         let lang = first
             .element()
             .ok()
-            .and_then(|e| e.attr("xml:lang").map(String::from));
+            .and_then(|e| {
+                e.attr_ns(&minidom::rxml::Namespace::XML, "lang")
+                    .map(String::from)
+            });
         let Some(sess) = self.sessions.get_mut(id) else {
             return;
         };

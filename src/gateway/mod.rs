@@ -210,6 +210,8 @@ pub async fn run(
             Event::Sweep => {
                 core.close_idle().await;
                 core.probe_silent_agents().await;
+                // Business hours open and close with time alone.
+                core.broadcast_status().await;
                 core.later(core.sweep_every(), Event::Sweep);
             }
             Event::Reload(dir) => {

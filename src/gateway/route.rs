@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 use tracing::{error, info};
 
 use super::assign::{self, Availability, Mode};
-use super::context::Needs;
+use super::context::{Ident, Needs};
+use crate::config::{AgentProtocol, Facts};
 use super::Core;
 
 /// What the rules made of a session.
@@ -142,13 +143,46 @@ impl Core {
         })
     }
 
-    /// The rules' verdict on a customer.
-    fn decide(&self, _entry: &str, _ident: &super::context::Ident, _text: &str) -> Decision {
-        Decision::default()
+    /// The rules' verdict on a customer: the first rule that matches.
+    fn decide(&self, entry: &str, ident: &Ident, text: &str) -> Decision {
+        let none = BTreeSet::new();
+        let facts = Facts {
+            entry,
+            channel: &ident.channel,
+            client: ident.client.as_deref(),
+            features: ident.features.as_ref().unwrap_or(&none),
+            domain: &ident.domain,
+            text,
+            answers: &ident.answers,
+            lang: ident.lang.as_deref(),
+            now: jiff::Timestamp::now(),
+        };
+        let Some(rule) = self.dir.routing.first_match(&facts) else {
+            return Decision::default();
+        };
+        let a = &rule.actions;
+        Decision {
+            rule: Some(rule.name.clone()),
+            queue: a.queue.clone(),
+            skills: a.skills.clone(),
+            priority: a.priority.map(i64::from),
+            protocol: match &a.agent_protocol {
+                AgentProtocol::Channel => None,
+                AgentProtocol::Any => Some(None),
+                AgentProtocol::Named(p) => Some(Some(p.clone())),
+            },
+            agent_features: a.agent_features.clone(),
+            message: a.message.clone(),
+            reject: a.reject.clone(),
+            fallback: a.fallback.clone(),
+        }
     }
 
     /// The admin's `[protocols]` entry for a domain: (protocol, max length).
-    pub(super) fn protocol_override(&self, _domain: &str) -> Option<(String, Option<u32>)> {
-        None
+    pub(super) fn protocol_override(&self, domain: &str) -> Option<(String, Option<u32>)> {
+        self.dir
+            .routing
+            .protocol_override(domain)
+            .map(|o| (o.protocol.clone(), o.max_length))
     }
 }

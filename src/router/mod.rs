@@ -242,13 +242,17 @@ impl Router {
     }
 }
 
-/// Messages and ad-hoc command IQs for the support domain itself.
+/// Messages, ad-hoc command IQs and IQ answers for the support domain
+/// itself.
 fn is_for_control(stanza: &Stanza) -> bool {
     use crate::xml::ns;
     match stanza.kind() {
         Kind::Message => stanza.type_() != Some("error"),
         // Remote agents' presence, once they let the support domain see it.
         Kind::Presence => true,
+        // Answers to the gateway's identification queries, which it sends
+        // from the support domain.
+        Kind::Iq if matches!(stanza.type_(), Some("result" | "error")) => true,
         Kind::Iq if matches!(stanza.type_(), Some("get" | "set")) => {
             stanza.element().is_ok_and(|el| {
                 el.has_child("command", ns::COMMANDS)

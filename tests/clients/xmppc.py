@@ -131,11 +131,6 @@ class Xmppc(slixmpp.ClientXMPP):
             self.register_plugin("xep_0115", pconfig={"caps_node": args.caps_node})
         if args.sm:
             self.register_plugin("xep_0198", pconfig={"window": args.sm_window})
-        self.plugin["xep_0030"].add_identity(
-            category="client", itype=args.client_type, name=args.software_name)
-        for var in args.feature:
-            # Announced in disco#info (and so in the caps hash).
-            self.plugin["xep_0030"].add_feature(var)
 
         self.add_filter("in", self.on_stanza_in)
         for name, handler in [
@@ -279,6 +274,16 @@ class Xmppc(slixmpp.ClientXMPP):
 
     async def on_session_start(self, _):
         args = self.args
+        # The disco identity and features of the bound JID (which the caps
+        # hash covers): set once the full JID exists, replacing slixmpp's
+        # default client/bot.
+        disco = self.plugin["xep_0030"]
+        me = self.boundjid.full
+        await disco.del_identity(jid=me, category="client", itype="bot")
+        await disco.add_identity(category="client", itype=args.client_type,
+                                 name=args.software_name, jid=me)
+        for var in args.feature:
+            await disco.add_feature(var, jid=me)
         if args.roster:
             await self.run_command({"cmd": "roster_get", "tag": "initial-roster"})
         if args.caps_node:
