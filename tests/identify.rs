@@ -4,96 +4,12 @@
 //! with a slixmpp client of a chosen name and caps; agents are slixmpp
 //! clients on Switchboard. What the agent is shown is checked line by line.
 
+mod center;
 mod common;
 
-use common::{
-    loopback_ips, Client, ClientOpts, Prosody, ProsodyOpts, ServerOpts, TestServer, TIMEOUT,
-};
-use serde_json::{json, Value};
-
-const ALICE: &str = "alice@agents.support.test";
-const BOB: &str = "bob@agents.support.test";
-const JULIET: &str = "juliet@customer.test";
-const HELP: &str = "help@support.test";
-const SMS: &str = "sms.support.test";
-const SECRET: &str = "s3cret-sms-transport";
-const PW: &str = "pw";
-
-/// Alice serves XMPP customers only; Bob serves SMS too.
-const AGENTS: &str = "[[agent]]\njid = \"alice@agents.support.test\"\nname = \"Alice\"\n\
-     protocols = [\"xmpp\"]\nmax_live = 3\n\n\
-     [[agent]]\njid = \"bob@agents.support.test\"\nname = \"Bob\"\n\
-     protocols = [\"xmpp\", \"sms\"]\nmax_live = 3\n";
-
-const ROUTING: &str = "[defaults]\nassign = \"direct\"\n\n[[queue]]\nname = \"general\"\n\
-     entry = [\"help@support.test\"]\n";
-
-struct Center {
-    sb: TestServer,
-    prosody: Option<Prosody>,
-}
-
-/// Switchboard accepting the SMS transport, optionally federated with a
-/// Prosody hosting customer.test.
-fn center(routing: &str, with_prosody: bool) -> Center {
-    let ips = loopback_ips(2);
-    let (sb_ip, p_ip) = (&ips[0], &ips[1]);
-    let sb = TestServer::start(
-        ServerOpts::default()
-            .account(ALICE, PW)
-            .account(BOB, PW)
-            .agents_toml(AGENTS)
-            .routing_toml(routing)
-            .ca_file("certs/ca.crt")
-            .s2s_listen(&format!("{sb_ip}:5269"))
-            .s2s_host("customer.test", &format!("{p_ip}:5269"))
-            .extra_toml(&format!(
-                "[component]\nlisten = [\"127.0.0.1:0\"]\n\n\
-                 [[component.accept]]\ndomain = \"{SMS}\"\nsecret = \"{SECRET}\"\n"
-            )),
-    );
-    let prosody = with_prosody.then(|| {
-        let certs = sb.path().join("certs");
-        Prosody::start(
-            ProsodyOpts::default()
-                .user(JULIET, PW)
-                .ip(p_ip)
-                .arg("--s2s-port")
-                .arg("5269")
-                .arg("--host")
-                .arg(&format!("support.test={sb_ip}"))
-                .arg("--host")
-                .arg(&format!("agents.support.test={sb_ip}"))
-                .arg("--ca-cert")
-                .arg(certs.join("ca.crt").to_str().unwrap())
-                .arg("--ca-key")
-                .arg(certs.join("ca.key").to_str().unwrap()),
-        )
-    });
-    Center { sb, prosody }
-}
-
-async fn agent(c: &Center, jid: &str) -> Client {
-    Client::login(&c.sb, jid, PW, ClientOpts::default()).await
-}
-
-async fn transport(c: &Center, args: &[&str]) -> Client {
-    Client::transport(c.sb.addr("component"), SMS, SECRET, args).await
-}
-
-/// The next message whose body contains `text`.
-async fn line_containing(c: &mut Client, text: &str) -> Value {
-    c.expect_what(
-        &format!("a message containing {text:?}"),
-        |e| e["event"] == "message" && e["body"].as_str().is_some_and(|b| b.contains(text)),
-        TIMEOUT,
-    )
-    .await
-}
-
-fn body(e: &Value) -> &str {
-    e["body"].as_str().unwrap_or_default()
-}
+use center::*;
+use common::{Client, ClientOpts, TIMEOUT};
+use serde_json::json;
 
 #[tokio::test]
 async fn an_sms_customer_reaches_an_sms_agent_and_replies_are_split_and_flattened() {
@@ -102,7 +18,11 @@ async fn an_sms_customer_reaches_an_sms_agent_and_replies_are_split_and_flattene
     // protocol keeps the SMS customer from her.
     let mut alice = agent(&c, ALICE).await;
     let mut bob = agent(&c, BOB).await;
-    let mut sms = transport(&c, &["--max-length", "160", "--feature", "urn:xmpp:receipts"]).await;
+    let mut sms = transport(
+        &c,
+        &["--max-length", "160", "--feature", "urn:xmpp:receipts"],
+    )
+    .await;
     sms.send(json!({"cmd": "message", "from": "+15551234", "to": HELP,
         "body": "my parcel is late"}));
 
@@ -156,8 +76,10 @@ async fn an_sms_customer_reaches_an_sms_agent_and_replies_are_split_and_flattene
     assert_eq!(parts.join(" "), long);
 
     // A file link, which SMS cannot carry as OOB: written into the body.
-    bob.send(json!({"cmd": "message", "to": proxy, "body": "Here is the label",
-        "payload": "<x xmlns='jabber:x:oob'><url>https://files.example/label.pdf</url></x>"}));
+    bob.send(
+        json!({"cmd": "message", "to": proxy, "body": "Here is the label",
+        "payload": "<x xmlns='jabber:x:oob'><url>https://files.example/label.pdf</url></x>"}),
+    );
     let m = line_containing(&mut sms, "Here is the label").await;
     assert_eq!(
         body(&m),
@@ -169,7 +91,10 @@ async fn an_sms_customer_reaches_an_sms_agent_and_replies_are_split_and_flattene
     // The agent can ask again at any time.
     bob.message(&proxy, "/info").await;
     let info = line_containing(&mut bob, "Session s-").await;
-    assert!(body(&info).contains("Channel: sms via sms.support.test"), "{info}");
+    assert!(
+        body(&info).contains("Channel: sms via sms.support.test"),
+        "{info}"
+    );
 }
 
 #[tokio::test]

@@ -21,7 +21,10 @@ impl Core {
         for s in self.router.table.sessions(bare) {
             let (available, last) = {
                 let st = s.state();
-                (st.available, st.last.as_ref().and_then(|p| p.element().ok()))
+                (
+                    st.available,
+                    st.last.as_ref().and_then(|p| p.element().ok()),
+                )
             };
             if let (true, Some(p)) = (available, &last) {
                 self.note_presence(&Jid::from(s.jid.clone()), p).await;

@@ -190,15 +190,17 @@ mod tests {
 
     #[test]
     fn describes_a_transport_customer() {
-        let mut c = Context::default();
-        c.ident = Ident {
-            channel: "sms".into(),
-            domain: "sms.support.example".into(),
-            network: Some("gateway/sms".into()),
-            channel_source: "disco".into(),
-            max_length: Some(160),
-            features: Some(BTreeSet::new()),
-            ..Ident::default()
+        let mut c = Context {
+            ident: Ident {
+                channel: "sms".into(),
+                domain: "sms.support.example".into(),
+                network: Some("gateway/sms".into()),
+                channel_source: "disco".into(),
+                max_length: Some(160),
+                features: Some(BTreeSet::new()),
+                ..Ident::default()
+            },
+            needs: Needs::default(),
         };
         c.needs.rule = Some("sms".into());
         c.needs.protocol = Some("sms".into());

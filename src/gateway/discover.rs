@@ -203,9 +203,8 @@ fn client_of(disco: &DiscoInfoResult) -> ClientInfo {
 pub fn verify_caps(query: &Element, caps: &CapsRef) -> Option<(ClientInfo, bool)> {
     let disco = DiscoInfoResult::try_from(query.clone()).ok()?;
     let verified = match caps.hash.parse::<Algo>() {
-        Ok(algo) => hash_caps(&compute_disco(&disco), algo).is_ok_and(|h| {
-            base64::engine::general_purpose::STANDARD.encode(&h.hash) == caps.ver
-        }),
+        Ok(algo) => hash_caps(&compute_disco(&disco), algo)
+            .is_ok_and(|h| base64::engine::general_purpose::STANDARD.encode(&h.hash) == caps.ver),
         Err(_) => false,
     };
     Some((client_of(&disco), verified))

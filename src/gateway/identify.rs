@@ -160,13 +160,10 @@ impl Core {
                 waiting.push(self.ask(&full, Query::Software(full.clone())).await);
             }
         }
-        let lang = first
-            .element()
-            .ok()
-            .and_then(|e| {
-                e.attr_ns(&minidom::rxml::Namespace::XML, "lang")
-                    .map(String::from)
-            });
+        let lang = first.element().ok().and_then(|e| {
+            e.attr_ns(&minidom::rxml::Namespace::XML, "lang")
+                .map(String::from)
+        });
         let Some(sess) = self.sessions.get_mut(id) else {
             return;
         };
@@ -209,7 +206,11 @@ impl Core {
         } else {
             None
         };
-        let child = |ns: &str| answer.as_ref().and_then(|e| e.get_child("query", ns).cloned());
+        let child = |ns: &str| {
+            answer
+                .as_ref()
+                .and_then(|e| e.get_child("query", ns).cloned())
+        };
         let now = now_ms();
         match query {
             Query::Network(domain) => {

@@ -235,7 +235,8 @@ impl Core {
             self.by_customer
                 .insert(rec.customer_jid.clone(), rec.id.clone());
             // Routed before the restart: its context holds the decision.
-            self.sessions.insert(rec.id.clone(), Sess::new(rec, true, 0));
+            self.sessions
+                .insert(rec.id.clone(), Sess::new(rec, true, 0));
         }
         // An offer does not survive a restart: its timer is gone.
         let offered: Vec<String> = self

@@ -10,8 +10,8 @@ use tracing::{error, info};
 
 use super::assign::{self, Availability, Mode};
 use super::context::{Ident, Needs};
-use crate::config::{AgentProtocol, Facts};
 use super::Core;
+use crate::config::{AgentProtocol, Facts};
 
 /// What the rules made of a session.
 #[derive(Debug, Default)]

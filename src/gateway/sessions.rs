@@ -400,8 +400,12 @@ impl Core {
     }
 
     pub(super) async fn close(&mut self, id: &str, reason: &str) {
-        self.close_with(id, reason, Some("This chat is closed. Write again any time."))
-            .await
+        self.close_with(
+            id,
+            reason,
+            Some("This chat is closed. Write again any time."),
+        )
+        .await
     }
 
     /// Closes without the usual farewell, when the customer was already
