@@ -8,7 +8,7 @@ mod center;
 mod common;
 
 use center::*;
-use common::TIMEOUT;
+use common::{Client, ClientOpts, TIMEOUT};
 use serde_json::json;
 
 /// A calendar closed today and tomorrow (UTC), whatever the hour the test
@@ -172,4 +172,35 @@ async fn a_silent_transport_does_not_hold_up_the_chat_and_the_admin_map_names_it
         )
         .await;
     assert_eq!(body(&second).len(), 30);
+}
+
+#[tokio::test]
+async fn a_client_rule_asks_for_an_agent_whose_client_shows_files() {
+    let routing = format!(
+        "{ROUTING}\n[[rule]]\nname = \"file-senders\"\nclient = \"Pigeon\"\nfeatures = \"oob\"\n\
+         agent_features = \"oob\"\n"
+    );
+    let c = center(&routing, true);
+    // Alice is idle longest, but her client announces no file links.
+    let mut alice = agent(&c, ALICE).await;
+    let mut opts = ClientOpts::default();
+    opts.args.extend(["--feature", "jabber:x:oob"].map(String::from));
+    let mut bob = Client::login(&c.sb, BOB, PW, opts.clone()).await;
+    let prosody = c.prosody.as_ref().unwrap();
+    let mut juliet = Client::login(prosody, JULIET, PW, opts.software("Pigeon", "2.7")).await;
+    juliet.message(HELP, "a photo of the damage").await;
+    let ctx = line_containing(&mut bob, "juliet@customer.test").await;
+    let text = body(&ctx);
+    assert!(text.contains("Client: Pigeon 2.7"), "{text}");
+    assert!(text.contains("Features: oob"), "{text}");
+    assert!(
+        text.contains("Routed by rule file-senders; agent protocol xmpp; agent client needs oob"),
+        "{text}"
+    );
+    alice
+        .expect_none(
+            |e| e["event"] == "message" && body(e).contains("juliet@customer.test"),
+            std::time::Duration::from_millis(300),
+        )
+        .await;
 }

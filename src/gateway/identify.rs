@@ -43,6 +43,15 @@ enum Query {
     Software(String),
 }
 
+impl Query {
+    /// Whom the query went to.
+    fn target(&self) -> &str {
+        match self {
+            Query::Network(j) | Query::Client { jid: j, .. } | Query::Software(j) => j,
+        }
+    }
+}
+
 #[derive(Default)]
 pub(super) struct Cache {
     asked: HashMap<String, (Query, i64)>,
@@ -96,7 +105,7 @@ impl Cache {
 impl Core {
     /// Sends a query from the support domain, unless the same one is
     /// already on its way; returns the IQ id to wait for.
-    async fn ask(&mut self, to: &str, query: Query) -> String {
+    async fn ask(&mut self, query: Query) -> String {
         if let Some(id) = self
             .ident
             .asked
@@ -123,7 +132,7 @@ impl Core {
                 .a("type", "get")
                 .a("id", id.as_str())
                 .a("from", self.support.as_str())
-                .a("to", to)
+                .a("to", query.target())
                 .append(payload),
         );
         self.ident.asked.insert(id.clone(), (query, now_ms()));
@@ -145,7 +154,7 @@ impl Core {
             .get(&domain)
             .is_some_and(|(_, at)| now_ms() - at < NETWORK_TTL_MS);
         if !local && !fresh {
-            waiting.push(self.ask(&domain, Query::Network(domain.clone())).await);
+            waiting.push(self.ask(Query::Network(domain.clone())).await);
         }
         if from.resource().is_some() {
             if self.ident.client_of(&full).is_none() {
@@ -154,10 +163,10 @@ impl Core {
                     jid: full.clone(),
                     caps,
                 };
-                waiting.push(self.ask(&full, query).await);
+                waiting.push(self.ask(query).await);
             }
             if !self.ident.software.contains_key(&full) {
-                waiting.push(self.ask(&full, Query::Software(full.clone())).await);
+                waiting.push(self.ask(Query::Software(full.clone())).await);
             }
         }
         let lang = first.element().ok().and_then(|e| {
@@ -198,7 +207,17 @@ impl Core {
     /// queries, cache what it says and route the sessions it completes.
     /// Returns whether it was ours.
     pub(super) async fn identify_answer(&mut self, s: &Stanza) -> bool {
-        let Some((query, _)) = s.id().and_then(|id| self.ident.asked.remove(id)) else {
+        let Some(id) = s.id() else { return false };
+        let Some((query, _)) = self.ident.asked.get(id) else {
+            return false;
+        };
+        // Only the entity asked may answer: ids are random, but a guessed
+        // one must not let a third party describe someone else's client.
+        if s.from() != Some(query.target()) {
+            debug!(from = ?s.from(), %id, "an answer from someone not asked; ignored");
+            return true;
+        }
+        let Some((query, _)) = self.ident.asked.remove(id) else {
             return false;
         };
         let answer = if s.type_() == Some("result") {
@@ -311,7 +330,7 @@ impl Core {
                         jid: full.clone(),
                         caps: Some(caps),
                     };
-                    self.ask(&full, query).await;
+                    self.ask(query).await;
                 }
             }
             None => {
@@ -320,7 +339,7 @@ impl Core {
                         jid: full.clone(),
                         caps: None,
                     };
-                    self.ask(&full, query).await;
+                    self.ask(query).await;
                 }
             }
         }
