@@ -184,7 +184,8 @@ async fn a_client_rule_asks_for_an_agent_whose_client_shows_files() {
     // Alice is idle longest, but her client announces no file links.
     let mut alice = agent(&c, ALICE).await;
     let mut opts = ClientOpts::default();
-    opts.args.extend(["--feature", "jabber:x:oob"].map(String::from));
+    opts.args
+        .extend(["--feature", "jabber:x:oob"].map(String::from));
     let mut bob = Client::login(&c.sb, BOB, PW, opts.clone()).await;
     let prosody = c.prosody.as_ref().unwrap();
     let mut juliet = Client::login(prosody, JULIET, PW, opts.software("Pigeon", "2.7")).await;

@@ -7,7 +7,7 @@ mod store_common;
 
 use sqlx::Connection;
 use switchboard::store::{
-    Backend, Direction, NewSession, SessionRecord, SessionState, Store, StoreError,
+    Backend, Direction, NewMessage, NewSession, SessionRecord, SessionState, Store, StoreError,
 };
 
 scenarios! {
@@ -20,6 +20,7 @@ scenarios! {
         queue_order,
         last_agent_across_sessions,
         transcript_and_delivery,
+        batch_append_keeps_order_and_is_all_or_nothing,
         missing_rows,
         counts_by_state,
     ],
@@ -460,6 +461,40 @@ async fn last_agent_across_sessions(store: &Store) {
             .unwrap(),
         None
     );
+}
+
+/// The bridge's group commit: many rows in one transaction, in order, over
+/// more than one INSERT; a batch with a bad row stores none of them.
+async fn batch_append_keeps_order_and_is_all_or_nothing(store: &Store) {
+    session(store, "s-1", "juliet@capulet.example", 0, 1000).await;
+    let row = |i: i64, delivered: bool| NewMessage {
+        session_id: "s-1".into(),
+        direction: if i % 2 == 0 {
+            Direction::In
+        } else {
+            Direction::Out
+        },
+        sender: "juliet@capulet.example/phone".into(),
+        body: Some(format!("m{i}")),
+        stanza: format!("<message><body>m{i}</body></message>"),
+        created_at: 2000 + i,
+        delivered,
+    };
+    let rows: Vec<NewMessage> = (0..600).map(|i| row(i, i % 3 == 0)).collect();
+    store.messages_append_batch(&rows).await.unwrap();
+    store.messages_append_batch(&[]).await.unwrap();
+    let all = store.transcript("s-1").await.unwrap();
+    assert_eq!(all.len(), 600);
+    for (i, m) in all.iter().enumerate() {
+        assert_eq!(m.body.as_deref(), Some(format!("m{i}").as_str()));
+        assert_eq!(m.delivered_at, (i % 3 == 0).then_some(2000 + i as i64));
+    }
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+    // A row for a session that does not exist breaks the foreign key.
+    let mut bad = vec![row(1000, false), row(1001, false)];
+    bad[1].session_id = "s-missing".into();
+    assert!(store.messages_append_batch(&bad).await.is_err());
+    assert_eq!(store.transcript("s-1").await.unwrap().len(), 600);
 }
 
 async fn transcript_and_delivery(store: &Store) {

@@ -7,9 +7,10 @@
 use jid::Jid;
 
 use super::adapt::{adapt, Target};
+use super::journal::Entry;
 use super::{Core, Sess};
 use crate::router::Condition;
-use crate::store::{Direction, SessionState};
+use crate::store::{Direction, NewMessage, SessionState};
 use crate::util::now_ms;
 use crate::xml::build::{el, stanza, BuilderExt};
 use crate::xml::{ns, Kind, Stanza};
@@ -76,40 +77,23 @@ impl Core {
         let to = sess.rec.customer_jid.clone();
         let entry = sess.rec.entry_jid.clone();
         let out = s.with_addresses(Some(&entry), Some(&to));
-        if body.is_some() {
-            let raw = String::from_utf8_lossy(s.bytes()).into_owned();
-            if let Err(e) = self
-                .store
-                .message_append(
-                    id,
-                    Direction::Out,
-                    from.as_str(),
-                    body.as_deref(),
-                    &raw,
-                    now_ms(),
-                    true,
-                )
-                .await
-            {
-                tracing::error!(error = %e, "storing an agent message failed");
-                return self
-                    .router
-                    .bounce(
-                        &s,
-                        Condition::InternalServerError,
-                        Some("not stored; please send again"),
-                    )
-                    .await;
-            }
-        }
         let name = self
             .dir
             .agent(&from.to_bare().to_string())
             .map(|a| a.name.clone());
         let out = with_nick(out, name.as_deref());
-        for part in adapt(&out, self.customer_target(id)) {
-            self.route(part).await;
-        }
+        let then = adapt(&out, self.customer_target(id));
+        let row = body.map(|b| NewMessage {
+            session_id: id.to_string(),
+            direction: Direction::Out,
+            sender: from.to_string(),
+            body: Some(b),
+            stanza: String::from_utf8_lossy(s.bytes()).into_owned(),
+            created_at: now_ms(),
+            delivered: true,
+        });
+        let writer = row.is_some().then_some(s);
+        self.journal.append(Entry { row, then, writer }).await;
     }
 
     /// What the session's customer can receive, as identification found.
@@ -128,24 +112,17 @@ impl Core {
         }
     }
 
-    /// Sends a customer's stanza to the session's agent, if it has one that
-    /// may see it now; returns whether it went.
-    pub(super) async fn forward_to_agent(&self, id: &str, s: &Stanza) -> bool {
-        let Some(sess) = self.sessions.get(id) else {
-            return false;
-        };
-        let Some(agent) = &sess.rec.agent else {
-            return false;
-        };
+    /// What relaying a customer's stanza to the session's agent sends, if
+    /// the session has an agent who may see it now.
+    pub(super) fn stanzas_to_agent(&self, id: &str, s: &Stanza) -> Option<Vec<Stanza>> {
+        let sess = self.sessions.get(id)?;
+        let agent = sess.rec.agent.as_ref()?;
         if !matches!(sess.rec.state, SessionState::Live | SessionState::Async) {
-            return false;
+            return None;
         }
         let proxy = self.proxy_jid(id);
         let out = s.with_addresses(Some(&proxy), Some(agent));
-        for part in adapt(&out, self.agent_target(agent)) {
-            self.route(part).await;
-        }
-        true
+        Some(adapt(&out, self.agent_target(agent)))
     }
 
     /// On assignment: what the customer wrote while waiting, stamped with
@@ -154,6 +131,8 @@ impl Core {
         let Some(agent) = self.sessions.get(id).and_then(|s| s.rec.agent.clone()) else {
             return;
         };
+        // Messages still in the journal must be stored to be found.
+        self.journal.flush().await;
         let pending = match self.store.messages_undelivered(id, Direction::In).await {
             Ok(p) => p,
             Err(e) => return tracing::error!(error = %e, "loading queued messages failed"),
@@ -192,27 +171,28 @@ impl Core {
 
     pub(super) async fn to_customer_raw(&self, sess: &Sess, text: &str) {
         let m = chat(&sess.rec.entry_jid, &sess.rec.customer_jid, text);
-        let raw = String::from_utf8_lossy(m.bytes()).into_owned();
-        let _ = self
-            .store
-            .message_append(
-                &sess.rec.id,
-                Direction::System,
-                &sess.rec.entry_jid,
-                Some(text),
-                &raw,
-                now_ms(),
-                true,
-            )
-            .await;
         // Only the length matters for our own plain texts.
         let target = Target {
             features: None,
             max_length: sess.ctx.ident.max_length,
         };
-        for part in adapt(&m, target) {
-            self.route(part).await;
-        }
+        let row = NewMessage {
+            session_id: sess.rec.id.clone(),
+            direction: Direction::System,
+            sender: sess.rec.entry_jid.clone(),
+            body: Some(text.to_string()),
+            stanza: String::from_utf8_lossy(m.bytes()).into_owned(),
+            created_at: now_ms(),
+            delivered: true,
+        };
+        let then = adapt(&m, target);
+        self.journal
+            .append(Entry {
+                row: Some(row),
+                then,
+                writer: None,
+            })
+            .await;
     }
 }
 

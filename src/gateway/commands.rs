@@ -37,6 +37,8 @@ impl Core {
                 format!("Session {id} closed.")
             }
             "note" if !arg.trim().is_empty() => {
+                // After what the journal holds, so the transcript keeps order.
+                self.journal.flush().await;
                 let stored = self
                     .store
                     .message_append(

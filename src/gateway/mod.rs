@@ -19,6 +19,7 @@ pub mod directory;
 pub mod discover;
 mod entry;
 mod identify;
+mod journal;
 mod moves;
 mod queue;
 mod remote;
@@ -112,6 +113,9 @@ struct Sess {
     routed: bool,
     /// The first message's body, which keyword and regex rules read.
     first_text: String,
+    /// The agent the customer spoke with last, once looked up (the lookup
+    /// is a query; assignment attempts are many).
+    sticky: Option<Option<String>>,
 }
 
 impl Sess {
@@ -127,6 +131,7 @@ impl Sess {
             pending: HashSet::new(),
             routed,
             first_text: String::new(),
+            sticky: None,
         }
     }
 }
@@ -157,6 +162,8 @@ struct Core {
     entry_status: HashMap<String, entry::Status>,
     /// Identification answers and the queries still out.
     ident: identify::Cache,
+    /// Stores bridged messages in batches and relays them once stored.
+    journal: journal::Journal,
     /// Each agent's client features, when known (see `agent_features`).
     agent_feats: HashMap<String, std::collections::BTreeSet<String>>,
     events: mpsc::Sender<Event>,
@@ -173,6 +180,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let store = router.store.clone();
+    let journal = journal::Journal::start(store.clone(), Arc::clone(&router));
     let mut core = Core {
         support: router.settings.support_domain.clone(),
         router,
@@ -185,6 +193,7 @@ pub async fn run(
         entry_status: HashMap::new(),
         remote_presence: HashMap::new(),
         ident: identify::Cache::default(),
+        journal,
         agent_feats: HashMap::new(),
         events: gateway.tx.clone(),
         gateway,
@@ -222,6 +231,8 @@ pub async fn run(
             }
         }
     }
+    // What the bridge accepted is stored before the process goes.
+    core.journal.flush().await;
 }
 
 impl Core {

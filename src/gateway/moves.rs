@@ -136,6 +136,7 @@ impl Core {
         let Some(agent) = self.sessions.get(id).and_then(|s| s.rec.agent.clone()) else {
             return;
         };
+        self.journal.flush().await;
         let Ok(entries) = self.store.transcript(id).await else {
             return;
         };

@@ -1,11 +1,14 @@
 //! The waiting line: trying waiting sessions in order (priority, then
 //! time waited) and telling each customer their place and expected wait.
 
+use std::collections::HashMap;
+
 use super::Core;
 use crate::store::SessionState;
 
 impl Core {
-    /// Tries every waiting session, in queue order.
+    /// Tries every waiting session, in queue order, while some agent has
+    /// room; then tells each waiting customer their place.
     pub(super) async fn assign_waiting(&mut self) {
         let mut waiting: Vec<(i64, i64, String)> = self
             .sessions
@@ -15,16 +18,38 @@ impl Core {
             .collect();
         waiting.sort();
         for (_, _, id) in waiting {
+            if !self.any_room() {
+                break;
+            }
             self.try_assign(&id).await;
         }
-        let ids: Vec<String> = self
-            .sessions
-            .values()
-            .filter(|s| s.rec.state == SessionState::Waiting)
-            .map(|s| s.rec.id.clone())
-            .collect();
-        for id in ids {
-            self.tell_position(&id).await;
+        self.tell_positions().await;
+    }
+
+    /// Tells every waiting customer whose place changed: one sort per
+    /// queue instead of a count per customer.
+    async fn tell_positions(&mut self) {
+        let mut lines: HashMap<&str, Vec<(i64, i64, &str)>> = HashMap::new();
+        for s in self.sessions.values() {
+            if s.rec.state == SessionState::Waiting && s.routed {
+                lines.entry(s.rec.queue.as_str()).or_default().push((
+                    -s.rec.priority,
+                    s.rec.enqueued_at,
+                    s.rec.id.as_str(),
+                ));
+            }
+        }
+        let mut changed: Vec<(String, usize)> = Vec::new();
+        for line in lines.values_mut() {
+            line.sort_unstable();
+            for (i, (_, _, id)) in line.iter().enumerate() {
+                if self.sessions.get(*id).and_then(|s| s.told_position) != Some(i + 1) {
+                    changed.push((id.to_string(), i + 1));
+                }
+            }
+        }
+        for (id, position) in changed {
+            self.announce_position(&id, position).await;
         }
     }
 
@@ -39,23 +64,27 @@ impl Core {
         let Some(sess) = self.sessions.get(id) else {
             return;
         };
-        if sess.rec.state != SessionState::Waiting {
+        if sess.rec.state != SessionState::Waiting || !sess.routed {
             return;
         }
         let key = (
             -sess.rec.priority,
             sess.rec.enqueued_at,
-            sess.rec.id.clone(),
+            sess.rec.id.as_str(),
         );
         let position = 1 + self
             .sessions
             .values()
             .filter(|s| s.rec.state == SessionState::Waiting && s.rec.queue == sess.rec.queue)
-            .filter(|s| (-s.rec.priority, s.rec.enqueued_at, s.rec.id.clone()) < key)
+            .filter(|s| (-s.rec.priority, s.rec.enqueued_at, s.rec.id.as_str()) < key)
             .count();
         if sess.told_position == Some(position) {
             return;
         }
+        self.announce_position(id, position).await;
+    }
+
+    async fn announce_position(&mut self, id: &str, position: usize) {
         let minutes = self.dir.wait_estimate.as_secs().div_ceil(60).max(1) * position as u64;
         let text =
             format!("You are number {position} in the queue; the wait is about {minutes} min.");

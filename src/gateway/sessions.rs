@@ -2,14 +2,17 @@
 //! before anything else), which waits in its queue until a capable agent is
 //! offered it or assigned it; agents' presence changes drive new attempts.
 
+use std::collections::HashMap;
+
 use jid::Jid;
 use tracing::{error, info, warn};
 
 use super::assign::{self, AgentView, Availability, Mode, Need};
 use super::context::Needs;
 use super::directory::Queue;
+use super::journal::Entry;
 use super::{new_session_id, Core, Event, Sess};
-use crate::store::{Direction, NewSession, SessionState};
+use crate::store::{Direction, NewMessage, NewSession, SessionState};
 use crate::util::now_ms;
 use crate::xml::Stanza;
 
@@ -64,44 +67,27 @@ impl Core {
             // The customer is back and writing: a live chat if possible.
             self.go_live(&id).await;
         }
-        if body.is_some() {
-            // Durable before anything else: nothing a customer wrote is lost.
-            let raw = String::from_utf8_lossy(s.bytes()).into_owned();
-            let stored = self
-                .store
-                .message_append(
-                    &id,
-                    Direction::In,
-                    from.as_str(),
-                    body.as_deref(),
-                    &raw,
-                    now_ms(),
-                    false,
-                )
+        // Durable before anything else: the journal stores the message and
+        // only then relays it to the agent, if the session has one now;
+        // otherwise it waits, undelivered, for the assignment.
+        let relay = self.stanzas_to_agent(&id, &s);
+        let row = body.as_ref().map(|b| NewMessage {
+            session_id: id.clone(),
+            direction: Direction::In,
+            sender: from.to_string(),
+            body: Some(b.clone()),
+            stanza: String::from_utf8_lossy(s.bytes()).into_owned(),
+            created_at: now_ms(),
+            delivered: relay.is_some(),
+        });
+        if row.is_some() || relay.is_some() {
+            self.journal
+                .append(Entry {
+                    row,
+                    then: relay.unwrap_or_default(),
+                    writer: body.is_some().then(|| s.clone()),
+                })
                 .await;
-            let msg_id = match stored {
-                Ok(m) => m,
-                Err(e) => {
-                    error!(error = %e, session = %id, "storing a customer message failed");
-                    return self
-                        .router
-                        .bounce(
-                            &s,
-                            crate::router::Condition::InternalServerError,
-                            Some("not stored; please send again"),
-                        )
-                        .await;
-                }
-            };
-            if self.forward_to_agent(&id, &s).await {
-                let _ = self
-                    .store
-                    .messages_mark_delivered(&[msg_id], now_ms())
-                    .await;
-            }
-        } else {
-            // Chat states and receipts pass through when someone is there.
-            self.forward_to_agent(&id, &s).await;
         }
         if opened {
             // Stored first; now find out who this is, then route.
@@ -193,21 +179,26 @@ impl Core {
 
     /// Every agent known to the directory, as the decision sees them.
     pub(super) fn agent_views(&self) -> Vec<AgentView<'_>> {
+        // One pass over the sessions, not one per agent: with thousands
+        // waiting this runs at every assignment attempt.
+        let mut load: HashMap<&str, (u32, u32)> = HashMap::new();
+        for s in self.sessions.values() {
+            let Some(agent) = s.rec.agent.as_deref() else {
+                continue;
+            };
+            let l = load.entry(agent).or_default();
+            match s.rec.state {
+                SessionState::Live | SessionState::Offered => l.0 += 1,
+                SessionState::Async => l.1 += 1,
+                _ => {}
+            }
+        }
         self.dir
             .agents
             .iter()
             .map(|a| {
                 let rt = self.agents.get(&a.jid);
-                let (mut live, mut async_) = (0, 0);
-                for s in self.sessions.values() {
-                    if s.rec.agent.as_deref() == Some(a.jid.as_str()) {
-                        match s.rec.state {
-                            SessionState::Live | SessionState::Offered => live += 1,
-                            SessionState::Async => async_ += 1,
-                            _ => {}
-                        }
-                    }
-                }
+                let (live, async_) = load.get(a.jid.as_str()).copied().unwrap_or_default();
                 AgentView {
                     jid: &a.jid,
                     tier: a.tier,
@@ -226,6 +217,15 @@ impl Core {
                 }
             })
             .collect()
+    }
+
+    /// Whether any agent could take one more session, live or async: when
+    /// none can, trying the waiting line is pointless.
+    pub(super) fn any_room(&self) -> bool {
+        self.agent_views().iter().any(|v| {
+            (v.availability == Availability::Live && v.live < v.max_live)
+                || (v.availability >= Availability::AsyncOnly && v.async_ < v.max_async)
+        })
     }
 
     pub(super) fn need_for<'a>(
@@ -266,12 +266,22 @@ impl Core {
         };
         let online = sess.customer_full.is_some();
         let lapsed = sess.lapsed.clone();
-        let sticky = self
-            .store
-            .last_agent_of_customer(&sess.rec.customer_id)
-            .await
-            .ok()
-            .flatten();
+        let sticky = match &sess.sticky {
+            Some(known) => known.clone(),
+            None => {
+                let customer = sess.rec.customer_id.clone();
+                let found = self
+                    .store
+                    .last_agent_of_customer(&customer)
+                    .await
+                    .ok()
+                    .flatten();
+                if let Some(s) = self.sessions.get_mut(id) {
+                    s.sticky = Some(found.clone());
+                }
+                found
+            }
+        };
         let mut cursor = *self.cursors.get(&queue.name).unwrap_or(&0);
         let modes: &[Mode] = if online {
             &[Mode::Live, Mode::Async]
@@ -374,6 +384,8 @@ impl Core {
         sess.rec.state = state;
         sess.rec.agent = Some(agent.to_string());
         sess.told_position = None;
+        // The customer has now spoken with this agent: look it up afresh.
+        sess.sticky = None;
         self.agents
             .entry(agent.to_string())
             .or_default()

@@ -33,7 +33,7 @@ pub use customers::Customer;
 pub use offline::OfflineMessage;
 pub use roster::{ParseSubscriptionError, RosterItem, Subscription};
 pub use sessions::{NewSession, SessionRecord, SessionState};
-pub use transcript::{Direction, TranscriptEntry};
+pub use transcript::{Direction, NewMessage, TranscriptEntry};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

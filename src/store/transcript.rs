@@ -82,6 +82,23 @@ pub struct TranscriptEntry {
 
 const COLUMNS: &str = "id, session_id, direction, sender, body, stanza, created_at, delivered_at";
 
+/// Rows per INSERT of [`Store::messages_append_batch`]: 7 parameters each,
+/// well under both backends' parameter limits.
+const APPEND_CHUNK: usize = 256;
+
+/// One transcript entry to append, owned so it can wait in a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub session_id: String,
+    pub direction: Direction,
+    pub sender: String,
+    pub body: Option<String>,
+    pub stanza: String,
+    pub created_at: i64,
+    /// Already delivered (relayed right after it is stored).
+    pub delivered: bool,
+}
+
 impl Store {
     /// Appends an entry and returns its id; `delivered` records it as
     /// delivered at `now_ms` already. A single INSERT and nothing else: this
@@ -112,6 +129,59 @@ impl Store {
         .fetch_one(self.pool())
         .await
         .map_err(query_err("message_append"))
+    }
+
+    /// Appends `rows` in order, all or none, in one transaction: the group
+    /// commit of the bridge, whose many small appends would otherwise each
+    /// pay a commit.
+    pub async fn messages_append_batch(&self, rows: &[NewMessage]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self
+            .pool()
+            .begin()
+            .await
+            .map_err(query_err("messages_append_batch"))?;
+        for chunk in rows.chunks(APPEND_CHUNK) {
+            let mut sql = String::from(
+                "INSERT INTO messages (session_id, direction, sender, body, stanza, created_at, \
+                 delivered_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let p = i * 7;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7
+                ));
+            }
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(r.session_id.as_str())
+                    .bind(r.direction.as_str())
+                    .bind(r.sender.as_str())
+                    .bind(r.body.as_deref())
+                    .bind(r.stanza.as_str())
+                    .bind(r.created_at)
+                    .bind(r.delivered.then_some(r.created_at));
+            }
+            q.execute(&mut *tx)
+                .await
+                .map_err(query_err("messages_append_batch"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(query_err("messages_append_batch"))
     }
 
     /// The session's entries in `direction` not delivered yet, oldest first.

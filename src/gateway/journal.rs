@@ -1,0 +1,123 @@
+//! The bridge's group commit: every message a customer or an agent writes
+//! is stored before it is relayed, but the actor does not wait for each
+//! insert. It hands the journal the row and the stanzas to relay once the
+//! row is stored; the journal task commits whatever accumulated while the
+//! previous commit ran, in one transaction, then relays in order. If the
+//! commit fails, nothing is relayed and each writer gets an error, so
+//! nothing is lost silently.
+//!
+//! Order: everything the bridge relays goes through the journal, rows or
+//! not (a chat state after a message must not overtake it). Reads of the
+//! transcript call [`Journal::flush`] first, so they see every row handed
+//! over before.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::error;
+
+use crate::router::{Condition, Router};
+use crate::store::{NewMessage, Store};
+use crate::xml::Stanza;
+
+/// Rows per commit at most: bounds the latency one commit adds.
+const MAX_BATCH: usize = 512;
+/// Entries waiting at most; beyond it the actor waits (backpressure).
+const CAPACITY: usize = 8192;
+
+/// One thing to store and relay.
+pub(super) struct Entry {
+    pub row: Option<NewMessage>,
+    /// Routed in order once `row` is stored.
+    pub then: Vec<Stanza>,
+    /// Bounced with `internal-server-error` if the row cannot be stored.
+    pub writer: Option<Stanza>,
+}
+
+enum Op {
+    Append(Entry),
+    Flush(oneshot::Sender<()>),
+}
+
+#[derive(Clone)]
+pub(super) struct Journal {
+    tx: mpsc::Sender<Op>,
+}
+
+impl Journal {
+    pub fn start(store: Store, router: Arc<Router>) -> Journal {
+        let (tx, rx) = mpsc::channel(CAPACITY);
+        tokio::spawn(run(rx, store, router));
+        Journal { tx }
+    }
+
+    pub async fn append(&self, entry: Entry) {
+        // Fails only at shutdown, when nothing is relayed any more.
+        let _ = self.tx.send(Op::Append(entry)).await;
+    }
+
+    /// Returns once everything appended before is stored and relayed.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Op::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn run(mut rx: mpsc::Receiver<Op>, store: Store, router: Arc<Router>) {
+    let mut batch: Vec<Entry> = Vec::new();
+    let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(op) = next.take() {
+            match op {
+                Op::Append(e) => batch.push(e),
+                Op::Flush(done) => flushes.push(done),
+            }
+            if batch.len() >= MAX_BATCH {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        commit(&store, &router, std::mem::take(&mut batch)).await;
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+async fn commit(store: &Store, router: &Router, batch: Vec<Entry>) {
+    let mut batch = batch;
+    let had_row: Vec<bool> = batch.iter().map(|e| e.row.is_some()).collect();
+    let rows: Vec<NewMessage> = batch.iter_mut().filter_map(|e| e.row.take()).collect();
+    let stored = store.messages_append_batch(&rows).await;
+    match stored {
+        Ok(()) => {
+            for e in batch {
+                for s in e.then {
+                    router.route(s).await;
+                }
+            }
+        }
+        Err(err) => {
+            error!(error = %err, rows = rows.len(), "storing bridged messages failed");
+            for (e, had_row) in batch.into_iter().zip(had_row) {
+                if !had_row {
+                    // Nothing to store: chat states and the like still go.
+                    for s in e.then {
+                        router.route(s).await;
+                    }
+                } else if let Some(w) = e.writer {
+                    router
+                        .bounce(
+                            &w,
+                            Condition::InternalServerError,
+                            Some("not stored; please send again"),
+                        )
+                        .await;
+                }
+            }
+        }
+    }
+}
