@@ -31,7 +31,7 @@ const CHAT_STATES: &[&str] = &["active", "composing", "paused", "inactive", "gon
 /// The message (or messages, when split) to send instead of `s`; empty
 /// when nothing is left for the receiver (a chat state it cannot show).
 pub fn adapt(s: &Stanza, to: Target) -> Vec<Stanza> {
-    if to.features.is_none() && to.max_length.is_none() {
+    if !may_need_work(s, to) {
         return vec![s.clone()];
     }
     let Ok(mut m) = s.element() else {
@@ -119,6 +119,28 @@ pub fn adapt(s: &Stanza, to: Target) -> Vec<Stanza> {
         vec![s.clone()]
     }
 }
+
+/// A look at the bytes that rules out most messages before any parsing:
+/// nothing the receiver lacks is mentioned, and the whole stanza is
+/// shorter than the length limit.
+fn may_need_work(s: &Stanza, to: Target) -> bool {
+    let bytes = s.bytes();
+    let mentions = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let lacking = FEATURE_NS
+        .iter()
+        .any(|(feature, ns)| to.lacks(feature) && mentions(ns));
+    let long = to.max_length.is_some_and(|m| bytes.len() > m as usize);
+    lacking || long
+}
+
+/// The namespace each adapted feature's elements are in.
+const FEATURE_NS: &[(&str, &str)] = &[
+    ("xhtml-im", ns::XHTML_IM),
+    ("oob", ns::OOB),
+    ("chat-states", ns::CHATSTATES),
+    ("receipts", ns::RECEIPTS),
+    ("corrections", ns::CORRECTION),
+];
 
 fn body_of(m: &Element) -> Option<String> {
     m.get_child("body", ns::CLIENT).map(Element::text)

@@ -13,7 +13,7 @@ use crate::router::Condition;
 use crate::store::{Direction, NewMessage, SessionState};
 use crate::util::now_ms;
 use crate::xml::build::{el, stanza, BuilderExt};
-use crate::xml::{ns, Kind, Stanza};
+use crate::xml::{escape_attr, ns, Kind, Stanza};
 
 impl Core {
     /// A stanza to a session's proxy JID.
@@ -215,13 +215,38 @@ pub(super) fn chat(from: &str, to: &str, text: &str) -> Stanza {
 }
 
 /// Adds the agent's name (XEP-0172) so the customer's client can show who
-/// answers behind the entry JID.
+/// answers behind the entry JID. Written into the bytes: parsing and
+/// serializing a tree for every reply would cost more than the relay.
 fn with_nick(s: Stanza, name: Option<&str>) -> Stanza {
     let Some(name) = name else { return s };
-    let Ok(mut e) = s.element() else { return s };
-    if e.has_child("nick", ns::NICK) {
+    let raw = String::from_utf8_lossy(s.bytes());
+    if raw.contains(ns::NICK) {
         return s;
     }
-    e.append_child(el("nick", ns::NICK).append(name).build());
-    Stanza::from_element(&e)
+    let nick = format!("<nick xmlns='{}'>{}</nick>", ns::NICK, escape_attr(name));
+    let xml = if let Some(i) = raw.rfind("</") {
+        format!("{}{nick}{}", &raw[..i], &raw[i..])
+    } else if let Some(open) = raw.strip_suffix("/>") {
+        format!("{open}>{nick}</message>")
+    } else {
+        return s;
+    };
+    Stanza::parse(xml.into()).unwrap_or(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nick_goes_into_the_bytes() {
+        let s = chat("help@x", "c@y", "hi");
+        let n = with_nick(s, Some("Ann & <Bob>"));
+        let e = n.element().unwrap();
+        assert_eq!(e.get_child("nick", ns::NICK).unwrap().text(), "Ann & <Bob>");
+        assert_eq!(e.get_child("body", ns::CLIENT).unwrap().text(), "hi");
+        // Once only.
+        let again = with_nick(n.clone(), Some("Other"));
+        assert_eq!(again.bytes(), n.bytes());
+    }
 }
