@@ -72,12 +72,16 @@ pub async fn received(
 
 /// `<sent/>` copies to the sender's other resources.
 pub async fn sent(router: &Router, sender: &SessionHandle, stanza: &Stanza) {
-    let sessions = router.table.sessions(&sender.jid.to_bare());
+    let sessions = router.table.sessions(&sender.bare);
+    // One resource (most clients): nobody to copy to, nothing to parse.
+    if sessions.len() < 2 {
+        return;
+    }
     // A message to oneself is already delivered to every resource.
     if stanza
         .to()
         .and_then(|t| Jid::new(t).ok())
-        .is_some_and(|t| t.to_bare() == sender.jid.to_bare())
+        .is_some_and(|t| t.into_bare() == sender.bare)
     {
         return;
     }

@@ -62,14 +62,17 @@ pub async fn deliver(
                 .filter(|s| Some(s.priority()) == top)
                 .cloned()
                 .collect();
-            if targets.is_empty() {
+            let Some((last, others)) = targets.split_last() else {
                 return store_offline(router, to, stanza).await;
-            }
-            for s in &targets {
-                router.deliver_to(s, stanza.clone()).await;
-            }
+            };
             let ids: Vec<u64> = targets.iter().map(|s| s.id).collect();
             carbons::received(router, from, &sessions, &ids, &stanza).await;
+            for s in others {
+                router.deliver_to(s, stanza.clone()).await;
+            }
+            // The last (usually only) target takes the stanza itself: a
+            // clone copies every attribute string.
+            router.deliver_to(last, stanza).await;
         }
     }
 }

@@ -73,7 +73,9 @@ impl Router {
         if domain == self.settings.agent_domain {
             match to.node() {
                 None => Dest::Server,
-                Some(_) => Dest::Account(to.to_bare(), to.resource().map(|r| r.to_string())),
+                Some(_) => {
+                    Dest::Account(to.clone().into_bare(), to.resource().map(|r| r.to_string()))
+                }
             }
         } else if domain == self.settings.support_domain {
             match to.node() {
@@ -113,7 +115,7 @@ impl Router {
                     return self.gateway.send(Event::Stanza(stanza)).await
                 }
                 // Customers talk to the entry JIDs, never to agents directly.
-                Dest::Account(..) if self.gateway.is_customer(from.to_bare().as_str()) => {
+                Dest::Account(..) if self.gateway.is_customer(bare_str(&from)) => {
                     if stanza.kind() != Kind::Presence {
                         self.bounce(&stanza, Condition::ServiceUnavailable, None)
                             .await;
@@ -240,6 +242,12 @@ impl Router {
                 false
             })
     }
+}
+
+/// The bare part of a JID's (normalised) text, without building a `BareJid`.
+fn bare_str(jid: &Jid) -> &str {
+    let s = jid.as_str();
+    s.split_once('/').map_or(s, |(bare, _)| bare)
 }
 
 /// Messages, ad-hoc command IQs and IQ answers for the support domain

@@ -80,7 +80,7 @@ pub async fn run(
         // RFC 6120 §8.1.2.1: the server stamps the sender; a client may only
         // name itself.
         if let Some(f) = el.from() {
-            let own = f == handle.jid.as_str() || f == handle.jid.to_bare().as_str();
+            let own = f == handle.jid.as_str() || f == handle.bare.as_str();
             if !own {
                 break close(Cond::InvalidFrom, "from does not match the bound JID");
             }

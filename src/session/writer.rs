@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use tokio::io::{AsyncWriteExt, BufWriter, WriteHalf};
+use tokio::io::{AsyncWriteExt, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -16,6 +16,9 @@ use crate::router::SessionHandle;
 use crate::server::Shared;
 use crate::stream::StreamErrorCondition;
 use crate::xml::{escape_attr, ns, Kind, Stanza};
+
+/// A batch longer than this goes to the transport in pieces.
+const WRITE_CHUNK: usize = 16 * 1024;
 
 /// A stanza sent but not yet acknowledged; `offline` is its stored row.
 struct Unacked {
@@ -28,8 +31,12 @@ pub struct Writer {
     shared: Arc<Shared>,
     handle: Arc<SessionHandle>,
     sm: Arc<SmShared>,
-    out: Option<BufWriter<WriteHalf<Transport>>>,
-    queue: mpsc::Receiver<Stanza>,
+    out: Option<WriteHalf<Transport>>,
+    /// What is batched for the next flush. Released after every flush:
+    /// most sessions are idle, and an idle session then holds no buffer
+    /// (a `BufWriter` kept 16 KB each).
+    buf: Vec<u8>,
+    queue: mpsc::Receiver<Box<Stanza>>,
     control: mpsc::Receiver<Control>,
     /// Stream management: id when resumable, counter of sent stanzas.
     sm_id: Option<String>,
@@ -53,14 +60,15 @@ impl Writer {
         handle: Arc<SessionHandle>,
         sm: Arc<SmShared>,
         write: WriteHalf<Transport>,
-        queue: mpsc::Receiver<Stanza>,
+        queue: mpsc::Receiver<Box<Stanza>>,
         control: mpsc::Receiver<Control>,
     ) -> Writer {
         Writer {
             shared,
             handle,
             sm,
-            out: Some(BufWriter::with_capacity(16 * 1024, write)),
+            out: Some(write),
+            buf: Vec::new(),
             queue,
             control,
             sm_id: None,
@@ -95,10 +103,10 @@ impl Writer {
                 s = self.queue.recv() => match s {
                     None => return End::Normal,
                     Some(s) => {
-                        self.write_stanza(s, None).await;
+                        self.write_stanza(*s, None).await;
                         // Batch what is already queued into one flush.
                         while let Ok(s) = self.queue.try_recv() {
-                            self.write_stanza(s, None).await;
+                            self.write_stanza(*s, None).await;
                         }
                         self.flush().await;
                     }
@@ -153,6 +161,7 @@ impl Writer {
             Control::Ack(h) => self.acknowledge(h).await,
             Control::ConnectionLost => {
                 self.out = None;
+                self.buf = Vec::new();
                 return self.hibernate();
             }
             Control::Close(err) => {
@@ -160,7 +169,8 @@ impl Writer {
                 return Some(End::Normal);
             }
             Control::Attach { write, h, reply } => {
-                self.out = Some(BufWriter::with_capacity(16 * 1024, write));
+                self.out = Some(write);
+                self.buf = Vec::new();
                 self.hibernating_until = None;
                 self.acknowledge(h).await;
                 let resumed = format!(
@@ -212,7 +222,16 @@ impl Writer {
         let Some(out) = self.out.as_mut() else {
             return;
         };
-        if let Err(e) = out.write_all(data).await {
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(data.len().max(1024));
+        }
+        self.buf.extend_from_slice(data);
+        if self.buf.len() < WRITE_CHUNK {
+            return;
+        }
+        let result = out.write_all(&self.buf).await;
+        self.buf.clear();
+        if let Err(e) = result {
             tracing::debug!(error = %e, "write failed");
             self.out = None;
             if let Some(End::Lost) = self.hibernate() {
@@ -221,11 +240,21 @@ impl Writer {
         }
     }
 
-    async fn flush(&mut self) {
+    /// Writes the batch and flushes the transport (TLS records included),
+    /// then releases the batch buffer.
+    async fn push(&mut self) -> std::io::Result<()> {
+        let buf = std::mem::take(&mut self.buf);
         let Some(out) = self.out.as_mut() else {
-            return;
+            return Ok(());
         };
-        if let Err(e) = out.flush().await {
+        if !buf.is_empty() {
+            out.write_all(&buf).await?;
+        }
+        out.flush().await
+    }
+
+    async fn flush(&mut self) {
+        if let Err(e) = self.push().await {
             tracing::debug!(error = %e, "flush failed");
             self.out = None;
             let _ = self.hibernate();
@@ -249,9 +278,7 @@ impl Writer {
 
     async fn request_ack_now(&mut self) {
         self.request_ack().await;
-        if let Some(out) = self.out.as_mut() {
-            let _ = out.flush().await;
-        }
+        let _ = self.push().await;
     }
 
     async fn acknowledge(&mut self, h: u32) {
@@ -291,8 +318,8 @@ impl Writer {
             None => "</stream:stream>".to_string(),
         };
         self.write_raw(xml.as_bytes()).await;
+        let _ = self.push().await;
         if let Some(out) = self.out.as_mut() {
-            let _ = out.flush().await;
             let _ = out.shutdown().await;
         }
         self.out = None;

@@ -52,7 +52,11 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, direct
             Ok(Done::Bound { xio, jid, iq_id }) => {
                 tracing::Span::current().record("jid", tracing::field::display(&jid));
                 info!("session bound");
-                session::start(shared, xio, jid, iq_id).await;
+                // A task of its own: this one's future is sized for the
+                // negotiation (TLS handshake, SASL, store queries), ~6 KB
+                // that every idle session would otherwise keep.
+                let tasks = shared.tasks.clone();
+                tasks.spawn(session::start(shared, xio, jid, iq_id).in_current_span());
             }
             Ok(Done::Resumed) => {}
             Err((xio, e)) => neg.fail(xio, e).await,

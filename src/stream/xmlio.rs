@@ -1,6 +1,11 @@
 //! A transport with a framer: read frames, write bytes, reset on restart.
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::cell::RefCell;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use super::StreamError;
 use crate::xml::{escape_attr, Frame, Framer};
@@ -43,11 +48,47 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             return Err(StreamError::Closed);
         }
         let buf = framer.buffer();
-        buf.reserve(4096);
-        if io.read_buf(buf).await? == 0 {
+        if buf.is_empty() {
+            // Everything was framed: hand the storage back (stanzas still
+            // in flight keep their part of it alive on their own).
+            *buf = BytesMut::new();
+        }
+        let n = std::future::poll_fn(|cx| poll_read_into(Pin::new(&mut *io), cx, buf)).await?;
+        if n == 0 {
             return Err(StreamError::Closed);
         }
     }
+}
+
+/// Per worker thread: what a read lands in before it is appended to the
+/// stream's own buffer.
+const SCRATCH: usize = 16 * 1024;
+
+thread_local! {
+    static SCRATCH_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH].into_boxed_slice());
+}
+
+/// Reads through a per-thread scratch buffer, so a stream waiting for data
+/// owns no read buffer: most client sessions are idle most of the time, and
+/// a buffer reserved for the next read was 4-8 KB each. The copy is of
+/// bytes just read, cheap next to the read itself.
+fn poll_read_into<R: AsyncRead + Unpin>(
+    io: Pin<&mut R>,
+    cx: &mut Context<'_>,
+    dst: &mut BytesMut,
+) -> Poll<std::io::Result<usize>> {
+    SCRATCH_BUF.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        let mut rb = ReadBuf::new(&mut scratch[..]);
+        match io.poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => {
+                dst.extend_from_slice(rb.filled());
+                Poll::Ready(Ok(rb.filled().len()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
 }
 
 /// Our stream header (RFC 6120 §4.7), answering a peer's.

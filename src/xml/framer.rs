@@ -97,7 +97,7 @@ pub struct Framer {
 impl Framer {
     pub fn new(max_element: usize) -> Self {
         Framer {
-            buf: BytesMut::with_capacity(4096),
+            buf: BytesMut::new(),
             max_element,
             phase: Phase::Prolog { seen_decl: false },
             stream_prefix: b"stream".to_vec(),

@@ -217,7 +217,18 @@ impl Stanza {
     /// The same element with `from` and `to` replaced (`None` keeps the old
     /// value), rewritten on the bytes: relaying never builds a tree.
     pub fn with_addresses(&self, from: Option<&str>, to: Option<&str>) -> Stanza {
-        let mut s = self.rewrite_top(&[("from", from), ("to", to)], &[]);
+        let set = [("from", from), ("to", to)];
+        // Adding addresses the element does not carry yet (a client's
+        // stanza getting its `from`, on every stanza a client sends) is a
+        // splice after the name: no re-reading and re-escaping of the other
+        // attributes.
+        let adds_only =
+            (from.is_none() || self.from.is_none()) && (to.is_none() || self.to.is_none());
+        let mut s = if adds_only {
+            self.insert_attributes(&set)
+        } else {
+            self.rewrite_top(&set, &[])
+        };
         if let Some(f) = from {
             s.from = Some(f.into());
         }
@@ -251,6 +262,32 @@ impl Stanza {
         }
         let mut s = self.rewrite_top(&[], &["xmlns"]);
         s.ns = None;
+        s
+    }
+
+    /// Inserts the attributes in `set` that have a value right after the
+    /// element's name; none of them may be on the tag already.
+    fn insert_attributes(&self, set: &[(&str, Option<&str>)]) -> Stanza {
+        let raw = &self.raw[..];
+        let name_end = raw
+            .iter()
+            .skip(1)
+            .position(|b| b.is_ascii_whitespace() || *b == b'/' || *b == b'>')
+            .map_or(raw.len(), |i| i + 1);
+        let mut out = Vec::with_capacity(raw.len() + 64);
+        out.extend_from_slice(&raw[..name_end]);
+        for (key, value) in set {
+            if let Some(v) = value {
+                out.push(b' ');
+                out.extend_from_slice(key.as_bytes());
+                out.extend_from_slice(b"=\"");
+                out.extend_from_slice(escape_attr(v).as_bytes());
+                out.push(b'"');
+            }
+        }
+        out.extend_from_slice(&raw[name_end..]);
+        let mut s = self.clone();
+        s.raw = out.into();
         s
     }
 
@@ -382,6 +419,30 @@ mod tests {
             Stanza::parse(empty.bytes().clone()).unwrap().to(),
             Some("c@d")
         );
+    }
+
+    #[test]
+    fn adding_addresses_splices_them_in() {
+        for xml in [
+            "<message to='a@b' type='chat'><body>x &amp; y</body></message>",
+            "<message><body/></message>",
+            "<presence/>",
+            "<iq\ttype='get' id='1'><ping xmlns='urn:xmpp:ping'/></iq>",
+        ] {
+            let s = parse(xml).with_addresses(Some("o'k@x/r\"<"), None);
+            let again = Stanza::parse(s.bytes().clone()).unwrap();
+            assert_eq!(again.from(), Some("o'k@x/r\"<"), "{xml}");
+            assert_eq!(again.to(), parse(xml).to(), "{xml}");
+            assert_eq!(again.name(), parse(xml).name(), "{xml}");
+            assert_eq!(
+                again.element().unwrap().children().count(),
+                parse(xml).element().unwrap().children().count()
+            );
+        }
+        let both =
+            parse("<message><body>x</body></message>").with_addresses(Some("f@x"), Some("t@y"));
+        let again = Stanza::parse(both.bytes().clone()).unwrap();
+        assert_eq!((again.from(), again.to()), (Some("f@x"), Some("t@y")));
     }
 
     #[test]
