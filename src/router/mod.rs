@@ -244,6 +244,12 @@ impl Router {
     }
 }
 
+/// The bare part of a JID's (normalised) text, without building a `BareJid`.
+fn bare_str(jid: &Jid) -> &str {
+    let s = jid.as_str();
+    s.split_once('/').map_or(s, |(bare, _)| bare)
+}
+
 /// Messages and ad-hoc command IQs for the support domain itself.
 fn is_for_control(stanza: &Stanza) -> bool {
     use crate::xml::ns;
@@ -261,10 +267,4 @@ fn is_for_control(stanza: &Stanza) -> bool {
         }
         _ => false,
     }
-}
-
-/// The bare part of a JID's (normalised) text, without building a `BareJid`.
-fn bare_str(jid: &Jid) -> &str {
-    let s = jid.as_str();
-    s.split_once('/').map_or(s, |(bare, _)| bare)
 }
