@@ -51,7 +51,7 @@ fn assert_clean_delivery(v: &Value) {
     let delivered = v["delivered"].as_u64().unwrap_or(0);
     assert!(delivered > 0, "nothing delivered: {v:#}");
     assert_eq!(v["errors"].as_u64(), Some(0), "errors reported: {v:#}");
-    assert_eq!(v["lost"].as_u64(), Some(0), "messages lost: {v:#}");
+    assert_eq!(v["undelivered"].as_u64(), Some(0), "messages lost: {v:#}");
     assert!(v["p99_ms"].is_number(), "no latency: {v:#}");
     assert!(v["server_cpu_ms"].is_number(), "no server CPU: {v:#}");
 }

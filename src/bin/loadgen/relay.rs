@@ -113,7 +113,7 @@ pub fn traffic_json(shared: &Arc<Shared>, out: &chat::Outcome, t: &Traffic) -> V
         "duration_s": r3(out.window_s),
         "sent": out.sent,
         "delivered": out.received,
-        "lost": out.sent.saturating_sub(out.received),
+        "undelivered": out.sent.saturating_sub(out.received),
         "errors": Counters::get(&c.errors),
         "error_samples": c.error_samples(),
         "delivered_per_s": r3(out.received as f64 / out.window_s),

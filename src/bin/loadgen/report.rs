@@ -36,7 +36,7 @@ fn rows(workload: &str) -> &'static [Row] {
             ("msgs per server CPU-second", "msgs_per_cpu_s", true),
             ("server CPU %", "server_cpu_pct", false),
             ("generator CPU %", "gen_cpu_pct", false),
-            ("lost", "lost", false),
+            ("undelivered after drain", "undelivered", false),
             ("errors", "errors", false),
         ],
         "logins" => &[
