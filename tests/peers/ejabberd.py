@@ -249,12 +249,18 @@ class Ejabberd:
                               env=self.env(), cwd=self.dir, check=check, timeout=timeout,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
-    def register(self, jid, password):
+    def register(self, jid, password, deadline=None):
         user, domain = jid.split("@", 1)
-        out = self.ctl("register", user, domain, password, check=False)
-        if out.returncode != 0:
-            raise RuntimeError(f"ejabberdctl register {jid} failed ({out.returncode}): "
-                               f"{out.stdout.strip()}")
+        while True:
+            out = self.ctl("register", user, domain, password, check=False)
+            if out.returncode == 0:
+                return
+            # Mnesia may still be creating the passwd table just after the
+            # node reports started; that, and only that, is worth a retry.
+            if "no_exists" not in out.stdout or deadline is None or time.monotonic() > deadline:
+                raise RuntimeError(f"ejabberdctl register {jid} failed ({out.returncode}): "
+                                   f"{out.stdout.strip()}")
+            time.sleep(0.1)
 
     # ------------------------------------------------------------ run
     def start(self, timeout=30.0):
@@ -281,8 +287,14 @@ class Ejabberd:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"ejabberd did not open {pending} in {timeout}s")
                 time.sleep(0.05)
+            # Open ports are not a started node: wait for ejabberd to say so
+            # before touching its tables.
+            left = max(1.0, deadline - time.monotonic())
+            started = self.ctl("started", check=False, timeout=left + 5)
+            if started.returncode != 0:
+                raise RuntimeError(f"ejabberdctl started failed: {started.stdout.strip()}")
             for jid, password in self.users:
-                self.register(jid, password)
+                self.register(jid, password, deadline)
         except BaseException as exc:
             self.stop()
             raise RuntimeError(f"{exc}\n{self.log_tail()}") from exc
