@@ -123,24 +123,11 @@ impl Core {
         let Some(q) = self.dir.queue(queue) else {
             return false;
         };
-        let views = self.agent_views();
-        views.iter().any(|v| {
-            v.availability != Availability::Off
-                && assign::capable_ignoring_room(
-                    v,
-                    &assign::Need {
-                        skills: &q.skills,
-                        extra_skills: &needs.skills,
-                        tier: q.tier,
-                        only: q.only.as_deref(),
-                        protocol: needs.protocol.as_deref(),
-                        features: &needs.agent_features,
-                        mode: Mode::Async,
-                        exclude: &[],
-                        sticky: None,
-                    },
-                )
-        })
+        // The mode does not matter: room is not looked at.
+        let need = self.need_for(q, needs, Mode::Async, &[], None);
+        self.agent_views()
+            .iter()
+            .any(|v| v.availability != Availability::Off && assign::capable_ignoring_room(v, &need))
     }
 
     /// The rules' verdict on a customer: the first rule that matches.
