@@ -36,10 +36,11 @@ impl Core {
         }
         match s.kind() {
             Kind::Message if s.type_() != Some("error") => {
-                if is_command(&s) {
+                let body = s.body();
+                if body.as_deref().is_some_and(is_command) {
                     return self.command(from, id, &s).await;
                 }
-                self.agent_message(from, id, s).await
+                self.agent_message(from, id, s, body).await
             }
             // Agents probe or subscribe to their work list contacts.
             Kind::Presence => match s.type_() {
@@ -55,7 +56,7 @@ impl Core {
         }
     }
 
-    async fn agent_message(&mut self, from: &Jid, id: &str, s: Stanza) {
+    async fn agent_message(&mut self, from: &Jid, id: &str, s: Stanza, body: Option<String>) {
         let Some(sess) = self.sessions.get(id) else {
             return;
         };
@@ -69,10 +70,6 @@ impl Core {
                 )
                 .await;
         }
-        let body = s
-            .element()
-            .ok()
-            .and_then(|e| e.get_child("body", ns::CLIENT).map(|b| b.text()));
         // To the bare JID: every device of the customer gets it.
         let to = sess.rec.customer_jid.clone();
         let entry = sess.rec.entry_jid.clone();
@@ -196,11 +193,8 @@ impl Core {
     }
 }
 
-fn is_command(s: &Stanza) -> bool {
-    s.element()
-        .ok()
-        .and_then(|e| e.get_child("body", ns::CLIENT).map(|b| b.text()))
-        .is_some_and(|b| b.trim_start().starts_with('/'))
+fn is_command(body: &str) -> bool {
+    body.trim_start().starts_with('/')
 }
 
 pub(super) fn chat(from: &str, to: &str, text: &str) -> Stanza {
@@ -219,19 +213,14 @@ pub(super) fn chat(from: &str, to: &str, text: &str) -> Stanza {
 /// serializing a tree for every reply would cost more than the relay.
 fn with_nick(s: Stanza, name: Option<&str>) -> Stanza {
     let Some(name) = name else { return s };
-    let raw = String::from_utf8_lossy(s.bytes());
-    if raw.contains(ns::NICK) {
+    if s.mentions(ns::NICK) {
         return s;
     }
-    let nick = format!("<nick xmlns='{}'>{}</nick>", ns::NICK, escape_attr(name));
-    let xml = if let Some(i) = raw.rfind("</") {
-        format!("{}{nick}{}", &raw[..i], &raw[i..])
-    } else if let Some(open) = raw.strip_suffix("/>") {
-        format!("{open}>{nick}</message>")
-    } else {
-        return s;
-    };
-    Stanza::parse(xml.into()).unwrap_or(s)
+    s.with_child(&format!(
+        "<nick xmlns='{}'>{}</nick>",
+        ns::NICK,
+        escape_attr(name)
+    ))
 }
 
 #[cfg(test)]

@@ -34,10 +34,7 @@ impl Core {
                 )
                 .await;
         }
-        let body = s.element().ok().and_then(|e| {
-            e.get_child("body", crate::xml::ns::CLIENT)
-                .map(|b| b.text())
-        });
+        let body = s.body();
         let mut opened = false;
         let id = match self.by_customer.get(&customer) {
             Some(id) => id.clone(),

@@ -3,13 +3,13 @@
 //! acknowledged or relayed, and stays undelivered until it reached an agent,
 //! so a restart loses nothing.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{query_err, Store, StoreError};
+use super::{query_err, Backend, Store, StoreError};
 
 /// Ids per UPDATE statement: well under SQLite's bound-parameter limit
 /// (32766 since 3.32, 999 before) and PostgreSQL's (65535).
@@ -149,20 +149,31 @@ impl Store {
                  delivered_at) VALUES ",
             );
             for i in 0..chunk.len() {
-                let p = i * 7;
                 if i > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6,
-                    p + 7
-                ));
+                match self.backend() {
+                    // SQLite looks up a numbered parameter's name by walking
+                    // a list (sqlite3_bind_parameter_name), which made
+                    // binding a batch quadratic: 16% of the server's CPU in
+                    // support chat at saturation. Anonymous ones bind in
+                    // order for free.
+                    Backend::Sqlite => sql.push_str("(?, ?, ?, ?, ?, ?, ?)"),
+                    Backend::Postgres => {
+                        let p = i * 7;
+                        let _ = write!(
+                            sql,
+                            "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                            p + 1,
+                            p + 2,
+                            p + 3,
+                            p + 4,
+                            p + 5,
+                            p + 6,
+                            p + 7
+                        );
+                    }
+                }
             }
             let mut q = sqlx::query(&sql);
             for r in chunk {

@@ -10,7 +10,9 @@
 pub mod build;
 mod framer;
 pub mod ns;
+mod peek;
 mod stanza;
 
 pub use framer::{Frame, FrameError, Framer, StreamHeader};
+pub use peek::body_of;
 pub use stanza::{escape_attr, Kind, Stanza, StanzaParseError};

@@ -214,6 +214,14 @@ impl Stanza {
         self.raw.is_empty()
     }
 
+    /// The same routing attributes over new bytes: for splices that add
+    /// children and leave the top-level tag as it is.
+    pub(super) fn with_raw(&self, raw: Bytes) -> Stanza {
+        let mut s = self.clone();
+        s.raw = raw;
+        s
+    }
+
     /// The same element with `from` and `to` replaced (`None` keeps the old
     /// value), rewritten on the bytes: relaying never builds a tree.
     pub fn with_addresses(&self, from: Option<&str>, to: Option<&str>) -> Stanza {
