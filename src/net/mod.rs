@@ -5,6 +5,7 @@
 pub mod certs;
 pub mod pki;
 pub mod resolve;
+mod server_tls;
 pub mod tls;
 mod transport;
 

@@ -78,6 +78,7 @@ impl CertResolver {
 
 impl ResolvesServerCert for CertResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        super::server_tls::note_sni(hello.server_name());
         let name = hello.server_name().map(str::to_ascii_lowercase);
         Some(
             name.and_then(|n| self.by_name.get(&n).cloned())

@@ -9,12 +9,14 @@ use std::task::{Context, Poll};
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::{client, server};
+use tokio_rustls::client;
+
+use super::server_tls::ServerTls;
 
 pub enum Transport {
     Plain(TcpStream),
     /// We accepted TLS.
-    Tls(Box<server::TlsStream<TcpStream>>),
+    Tls(Box<ServerTls>),
     /// We initiated TLS (outbound s2s).
     TlsClient(Box<client::TlsStream<TcpStream>>),
 }
@@ -29,7 +31,7 @@ impl Transport {
     pub async fn into_tls(self, config: Arc<rustls::ServerConfig>) -> io::Result<Transport> {
         match self {
             Transport::Plain(tcp) => {
-                let tls = tokio_rustls::TlsAcceptor::from(config).accept(tcp).await?;
+                let tls = ServerTls::accept(tcp, config).await?;
                 Ok(Transport::Tls(Box::new(tls)))
             }
             already => Ok(already),
@@ -59,7 +61,7 @@ impl Transport {
     /// The SNI name the client asked for, if we accepted TLS.
     pub fn sni(&self) -> Option<String> {
         match self {
-            Transport::Tls(t) => t.get_ref().1.server_name().map(str::to_string),
+            Transport::Tls(t) => t.server_name().map(str::to_string),
             Transport::Plain(_) | Transport::TlsClient(_) => None,
         }
     }
@@ -70,7 +72,7 @@ impl Transport {
     pub fn peer_certificates(&self) -> Option<Vec<CertificateDer<'static>>> {
         let chain = match self {
             Transport::Plain(_) => None,
-            Transport::Tls(t) => t.get_ref().1.peer_certificates(),
+            Transport::Tls(t) => t.peer_certificates(),
             Transport::TlsClient(t) => t.get_ref().1.peer_certificates(),
         }?;
         (!chain.is_empty()).then(|| chain.to_vec())

@@ -39,7 +39,7 @@ pub struct SessionHandle {
     /// and 32 boxes take 256 bytes where 32 stanzas took 4 KB in every
     /// session, idle or not.
     queue: mpsc::Sender<Box<Stanza>>,
-    pub control: mpsc::Sender<Control>,
+    pub control: mpsc::Sender<Box<Control>>,
     pub state: Mutex<PresenceState>,
     /// XEP-0198 counters shared by the session's reader and writer.
     pub sm: Arc<SmShared>,
@@ -49,7 +49,7 @@ impl SessionHandle {
     pub fn new(
         jid: FullJid,
         queue: mpsc::Sender<Box<Stanza>>,
-        control: mpsc::Sender<Control>,
+        control: mpsc::Sender<Box<Control>>,
     ) -> SessionHandle {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         SessionHandle {

@@ -22,76 +22,118 @@ pub async fn run(
 ) {
     let c2s = &shared.settings.c2s;
     let mut pinged = false;
-    let control = handle.control.clone();
-    let outcome: Control = loop {
+    loop {
         let wait = if pinged {
             c2s.ping_timeout
         } else {
             c2s.idle_timeout
         };
+        // The one await outside a box: what an idle session waits in is
+        // all its future holds (the frame, the routing and the writer's
+        // queue would be several KB in every session).
         let frame = tokio::select! {
             r = tokio::time::timeout(wait, read_frame(&mut read, &mut framer)) => r,
             _ = shared.shutdown.cancelled() => return,
         };
-        let frame = match frame {
-            Err(_) if pinged => break close(Cond::ConnectionTimeout, "no answer to ping"),
-            Err(_) => {
-                // XEP-0199: a silent client is asked whether it is still there.
-                pinged = true;
-                let ping = format!(
-                    "<iq type='get' id='idle-{}' from='{}'><ping xmlns='{}'/></iq>",
-                    crate::util::random_id(8),
-                    shared.settings.agent_domain,
-                    ns::PING
-                );
-                let _ = control.send(Control::Raw(ping)).await;
-                continue;
-            }
-            Ok(Ok(f)) => f,
-            Ok(Err(StreamError::Protocol { condition, text })) => {
-                break Control::Close(Some((condition, text)))
-            }
-            Ok(Err(StreamError::Closed)) if framer.is_closed() => break Control::Close(None),
-            Ok(Err(_)) => break Control::ConnectionLost,
-        };
-        pinged = false;
-        let el = match frame {
-            Frame::Element(el) => el,
-            Frame::Close => break Control::Close(None),
-            Frame::Open(_) => break close(Cond::NotWellFormed, "unexpected stream header"),
-        };
-        if el.ns() == Some(ns::SM) {
-            if let Some(c) = stream_management(&shared, &handle, &sm, &el) {
-                if control.send(c).await.is_err() {
-                    return;
-                }
-            }
-            continue;
-        }
-        if el.kind() == Kind::Other {
-            if el.ns() == Some(ns::CSI) {
-                continue;
-            }
-            break close(Cond::UnsupportedStanzaType, "not a stanza");
-        }
-        if sm.enabled.load(Ordering::Relaxed) {
-            sm.inbound.fetch_add(1, Ordering::Relaxed);
-        }
-        // RFC 6120 §8.1.2.1: the server stamps the sender; a client may only
-        // name itself.
-        if let Some(f) = el.from() {
-            let own = f == handle.jid.as_str() || f == handle.bare.as_str();
-            if !own {
-                break close(Cond::InvalidFrom, "from does not match the bound JID");
+        let closed = framer.is_closed();
+        let step = Box::pin(on_frame(&shared, &handle, &sm, frame, pinged, closed)).await;
+        match step {
+            Step::Next => pinged = false,
+            Step::Pinged => pinged = true,
+            Step::Gone => return,
+            Step::End(outcome) => {
+                tell(&handle.control, outcome).await;
+                return;
             }
         }
-        let stanza = el.with_addresses(Some(handle.jid.as_str()), None);
-        if stanza.kind() == Kind::Message {
-            crate::router::carbons_sent(&shared.router, &handle, &stanza).await;
+    }
+}
+
+/// What the reader does after a frame.
+enum Step {
+    Next,
+    /// The client was silent and has been pinged.
+    Pinged,
+    /// The writer is gone: nothing more to do.
+    Gone,
+    /// The stream ends; the writer is told how.
+    End(Control),
+}
+
+type FrameRead = Result<Result<Frame, StreamError>, tokio::time::error::Elapsed>;
+
+async fn on_frame(
+    shared: &Shared,
+    handle: &Arc<SessionHandle>,
+    sm: &SmShared,
+    frame: FrameRead,
+    pinged: bool,
+    framer_closed: bool,
+) -> Step {
+    let frame = match frame {
+        Err(_) if pinged => return Step::End(close(Cond::ConnectionTimeout, "no answer to ping")),
+        Err(_) => {
+            // XEP-0199: a silent client is asked whether it is still there.
+            let ping = format!(
+                "<iq type='get' id='idle-{}' from='{}'><ping xmlns='{}'/></iq>",
+                crate::util::random_id(8),
+                shared.settings.agent_domain,
+                ns::PING
+            );
+            tell(&handle.control, Control::Raw(ping)).await;
+            return Step::Pinged;
         }
-        shared.router.route(stanza).await;
+        Ok(Ok(f)) => f,
+        Ok(Err(StreamError::Protocol { condition, text })) => {
+            return Step::End(Control::Close(Some((condition, text))))
+        }
+        Ok(Err(StreamError::Closed)) if framer_closed => return Step::End(Control::Close(None)),
+        Ok(Err(_)) => return Step::End(Control::ConnectionLost),
     };
-    let _ = control.send(outcome).await;
+    let el = match frame {
+        Frame::Element(el) => el,
+        Frame::Close => return Step::End(Control::Close(None)),
+        Frame::Open(_) => return Step::End(close(Cond::NotWellFormed, "unexpected stream header")),
+    };
+    if el.ns() == Some(ns::SM) {
+        if let Some(c) = stream_management(shared, handle, sm, &el) {
+            if !tell(&handle.control, c).await {
+                return Step::Gone;
+            }
+        }
+        return Step::Next;
+    }
+    if el.kind() == Kind::Other {
+        if el.ns() == Some(ns::CSI) {
+            return Step::Next;
+        }
+        return Step::End(close(Cond::UnsupportedStanzaType, "not a stanza"));
+    }
+    if sm.enabled.load(Ordering::Relaxed) {
+        sm.inbound.fetch_add(1, Ordering::Relaxed);
+    }
+    // RFC 6120 §8.1.2.1: the server stamps the sender; a client may only
+    // name itself.
+    if let Some(f) = el.from() {
+        let own = f == handle.jid.as_str() || f == handle.bare.as_str();
+        if !own {
+            return Step::End(close(
+                Cond::InvalidFrom,
+                "from does not match the bound JID",
+            ));
+        }
+    }
+    let stanza = el.with_addresses(Some(handle.jid.as_str()), None);
+    if stanza.kind() == Kind::Message {
+        crate::router::carbons_sent(&shared.router, handle, &stanza).await;
+    }
+    shared.router.route(stanza).await;
+    Step::Next
+}
+
+/// Hands the writer a control message; false once the writer is gone.
+async fn tell(control: &tokio::sync::mpsc::Sender<Box<Control>>, c: Control) -> bool {
+    control.send(Box::new(c)).await.is_ok()
 }
 
 fn close(cond: Cond, text: &str) -> Control {

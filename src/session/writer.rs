@@ -3,6 +3,8 @@
 //! resume, and cleans up when the session ends.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -37,7 +39,7 @@ pub struct Writer {
     /// (a `BufWriter` kept 16 KB each).
     buf: Vec<u8>,
     queue: mpsc::Receiver<Box<Stanza>>,
-    control: mpsc::Receiver<Control>,
+    control: mpsc::Receiver<Box<Control>>,
     /// Stream management: id when resumable, counter of sent stanzas.
     sm_id: Option<String>,
     sent: u32,
@@ -61,7 +63,7 @@ impl Writer {
         sm: Arc<SmShared>,
         write: WriteHalf<Transport>,
         queue: mpsc::Receiver<Box<Stanza>>,
-        control: mpsc::Receiver<Control>,
+        control: mpsc::Receiver<Box<Control>>,
     ) -> Writer {
         Writer {
             shared,
@@ -81,37 +83,42 @@ impl Writer {
 
     pub async fn run(mut self) {
         let end = self.serve().await;
-        self.finish(end).await;
+        Box::pin(self.finish(end)).await;
     }
 
     async fn serve(&mut self) -> End {
         let shutdown = self.shared.shutdown.clone();
+        // Only while hibernating: a timer in every session's future would
+        // be 112 bytes each.
+        let mut expiry: Option<Pin<Box<tokio::time::Sleep>>> = None;
         loop {
-            let sleep_until = self
-                .hibernating_until
-                .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(86_400));
+            match (self.hibernating_until, expiry.as_mut()) {
+                (Some(until), None) => expiry = Some(Box::pin(tokio::time::sleep_until(until))),
+                (Some(until), Some(e)) => e.as_mut().reset(until),
+                (None, _) => expiry = None,
+            }
+            let expired = std::future::poll_fn(|cx| match expiry.as_mut() {
+                Some(e) => e.as_mut().poll(cx),
+                None => std::task::Poll::Pending,
+            });
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => {
-                    self.close(Some((StreamErrorCondition::SystemShutdown, "server shutting down".into()))).await;
+                    Box::pin(self.close(Some((StreamErrorCondition::SystemShutdown, "server shutting down".into())))).await;
                     return End::Normal;
                 }
+                // Boxed, like the writing and closing paths: the writer's
+                // future, which every idle session keeps, is then sized
+                // for waiting.
                 c = self.control.recv() => match c {
                     None => return End::Normal,
-                    Some(c) => if let Some(end) = self.on_control(c).await { return end },
+                    Some(c) => if let Some(end) = Box::pin(self.on_control(*c)).await { return end },
                 },
                 s = self.queue.recv() => match s {
                     None => return End::Normal,
-                    Some(s) => {
-                        self.write_stanza(*s, None).await;
-                        // Batch what is already queued into one flush.
-                        while let Ok(s) = self.queue.try_recv() {
-                            self.write_stanza(*s, None).await;
-                        }
-                        self.flush().await;
-                    }
+                    Some(s) => Box::pin(self.write_queued(*s)).await,
                 },
-                _ = tokio::time::sleep_until(sleep_until), if self.hibernating_until.is_some() => {
+                _ = expired => {
                     tracing::info!("resumption window passed");
                     return End::Lost;
                 }
@@ -120,10 +127,10 @@ impl Writer {
                 return End::Lost;
             }
             if self.unacked.len() > self.shared.settings.limits.max_unacked {
-                self.close(Some((
+                Box::pin(self.close(Some((
                     StreamErrorCondition::ResourceConstraint,
                     "too many unacknowledged stanzas".into(),
-                )))
+                ))))
                 .await;
                 return End::Lost;
             }
@@ -191,6 +198,15 @@ impl Writer {
             }
         }
         None
+    }
+
+    /// Writes `first` and whatever else is queued already, with one flush.
+    async fn write_queued(&mut self, first: Stanza) {
+        self.write_stanza(first, None).await;
+        while let Ok(s) = self.queue.try_recv() {
+            self.write_stanza(*s, None).await;
+        }
+        self.flush().await;
     }
 
     /// Without resumption a lost connection ends the session; with it, the
