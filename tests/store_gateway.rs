@@ -21,6 +21,7 @@ scenarios! {
         last_agent_across_sessions,
         transcript_and_delivery,
         batch_append_keeps_order_and_is_all_or_nothing,
+        transcript_writer_recovers_after_a_failed_batch,
         missing_rows,
         counts_by_state,
     ],
@@ -497,6 +498,37 @@ async fn batch_append_keeps_order_and_is_all_or_nothing(store: &Store) {
     assert_eq!(store.transcript("s-1").await.unwrap().len(), 600);
 }
 
+/// The journal's own connection: its rows are seen through the pool, a
+/// failed batch leaves nothing half-written, and the next batch goes
+/// through (on a new connection).
+async fn transcript_writer_recovers_after_a_failed_batch(store: &Store) {
+    session(store, "s-1", "juliet@capulet.example", 0, 1000).await;
+    let row = |i: i64| NewMessage {
+        session_id: "s-1".into(),
+        direction: Direction::In,
+        sender: "juliet@capulet.example/phone".into(),
+        body: Some(format!("w{i}")),
+        stanza: format!("<message><body>w{i}</body></message>"),
+        created_at: 3000 + i,
+        delivered: true,
+    };
+    let mut writer = store.transcript_writer();
+    let first: Vec<NewMessage> = (0..37).map(row).collect();
+    writer.append(&first).await.unwrap();
+    writer.append(&[]).await.unwrap();
+    assert_eq!(store.transcript("s-1").await.unwrap().len(), 37);
+    let mut bad: Vec<NewMessage> = (37..340).map(row).collect();
+    bad[300].session_id = "s-missing".into();
+    assert!(writer.append(&bad).await.is_err());
+    assert_eq!(store.transcript("s-1").await.unwrap().len(), 37);
+    let again: Vec<NewMessage> = (37..40).map(row).collect();
+    writer.append(&again).await.unwrap();
+    let all = store.transcript("s-1").await.unwrap();
+    let bodies: Vec<String> = all.iter().filter_map(|m| m.body.clone()).collect();
+    let expected: Vec<String> = (0..40).map(|i| format!("w{i}")).collect();
+    assert_eq!(bodies, expected);
+}
+
 async fn transcript_and_delivery(store: &Store) {
     session(store, "s-1", "juliet@capulet.example", 0, 1000).await;
     session(store, "s-2", "romeo@montague.example", 0, 1000).await;
@@ -803,4 +835,13 @@ async fn reopen_restores_gateway_state(store: &Store, url: &str) {
         .unwrap();
     assert!(next > pending);
     reopened.close().await;
+}
+
+/// `sqlite::memory:` lives in its pool's one connection: the writer must
+/// not take that connection away from the pool.
+#[tokio::test]
+async fn transcript_writer_on_an_in_memory_database() {
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    transcript_writer_recovers_after_a_failed_batch(&store).await;
+    assert!(store.sessions_open().await.is_ok());
 }

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
 use crate::router::{Condition, Router};
-use crate::store::{NewMessage, Store};
+use crate::store::{NewMessage, Store, TranscriptWriter};
 use crate::xml::Stanza;
 
 /// Rows per commit at most: bounds the latency one commit adds.
@@ -69,6 +69,7 @@ impl Journal {
 }
 
 async fn run(mut rx: mpsc::Receiver<Op>, store: Store, router: Arc<Router>) {
+    let mut writer = store.transcript_writer();
     let mut batch: Vec<Entry> = Vec::new();
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -83,18 +84,18 @@ async fn run(mut rx: mpsc::Receiver<Op>, store: Store, router: Arc<Router>) {
             }
             next = rx.try_recv().ok();
         }
-        commit(&store, &router, std::mem::take(&mut batch)).await;
+        commit(&mut writer, &router, std::mem::take(&mut batch)).await;
         for done in flushes.drain(..) {
             let _ = done.send(());
         }
     }
 }
 
-async fn commit(store: &Store, router: &Router, batch: Vec<Entry>) {
+async fn commit(writer: &mut TranscriptWriter, router: &Router, batch: Vec<Entry>) {
     let mut batch = batch;
     let had_row: Vec<bool> = batch.iter().map(|e| e.row.is_some()).collect();
     let rows: Vec<NewMessage> = batch.iter_mut().filter_map(|e| e.row.take()).collect();
-    let stored = store.messages_append_batch(&rows).await;
+    let stored = writer.append(&rows).await;
     match stored {
         Ok(()) => {
             for e in batch {
