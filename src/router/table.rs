@@ -7,9 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use jid::{BareJid, FullJid};
-use tokio::sync::mpsc;
 
-use crate::session::{Control, SmShared};
+use crate::session::{Control, Inbox, SmShared};
 use crate::xml::Stanza;
 
 /// What the router knows of a session's presence (RFC 6121 §4).
@@ -35,29 +34,25 @@ pub struct SessionHandle {
     /// `jid` without its resource, made once: `FullJid::to_bare` formats
     /// and re-validates a new string, too slow for every stanza.
     pub bare: BareJid,
-    /// Boxed: tokio allocates a channel's first block of 32 slots up front,
-    /// and 32 boxes take 256 bytes where 32 stanzas took 4 KB in every
-    /// session, idle or not.
-    queue: mpsc::Sender<Box<Stanza>>,
-    pub control: mpsc::Sender<Box<Control>>,
+    /// Stanzas for the client, boxed so that a queue holding a few keeps a
+    /// few words. See `Inbox` for why not a tokio channel.
+    queue: Inbox<Box<Stanza>>,
+    /// Acks, pings, closes, resumption: the writer takes them first.
+    control: Inbox<Box<Control>>,
     pub state: Mutex<PresenceState>,
     /// XEP-0198 counters shared by the session's reader and writer.
     pub sm: Arc<SmShared>,
 }
 
 impl SessionHandle {
-    pub fn new(
-        jid: FullJid,
-        queue: mpsc::Sender<Box<Stanza>>,
-        control: mpsc::Sender<Box<Control>>,
-    ) -> SessionHandle {
+    pub fn new(jid: FullJid, queue: usize, control: usize) -> SessionHandle {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         SessionHandle {
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             bare: jid.clone().into_bare(),
             jid,
-            queue,
-            control,
+            queue: Inbox::new(queue),
+            control: Inbox::new(control),
             state: Mutex::new(PresenceState::default()),
             sm: Arc::new(SmShared::default()),
         }
@@ -70,6 +65,16 @@ impl SessionHandle {
         if self.queue.send(Box::new(stanza)).await.is_err() {
             tracing::debug!(jid = %self.jid, "session gone before delivery");
         }
+    }
+
+    /// Hands the writer a control message; false once the writer is gone.
+    pub async fn tell(&self, c: Control) -> bool {
+        self.control.send(Box::new(c)).await.is_ok()
+    }
+
+    /// The writer's ends of the two queues.
+    pub(crate) fn queues(&self) -> (&Inbox<Box<Stanza>>, &Inbox<Box<Control>>) {
+        (&self.queue, &self.control)
     }
 
     pub fn state(&self) -> std::sync::MutexGuard<'_, PresenceState> {

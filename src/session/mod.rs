@@ -7,15 +7,18 @@
 //! each other cannot deadlock. The writer owns XEP-0198 state and outlives
 //! a dropped connection while the session may be resumed.
 
+mod inbox;
 mod reader;
 mod writer;
+
+pub use inbox::Inbox;
 
 use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::Arc;
 
 use jid::{BareJid, FullJid};
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::Instrument;
 
 use crate::net::Transport;
@@ -24,9 +27,7 @@ use crate::server::Shared;
 use crate::stream::{StreamErrorCondition, XmlIo};
 use crate::xml::{escape_attr, ns, Framer, Stanza};
 
-/// Room in a writer's control queue. Its items are boxed: tokio allocates
-/// a channel's first block of 32 slots up front, and every idle session
-/// keeps it (1.3 KB of `Control`s, 0.3 KB of boxes).
+/// Room in a writer's control queue.
 const CONTROL_QUEUE: usize = 64;
 
 /// What the reader, the router and resumption tell a writer.
@@ -79,17 +80,14 @@ async fn open(
     iq_id: String,
 ) -> Option<(Arc<SessionHandle>, ReadHalf<Transport>, Framer)> {
     let limits = &shared.settings.limits;
-    let (queue_tx, queue_rx) = mpsc::channel(limits.session_queue);
-    let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
-    let handle = Arc::new(SessionHandle::new(jid.clone(), queue_tx, control_tx));
+    let handle = Arc::new(SessionHandle::new(
+        jid.clone(),
+        limits.session_queue,
+        CONTROL_QUEUE,
+    ));
     if let Some(old) = shared.router.table.insert(handle.clone()) {
         let text = "replaced by a new connection for this resource".to_string();
-        let _ = old
-            .control
-            .send(Box::new(Control::Close(Some((
-                StreamErrorCondition::Conflict,
-                text,
-            )))))
+        old.tell(Control::Close(Some((StreamErrorCondition::Conflict, text))))
             .await;
     }
     let XmlIo { io, framer } = xio;
@@ -104,14 +102,7 @@ async fn open(
         shared.router.table.remove(&handle);
         return None;
     }
-    let w = writer::Writer::new(
-        shared.clone(),
-        handle.clone(),
-        handle.sm.clone(),
-        write,
-        queue_rx,
-        control_rx,
-    );
+    let w = writer::Writer::new(shared.clone(), handle.clone(), handle.sm.clone(), write);
     shared.tasks.spawn(w.run().in_current_span());
     Some((handle, read, framer))
 }
@@ -155,7 +146,7 @@ pub async fn resume(
             h,
             reply: reply_tx,
         };
-        if handle.control.send(Box::new(attach)).await.is_err() {
+        if !handle.tell(attach).await {
             return Ok(());
         }
         match reply_rx.await {
@@ -189,8 +180,5 @@ pub async fn deliver_offline(router: &Router, session: &SessionHandle) {
             Some((m.id, s.with_addresses(None, Some(session.jid.as_str()))))
         })
         .collect();
-    let _ = session
-        .control
-        .send(Box::new(Control::Offline(batch)))
-        .await;
+    session.tell(Control::Offline(batch)).await;
 }

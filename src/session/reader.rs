@@ -42,7 +42,7 @@ pub async fn run(
             Step::Pinged => pinged = true,
             Step::Gone => return,
             Step::End(outcome) => {
-                tell(&handle.control, outcome).await;
+                handle.tell(outcome).await;
                 return;
             }
         }
@@ -80,7 +80,7 @@ async fn on_frame(
                 shared.settings.agent_domain,
                 ns::PING
             );
-            tell(&handle.control, Control::Raw(ping)).await;
+            handle.tell(Control::Raw(ping)).await;
             return Step::Pinged;
         }
         Ok(Ok(f)) => f,
@@ -97,7 +97,7 @@ async fn on_frame(
     };
     if el.ns() == Some(ns::SM) {
         if let Some(c) = stream_management(shared, handle, sm, &el) {
-            if !tell(&handle.control, c).await {
+            if !handle.tell(c).await {
                 return Step::Gone;
             }
         }
@@ -129,11 +129,6 @@ async fn on_frame(
     }
     shared.router.route(stanza).await;
     Step::Next
-}
-
-/// Hands the writer a control message; false once the writer is gone.
-async fn tell(control: &tokio::sync::mpsc::Sender<Box<Control>>, c: Control) -> bool {
-    control.send(Box::new(c)).await.is_ok()
 }
 
 fn close(cond: Cond, text: &str) -> Control {

@@ -9,7 +9,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::io::{AsyncWriteExt, WriteHalf};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{Control, SmShared};
@@ -38,8 +37,6 @@ pub struct Writer {
     /// most sessions are idle, and an idle session then holds no buffer
     /// (a `BufWriter` kept 16 KB each).
     buf: Vec<u8>,
-    queue: mpsc::Receiver<Box<Stanza>>,
-    control: mpsc::Receiver<Box<Control>>,
     /// Stream management: id when resumable, counter of sent stanzas.
     sm_id: Option<String>,
     sent: u32,
@@ -62,8 +59,6 @@ impl Writer {
         handle: Arc<SessionHandle>,
         sm: Arc<SmShared>,
         write: WriteHalf<Transport>,
-        queue: mpsc::Receiver<Box<Stanza>>,
-        control: mpsc::Receiver<Box<Control>>,
     ) -> Writer {
         Writer {
             shared,
@@ -71,8 +66,6 @@ impl Writer {
             sm,
             out: Some(write),
             buf: Vec::new(),
-            queue,
-            control,
             sm_id: None,
             sent: 0,
             unacked: VecDeque::new(),
@@ -88,6 +81,8 @@ impl Writer {
 
     async fn serve(&mut self) -> End {
         let shutdown = self.shared.shutdown.clone();
+        let handle = self.handle.clone();
+        let (queue, control) = handle.queues();
         // Only while hibernating: a timer in every session's future would
         // be 112 bytes each.
         let mut expiry: Option<Pin<Box<tokio::time::Sleep>>> = None;
@@ -110,11 +105,11 @@ impl Writer {
                 // Boxed, like the writing and closing paths: the writer's
                 // future, which every idle session keeps, is then sized
                 // for waiting.
-                c = self.control.recv() => match c {
+                c = control.recv() => match c {
                     None => return End::Normal,
                     Some(c) => if let Some(end) = Box::pin(self.on_control(*c)).await { return end },
                 },
-                s = self.queue.recv() => match s {
+                s = queue.recv() => match s {
                     None => return End::Normal,
                     Some(s) => Box::pin(self.write_queued(*s)).await,
                 },
@@ -203,7 +198,7 @@ impl Writer {
     /// Writes `first` and whatever else is queued already, with one flush.
     async fn write_queued(&mut self, first: Stanza) {
         self.write_stanza(first, None).await;
-        while let Ok(s) = self.queue.try_recv() {
+        while let Some(s) = self.handle.queues().0.try_recv() {
             self.write_stanza(*s, None).await;
         }
         self.flush().await;
@@ -353,12 +348,22 @@ impl Writer {
         let handle = self.handle.clone();
         let shared = self.shared.clone();
         let jid = self.handle.jid.clone();
-        let unacked: Vec<Stanza> = self
+        let mut unacked: Vec<Stanza> = self
             .unacked
             .drain(..)
             .filter(|u| u.offline.is_none() && u.stanza.kind() == Kind::Message)
             .map(|u| u.stanza)
             .collect();
+        // Messages routed here but never written go the same way, after.
+        let (queue, control) = self.handle.queues();
+        unacked.extend(
+            queue
+                .close()
+                .into_iter()
+                .map(|s| *s)
+                .filter(|s| s.kind() == Kind::Message),
+        );
+        control.close();
         if matches!(end, End::Lost) && !unacked.is_empty() {
             tracing::info!(count = unacked.len(), "re-routing unacknowledged messages");
         }
