@@ -14,6 +14,7 @@
 
 mod accounts;
 mod assignments;
+mod checkpoint;
 mod credentials;
 mod customers;
 mod offline;
@@ -22,12 +23,14 @@ mod sessions;
 mod transcript;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
 pub use assignments::Assignment;
+use checkpoint::Checkpointer;
 pub use credentials::{Credentials, DEFAULT_ITERATIONS};
 pub use customers::Customer;
 pub use offline::OfflineMessage;
@@ -88,6 +91,9 @@ pub struct Store {
     backend: Backend,
     /// `sqlite::memory:`: the database lives in the pool's one connection.
     memory: bool,
+    /// SQLite files only: copies the WAL into the database off the commit
+    /// path.
+    checkpointer: Option<Arc<Checkpointer>>,
 }
 
 impl Store {
@@ -110,6 +116,7 @@ impl Store {
                     .map_err(StoreError::Connect)?,
                 backend: Backend::Postgres,
                 memory: false,
+                checkpointer: None,
             },
         };
         let migrator = match store.backend {
@@ -130,6 +137,9 @@ impl Store {
     /// Waits for in-flight queries and closes every connection, for all
     /// clones of this `Store`.
     pub async fn close(&self) {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.stop().await;
+        }
         self.pool.close().await;
     }
 
@@ -227,6 +237,7 @@ async fn connect_sqlite_file(path: &Path) -> Result<Store, StoreError> {
     }
     conn.close().await.map_err(StoreError::Connect)?;
 
+    let checkpointer = Checkpointer::start(&options).await?;
     let pool = sqlite_pool_options(4)
         .connect_with(options)
         .await
@@ -235,6 +246,7 @@ async fn connect_sqlite_file(path: &Path) -> Result<Store, StoreError> {
         pool,
         backend: Backend::Sqlite,
         memory: false,
+        checkpointer: Some(checkpointer),
     })
 }
 
@@ -252,6 +264,7 @@ async fn connect_sqlite_memory() -> Result<Store, StoreError> {
         pool,
         backend: Backend::Sqlite,
         memory: true,
+        checkpointer: None,
     })
 }
 
@@ -273,11 +286,10 @@ fn sqlite_pool_options(max_connections: u32) -> AnyPoolOptions {
                 // itself; in a temp file it was 4% of the server's CPU in
                 // support chat (perf), in memory it is a copy.
                 conn.execute("PRAGMA temp_store = MEMORY").await?;
-                // Checkpoints every 40 MB of WAL rather than 4: the index
-                // pages of active sessions are rewritten by nearly every
-                // commit, and a checkpoint copies each once however often
-                // it changed (checkpoints: 16% -> 9% of the appends' CPU,
-                // `cargo bench --bench transcript`).
+                // The checkpoint a commit runs itself only every 40 MB of
+                // WAL rather than 4: the background checkpointer (see
+                // checkpoint.rs) copies pages in between, and this one's job
+                // is to restart the WAL.
                 conn.execute("PRAGMA wal_autocheckpoint = 10000").await?;
                 Ok(())
             })
