@@ -143,9 +143,39 @@ pub struct IdleArgs {
     pub sessions: usize,
     #[arg(long, default_value = "u")]
     pub prefix: String,
-    /// Seconds to let the server settle before reading its memory.
+    /// Seconds to let the server settle before reading its memory, at
+    /// least; then until it is idle and its memory steady (see `steady_rss`).
     #[arg(long, default_value_t = 2.0)]
     pub settle: f64,
+    /// Seconds to wait for a steady state at most.
+    #[arg(long, default_value_t = 30.0)]
+    pub settle_max: f64,
+}
+
+/// The server's RSS once it is idle and its memory has stopped moving: the
+/// last presences of a burst of logins are still being processed, and an
+/// allocator (mimalloc's collections, Lua's GC) returns the burst's garbage
+/// to the system some time after, so a reading taken at a fixed moment
+/// measures the burst, not the idle sessions. Steady means: under 2% of a
+/// core and RSS within 1% over a whole second, twice in a row.
+async fn steady_rss(server: &Probe, min: f64, max: f64) -> Result<Option<u64>> {
+    tokio::time::sleep(Duration::from_secs_f64(min)).await;
+    let deadline = Instant::now() + Duration::from_secs_f64((max - min).max(0.0));
+    let mut calm = 0;
+    let mut cpu = server.cpu_ms()?;
+    let mut rss = server.rss_kb()?;
+    while calm < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (cpu1, rss1) = (server.cpu_ms()?, server.rss_kb()?);
+        let idle = delta(cpu, cpu1).is_none_or(|ms| ms <= 20.0);
+        let steady = match (rss, rss1) {
+            (Some(a), Some(b)) => a.abs_diff(b) * 100 <= a,
+            _ => true,
+        };
+        calm = if idle && steady { calm + 1 } else { 0 };
+        (cpu, rss) = (cpu1, rss1);
+    }
+    Ok(rss)
 }
 
 /// N authenticated, available, silent clients: the server's memory grows
@@ -169,8 +199,7 @@ pub async fn idle(args: IdleArgs) -> Result<Value> {
             p
         })
         .collect();
-    tokio::time::sleep(Duration::from_secs_f64(args.settle)).await;
-    let rss1 = server.rss_kb()?;
+    let rss1 = steady_rss(&server, args.settle, args.settle_max).await?;
     let errors = Counters::get(&shared.counters.errors);
     let samples = shared.counters.error_samples();
     shared.cancel.cancel();
