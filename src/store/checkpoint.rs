@@ -24,7 +24,7 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{StoreError, query_err};
+use super::{query_err, StoreError};
 
 /// How often the background connection copies the WAL into the database.
 /// Shorter copies hot index pages more often for nothing; longer lets more
