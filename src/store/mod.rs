@@ -345,6 +345,36 @@ mod tests {
         );
     }
 
+    /// Commits far below the automatic checkpoint's 40 MB still reach the
+    /// database file: the background checkpointer copied them.
+    #[tokio::test]
+    async fn sqlite_wal_is_checkpointed_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let store = Store::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let size = || std::fs::metadata(&path).unwrap().len();
+        let before = size();
+        sqlx::raw_sql(
+            "CREATE TABLE filler (data BLOB); INSERT INTO filler VALUES (zeroblob(1048576))",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while size() < before + 1_048_576 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "1 MB committed, still only in the WAL after 10 s ({} -> {} bytes)",
+                before,
+                size()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        store.close().await;
+    }
+
     /// Every pooled connection, not just the first, must carry the settings.
     #[tokio::test]
     async fn sqlite_connections_get_pragmas() {
