@@ -27,9 +27,12 @@ use tokio_util::sync::CancellationToken;
 use super::{query_err, StoreError};
 
 /// How often the background connection copies the WAL into the database.
-/// Shorter copies hot index pages more often for nothing; longer lets more
-/// of the WAL be left for the commit that restarts it.
-const INTERVAL: Duration = Duration::from_millis(500);
+/// At 25,000-32,000 support messages/s the WAL grows 40 MB in well under a
+/// second, so with 500 ms the commit that crossed it still copied a large
+/// tail: p99 61-77 ms at 25,000/s, 29-32 ms with 100 ms, for the same CPU
+/// (`BENCH_SUPPORT_MAX=25000 scripts/bench --only support-max`). Shorter
+/// copies hot index pages more often for nothing.
+const INTERVAL: Duration = Duration::from_millis(100);
 
 /// Handle to the background checkpoint task; shared by a `Store`'s clones.
 #[derive(Debug)]
