@@ -12,8 +12,8 @@ use switchboard::server::Server;
 use switchboard::store::{Credentials, Store, DEFAULT_ITERATIONS};
 
 /// mimalloc: in support chat at saturation glibc's malloc and free were
-/// 15% of the server's CPU, and after a login burst glibc kept the freed
-/// memory of thousands of TLS handshakes (6 KB per idle session).
+/// 15% of the server's CPU, and glibc kept the freed memory of a login
+/// burst (see `collect_freed_memory` for mimalloc's side of that).
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

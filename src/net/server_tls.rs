@@ -166,9 +166,7 @@ impl ServerTls {
                 }
                 ConnectionState::BlockedHandshake => done = true,
                 ConnectionState::WriteTraffic(_) => {
-                    if self.handshaking {
-                        self.handshaking = false;
-                    }
+                    self.handshaking = false;
                     done = true;
                 }
                 ConnectionState::ReadEarlyData(_) => {

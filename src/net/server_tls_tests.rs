@@ -62,6 +62,13 @@ async fn connect(
         .await
 }
 
+/// A tokio-rustls client and our server, handshake done, over loopback.
+async fn connected(dir: &Path) -> (tokio_rustls::client::TlsStream<TcpStream>, ServerTls) {
+    let (addr, server) = listen(server_config(dir)).await;
+    let client = connect(addr, client_config(dir)).await.unwrap();
+    (client, server.await.unwrap().unwrap())
+}
+
 fn holds_nothing(t: &ServerTls) -> bool {
     t.incoming.capacity() == 0 && t.plain.capacity() == 0 && t.outgoing.capacity() == 0
 }
@@ -69,9 +76,7 @@ fn holds_nothing(t: &ServerTls) -> bool {
 #[tokio::test]
 async fn exchanges_data_and_keeps_no_buffer_between_messages() {
     let dir = tempfile::tempdir().unwrap();
-    let (addr, server) = listen(server_config(dir.path())).await;
-    let mut client = connect(addr, client_config(dir.path())).await.unwrap();
-    let mut server = server.await.unwrap().unwrap();
+    let (mut client, mut server) = connected(dir.path()).await;
     assert_eq!(server.server_name(), Some(DOMAIN));
     assert!(server.peer_certificates().is_none());
 
@@ -94,9 +99,7 @@ async fn exchanges_data_and_keeps_no_buffer_between_messages() {
 #[tokio::test]
 async fn large_writes_span_records_both_ways() {
     let dir = tempfile::tempdir().unwrap();
-    let (addr, server) = listen(server_config(dir.path())).await;
-    let mut client = connect(addr, client_config(dir.path())).await.unwrap();
-    let mut server = server.await.unwrap().unwrap();
+    let (mut client, mut server) = connected(dir.path()).await;
     let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
 
     let expected = big.clone();
@@ -180,9 +183,7 @@ async fn records_cut_in_pieces_are_put_together() {
 #[tokio::test]
 async fn close_notify_reads_as_end_of_stream() {
     let dir = tempfile::tempdir().unwrap();
-    let (addr, server) = listen(server_config(dir.path())).await;
-    let mut client = connect(addr, client_config(dir.path())).await.unwrap();
-    let mut server = server.await.unwrap().unwrap();
+    let (mut client, mut server) = connected(dir.path()).await;
     client.write_all(b"last words").await.unwrap();
     client.shutdown().await.unwrap();
     let mut got = Vec::new();

@@ -119,7 +119,10 @@ impl<T> Inbox<T> {
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
+    use std::pin::Pin;
     use std::sync::Arc;
+    use std::task::Poll;
     use std::time::Duration;
 
     use super::*;
@@ -136,20 +139,25 @@ mod tests {
         assert_eq!(inbox.try_recv(), None);
     }
 
+    /// Polls `f` once: its output if it finished without waiting.
+    async fn poll_once<F: Future + Unpin>(f: &mut F) -> Option<F::Output> {
+        std::future::poll_fn(|cx| match Pin::new(&mut *f).poll(cx) {
+            Poll::Ready(v) => Poll::Ready(Some(v)),
+            Poll::Pending => Poll::Ready(None),
+        })
+        .await
+    }
+
     #[tokio::test]
     async fn a_full_inbox_pauses_its_senders_until_the_writer_takes() {
-        let inbox = Arc::new(Inbox::new(2));
+        let inbox = Inbox::new(2);
         inbox.send(1).await.unwrap();
         inbox.send(2).await.unwrap();
-        let sender = {
-            let inbox = inbox.clone();
-            tokio::spawn(async move { inbox.send(3).await })
-        };
+        let mut sender = Box::pin(inbox.send(3));
         // Still full: the third send waits.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!sender.is_finished());
+        assert!(poll_once(&mut sender).await.is_none());
         assert_eq!(inbox.recv().await, Some(1));
-        sender.await.unwrap().unwrap();
+        sender.await.unwrap();
         assert_eq!(inbox.recv().await, Some(2));
         assert_eq!(inbox.recv().await, Some(3));
     }
@@ -195,15 +203,12 @@ mod tests {
 
     #[tokio::test]
     async fn closing_hands_back_what_was_queued_and_refuses_more() {
-        let inbox = Arc::new(Inbox::new(1));
+        let inbox = Inbox::new(1);
         inbox.send("queued").await.unwrap();
-        let waiting = {
-            let inbox = inbox.clone();
-            tokio::spawn(async move { inbox.send("waiting").await })
-        };
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut waiting = Box::pin(inbox.send("waiting"));
+        assert!(poll_once(&mut waiting).await.is_none());
         assert_eq!(inbox.close(), vec!["queued"]);
-        assert_eq!(waiting.await.unwrap(), Err("waiting"));
+        assert_eq!(waiting.await, Err("waiting"));
         assert_eq!(inbox.send("late").await, Err("late"));
         assert_eq!(inbox.recv().await, None);
     }

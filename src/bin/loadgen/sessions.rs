@@ -164,7 +164,9 @@ async fn steady_rss(server: &Probe, min: f64, max: f64) -> Result<Option<u64>> {
     let mut calm = 0;
     let mut cpu = server.cpu_ms()?;
     let mut rss = server.rss_kb()?;
-    while calm < 2 && Instant::now() < deadline {
+    // No PID, nothing to watch.
+    let watched = cpu.is_some() || rss.is_some();
+    while watched && calm < 2 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let (cpu1, rss1) = (server.cpu_ms()?, server.rss_kb()?);
         let idle = delta(cpu, cpu1).is_none_or(|ms| ms <= 20.0);
