@@ -4,51 +4,24 @@
 
 mod common;
 
-use common::{Client, ClientOpts, ServerOpts, TestServer, Tls};
+use common::{on_both_stores, Client, ClientOpts, Db, ServerOpts, TestServer, Tls};
 use serde_json::json;
 
 const ALICE: &str = "alice@agents.support.test";
 const BOB: &str = "bob@agents.support.test";
 const PW: &str = "correct horse";
 
-fn server() -> TestServer {
-    TestServer::start(ServerOpts::default().account(ALICE, PW).account(BOB, PW))
-}
-
-/// The same server on a fresh PostgreSQL database.
-fn server_on_postgres(name: &str) -> TestServer {
-    let url = common::postgres_db(&format!("c2s_{name}")).expect("PostgreSQL for the c2s suite");
+fn server(db: Db) -> TestServer {
     TestServer::start(
         ServerOpts::default()
-            .db_url(url)
+            .db(db)
             .account(ALICE, PW)
             .account(BOB, PW),
     )
 }
 
-/// Every scenario runs on SQLite and on PostgreSQL: the store is under
-/// everything a client does.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::server()).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::server_on_postgres(stringify!($name))).await
-                }
-            )*
-        }
-    };
-}
-
+// Every scenario runs on SQLite and on PostgreSQL: the store is under
+// everything a client does.
 on_both_stores!(
     login_with_each_mechanism_over_starttls_and_direct_tls,
     wrong_password_is_not_authorized,
@@ -58,7 +31,8 @@ on_both_stores!(
     disco_version_ping_and_iq_errors,
 );
 
-async fn login_with_each_mechanism_over_starttls_and_direct_tls(s: TestServer) {
+async fn login_with_each_mechanism_over_starttls_and_direct_tls(db: Db) {
+    let s = server(db);
     for (mech, tls) in [
         ("SCRAM-SHA-256", Tls::StartTls),
         ("SCRAM-SHA-1", Tls::StartTls),
@@ -72,7 +46,8 @@ async fn login_with_each_mechanism_over_starttls_and_direct_tls(s: TestServer) {
     }
 }
 
-async fn wrong_password_is_not_authorized(s: TestServer) {
+async fn wrong_password_is_not_authorized(db: Db) {
+    let s = server(db);
     let mut c = Client::connect(
         &s,
         ALICE,
@@ -91,7 +66,8 @@ async fn wrong_password_is_not_authorized(s: TestServer) {
     assert!(failed.to_string().contains("not-authorized"), "{failed}");
 }
 
-async fn messages_to_full_and_bare_jids_and_offline(s: TestServer) {
+async fn messages_to_full_and_bare_jids_and_offline(db: Db) {
+    let s = server(db);
     let mut alice = Client::login(&s, ALICE, PW, ClientOpts::default().resource("desk")).await;
     let mut bob = Client::login(&s, BOB, PW, ClientOpts::default()).await;
     bob.message(&format!("{ALICE}/desk"), "to your desk").await;
@@ -112,7 +88,8 @@ async fn messages_to_full_and_bare_jids_and_offline(s: TestServer) {
 
 /// RFC 6121 §8.5.3.2.1: a chat message to a resource that is not online is
 /// handled as if sent to the bare JID; an IQ gets `service-unavailable`.
-async fn messages_to_an_absent_resource(s: TestServer) {
+async fn messages_to_an_absent_resource(db: Db) {
+    let s = server(db);
     let mut alice = Client::login(&s, ALICE, PW, ClientOpts::default().resource("desk")).await;
     let mut bob = Client::login(&s, BOB, PW, ClientOpts::default()).await;
     bob.message(&format!("{ALICE}/phone"), "to a phone that is off")
@@ -127,7 +104,8 @@ async fn messages_to_an_absent_resource(s: TestServer) {
     assert!(!m["delay"].is_null(), "stored offline: {m}");
 }
 
-async fn presence_subscription_and_roster_push(s: TestServer) {
+async fn presence_subscription_and_roster_push(db: Db) {
+    let s = server(db);
     let mut alice = Client::login(&s, ALICE, PW, ClientOpts::default()).await;
     let mut bob = Client::login(&s, BOB, PW, ClientOpts::default()).await;
     alice
@@ -156,7 +134,8 @@ async fn presence_subscription_and_roster_push(s: TestServer) {
     alice.expect_presence(BOB, "unavailable").await;
 }
 
-async fn disco_version_ping_and_iq_errors(s: TestServer) {
+async fn disco_version_ping_and_iq_errors(db: Db) {
+    let s = server(db);
     let mut alice = Client::login(&s, ALICE, PW, ClientOpts::default()).await;
     let info = alice
         .request(json!({"cmd": "disco_info", "to": "agents.support.test"}))

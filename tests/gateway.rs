@@ -4,7 +4,8 @@
 mod common;
 
 use common::{
-    loopback_ips, Client, ClientOpts, Prosody, ProsodyOpts, ServerOpts, TestServer, TIMEOUT,
+    loopback_ips, on_both_stores, Client, ClientOpts, Db, Prosody, ProsodyOpts, ServerOpts,
+    TestServer, TIMEOUT,
 };
 use serde_json::{json, Value};
 
@@ -24,17 +25,17 @@ struct Center {
 
 /// Switchboard with agents Alice and Bob and one queue behind
 /// help@support.test, federated with a Prosody hosting the customers.
-fn center(assign: &str, max_live: u32) -> Center {
-    center_with(assign, max_live, "")
+fn center(db: Db, assign: &str, max_live: u32) -> Center {
+    center_with(db, assign, max_live, "")
 }
 
 /// `defaults`: more lines for routing.toml's `[defaults]`.
-fn center_with(assign: &str, max_live: u32, defaults: &str) -> Center {
-    center_full(assign, max_live, defaults, "")
+fn center_with(db: Db, assign: &str, max_live: u32, defaults: &str) -> Center {
+    center_full(db, assign, max_live, defaults, "")
 }
 
 /// `more_agents`: more `[[agent]]` tables for agents.toml.
-fn center_full(assign: &str, max_live: u32, defaults: &str, more_agents: &str) -> Center {
+fn center_full(db: Db, assign: &str, max_live: u32, defaults: &str, more_agents: &str) -> Center {
     let ips = loopback_ips(2);
     let (sb_ip, p_ip) = (&ips[0], &ips[1]);
     let agents = format!(
@@ -50,6 +51,7 @@ fn center_full(assign: &str, max_live: u32, defaults: &str, more_agents: &str) -
     );
     let sb = TestServer::start(
         ServerOpts::default()
+            .db(db)
             .account(ALICE, PW)
             .account(BOB, PW)
             .agents_toml(&agents)
@@ -133,9 +135,27 @@ async fn system_line(customer: &mut Client, contains: &str) -> Value {
         .await
 }
 
-#[tokio::test]
-async fn first_contact_is_queued_then_bridged_both_ways_until_closed() {
-    let c = center("direct", 2);
+on_both_stores!(
+    first_contact_is_queued_then_bridged_both_ways_until_closed,
+    an_unanswered_offer_goes_to_the_next_agent,
+    customers_cannot_reach_agents_or_other_sessions_directly,
+    a_restart_loses_neither_the_session_nor_what_waited,
+    a_crash_loses_nothing_stored_and_delivers_nothing_twice,
+    entry_presence_tells_whether_anyone_is_there,
+    a_returning_customer_goes_back_to_their_last_agent,
+    an_async_session_going_live_overflows_to_a_second_agent_at_max_live,
+    a_second_device_joins_the_same_session,
+    transfer_to_another_agent_carries_the_context,
+    an_agent_who_vanishes_has_their_chats_requeued_after_the_grace,
+    an_invalid_routing_file_is_refused_and_the_old_rules_stay,
+    ad_hoc_and_control_commands,
+    an_idle_session_closes_and_the_next_message_opens_another,
+    extensions_pass_through_the_bridge,
+    an_agent_on_another_server_serves_through_federation,
+);
+
+async fn first_contact_is_queued_then_bridged_both_ways_until_closed(db: Db) {
+    let c = center(db, "direct", 2);
     let mut juliet = customer(&c, JULIET).await;
     juliet
         .request_ok(json!({"cmd": "subscribe", "to": HELP}))
@@ -170,9 +190,8 @@ async fn first_contact_is_queued_then_bridged_both_ways_until_closed() {
     work_item(&mut alice, true).await;
 }
 
-#[tokio::test]
-async fn an_unanswered_offer_goes_to_the_next_agent() {
-    let c = center("offer", 2);
+async fn an_unanswered_offer_goes_to_the_next_agent(db: Db) {
+    let c = center(db, "offer", 2);
     let mut alice = agent(&c, ALICE).await;
     let mut bob = agent(&c, BOB).await;
     let mut juliet = customer(&c, JULIET).await;
@@ -190,9 +209,8 @@ async fn an_unanswered_offer_goes_to_the_next_agent() {
     juliet.expect_message(HELP, "Bob here").await;
 }
 
-#[tokio::test]
-async fn customers_cannot_reach_agents_or_other_sessions_directly() {
-    let c = center("direct", 2);
+async fn customers_cannot_reach_agents_or_other_sessions_directly(db: Db) {
+    let c = center(db, "direct", 2);
     let mut alice = agent(&c, ALICE).await;
     let mut bob = agent(&c, BOB).await;
     let mut juliet = customer(&c, JULIET).await;
@@ -233,9 +251,8 @@ async fn customers_cannot_reach_agents_or_other_sessions_directly() {
     assert_eq!(e["condition"], "service-unavailable", "{e}");
 }
 
-#[tokio::test]
-async fn a_restart_loses_neither_the_session_nor_what_waited() {
-    let mut c = center("direct", 2);
+async fn a_restart_loses_neither_the_session_nor_what_waited(db: Db) {
+    let mut c = center(db, "direct", 2);
     let mut juliet = customer(&c, JULIET).await;
     juliet.message(HELP, "before the restart").await;
     system_line(&mut juliet, "number 1").await;
@@ -249,6 +266,72 @@ async fn a_restart_loses_neither_the_session_nor_what_waited() {
     juliet.expect_message(HELP, "after the restart").await;
 }
 
+/// `kill -9` with a live chat: every customer line the store holds (the
+/// point at which the gateway answers for it) reaches the agent after the
+/// restart, in order and once; those she had before the crash do not come
+/// again. The delivery marks are what says which is which.
+async fn a_crash_loses_nothing_stored_and_delivers_nothing_twice(db: Db) {
+    let mut c = center(db, "direct", 2);
+    let mut alice = agent(&c, ALICE).await;
+    let mut juliet = customer(&c, JULIET).await;
+    juliet.message(HELP, "a0").await;
+    let proxy = work_item(&mut alice, false).await["jid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for i in 1..20 {
+        juliet.message(HELP, &format!("a{i}")).await;
+    }
+    for i in 0..20 {
+        alice.expect_message(&proxy, &format!("a{i}")).await;
+    }
+    alice.message(&proxy, "got them").await;
+    juliet.expect_message(HELP, "got them").await;
+    alice.disconnect().await;
+    for i in 0..20 {
+        juliet.message(HELP, &format!("b{i}")).await;
+    }
+    let stored = "SELECT COUNT(*) FROM messages WHERE direction = 'in'";
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while c.sb.db_value(stored) != "40" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the store holds {} of the customer's 40 lines",
+            c.sb.db_value(stored)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    c.sb.kill();
+    c.sb.restart();
+
+    let mut alice = agent(&c, ALICE).await;
+    alice.expect_message(&proxy, "b19").await;
+    juliet.message(HELP, "after the crash").await;
+    alice.expect_message(&proxy, "after the crash").await;
+    // What Juliet wrote, leaving out the gateway's own lines (the info).
+    let customer_line = |b: &str| {
+        b == "after the crash"
+            || (b.len() > 1
+                && b.starts_with(['a', 'b'])
+                && b[1..].bytes().all(|c| c.is_ascii_digit()))
+    };
+    let got: Vec<&str> = alice
+        .seen()
+        .iter()
+        .filter(|e| {
+            e["event"] == "message"
+                && e["from"].as_str().is_some_and(|f| f.starts_with(&proxy))
+                && e["body"].as_str().is_some_and(customer_line)
+        })
+        .filter_map(|e| e["body"].as_str())
+        .collect();
+    let mut want: Vec<String> = (0..20).map(|i| format!("b{i}")).collect();
+    want.push("after the crash".into());
+    assert_eq!(got, want);
+    alice.message(&proxy, "still here").await;
+    juliet.expect_message(HELP, "still here").await;
+}
+
 async fn presence_cmd(c: &mut Client, show: Option<&str>) {
     let mut cmd = json!({"cmd": "presence"});
     if let Some(show) = show {
@@ -257,9 +340,8 @@ async fn presence_cmd(c: &mut Client, show: Option<&str>) {
     c.request_ok(cmd).await;
 }
 
-#[tokio::test]
-async fn entry_presence_tells_whether_anyone_is_there() {
-    let c = center("direct", 2);
+async fn entry_presence_tells_whether_anyone_is_there(db: Db) {
+    let c = center(db, "direct", 2);
     let mut juliet = customer(&c, JULIET).await;
     juliet
         .request_ok(json!({"cmd": "subscribe", "to": HELP}))
@@ -288,9 +370,8 @@ async fn entry_presence_tells_whether_anyone_is_there() {
     assert_eq!(p["show"], "xa", "{p}");
 }
 
-#[tokio::test]
-async fn a_returning_customer_goes_back_to_their_last_agent() {
-    let c = center("direct", 2);
+async fn a_returning_customer_goes_back_to_their_last_agent(db: Db) {
+    let c = center(db, "direct", 2);
     // Alice is on duty first but away: she has been idle the longest.
     let mut alice = agent(&c, ALICE).await;
     presence_cmd(&mut alice, Some("away")).await;
@@ -311,9 +392,8 @@ async fn a_returning_customer_goes_back_to_their_last_agent() {
     system_line(&mut juliet, "now chatting with Bob").await;
 }
 
-#[tokio::test]
-async fn an_async_session_going_live_overflows_to_a_second_agent_at_max_live() {
-    let c = center("direct", 1);
+async fn an_async_session_going_live_overflows_to_a_second_agent_at_max_live(db: Db) {
+    let c = center(db, "direct", 1);
     let mut alice = agent(&c, ALICE).await;
     presence_cmd(&mut alice, Some("away")).await;
     let mut juliet = customer(&c, JULIET).await;
@@ -362,9 +442,8 @@ async fn an_async_session_going_live_overflows_to_a_second_agent_at_max_live() {
     system_line(&mut juliet, "now chatting with Bob").await;
 }
 
-#[tokio::test]
-async fn a_second_device_joins_the_same_session() {
-    let c = center("direct", 2);
+async fn a_second_device_joins_the_same_session(db: Db) {
+    let c = center(db, "direct", 2);
     let mut alice = agent(&c, ALICE).await;
     let mut phone = Client::login(
         &c.prosody,
@@ -400,9 +479,8 @@ async fn a_second_device_joins_the_same_session() {
     );
 }
 
-#[tokio::test]
-async fn transfer_to_another_agent_carries_the_context() {
-    let c = center("direct", 2);
+async fn transfer_to_another_agent_carries_the_context(db: Db) {
+    let c = center(db, "direct", 2);
     let mut alice = agent(&c, ALICE).await;
     let mut juliet = customer(&c, JULIET).await;
     juliet.message(HELP, "billing question").await;
@@ -432,9 +510,8 @@ async fn transfer_to_another_agent_carries_the_context() {
     juliet.expect_message(HELP, "Bob from billing").await;
 }
 
-#[tokio::test]
-async fn an_agent_who_vanishes_has_their_chats_requeued_after_the_grace() {
-    let c = center_with("direct", 2, "agent_grace_secs = 1");
+async fn an_agent_who_vanishes_has_their_chats_requeued_after_the_grace(db: Db) {
+    let c = center_with(db, "direct", 2, "agent_grace_secs = 1");
     let mut alice = agent(&c, ALICE).await;
     let mut juliet = customer(&c, JULIET).await;
     juliet.message(HELP, "hello").await;
@@ -461,9 +538,8 @@ async fn an_agent_who_vanishes_has_their_chats_requeued_after_the_grace() {
     system_line(&mut juliet, "now chatting with Bob").await;
 }
 
-#[tokio::test]
-async fn an_invalid_routing_file_is_refused_and_the_old_rules_stay() {
-    let c = center("direct", 2);
+async fn an_invalid_routing_file_is_refused_and_the_old_rules_stay(db: Db) {
+    let c = center(db, "direct", 2);
     let good = std::fs::read_to_string(routing_path(&c)).unwrap();
     std::fs::write(routing_path(&c), good.replace("longest-idle", "fastest")).unwrap();
     let log =
@@ -503,9 +579,8 @@ async fn an_invalid_routing_file_is_refused_and_the_old_rules_stay() {
 
 /// The same actions as XEP-0050 ad-hoc commands on the support domain, and
 /// as text to it (the control JID): list, close through a form, off duty.
-#[tokio::test]
-async fn ad_hoc_and_control_commands() {
-    let c = center("direct", 2);
+async fn ad_hoc_and_control_commands(db: Db) {
+    let c = center(db, "direct", 2);
     let mut alice = agent(&c, ALICE).await;
     let mut juliet = customer(&c, JULIET).await;
     juliet
@@ -576,9 +651,8 @@ async fn ad_hoc_and_control_commands() {
     assert_eq!(e["condition"], "forbidden", "{e}");
 }
 
-#[tokio::test]
-async fn an_idle_session_closes_and_the_next_message_opens_another() {
-    let c = center_with("direct", 2, "session_idle_secs = 2");
+async fn an_idle_session_closes_and_the_next_message_opens_another(db: Db) {
+    let c = center_with(db, "direct", 2, "session_idle_secs = 2");
     let mut alice = agent(&c, ALICE).await;
     let mut juliet = customer(&c, JULIET).await;
     juliet.message(HELP, "quick question").await;
@@ -595,9 +669,8 @@ async fn an_idle_session_closes_and_the_next_message_opens_another() {
 
 /// Chat states, receipts, corrections and OOB links pass through the bridge
 /// both ways, with the ids they refer to intact.
-#[tokio::test]
-async fn extensions_pass_through_the_bridge() {
-    let c = center("direct", 2);
+async fn extensions_pass_through_the_bridge(db: Db) {
+    let c = center(db, "direct", 2);
     // Clients that announce what they show: nothing is adapted away (see
     // tests/identify.rs for clients that do not).
     let mut rich = ClientOpts::default();
@@ -671,13 +744,12 @@ async fn extensions_pass_through_the_bridge() {
 
 /// An agent on another server: the support domain subscribes to her
 /// presence; once she approves, she is routed sessions like anyone.
-#[tokio::test]
-async fn an_agent_on_another_server_serves_through_federation() {
+async fn an_agent_on_another_server_serves_through_federation(db: Db) {
     let more = format!(
         "\n[[agent]]\njid = \"{CAROL}\"\nname = \"Carol\"\nskills = [\"billing\"]\n\
          protocols = [\"xmpp\"]\nmax_live = 2\n"
     );
-    let c = center_full("direct", 2, "", &more);
+    let c = center_full(db, "direct", 2, "", &more);
     let mut carol = Client::login(&c.prosody, CAROL, PW, ClientOpts::default()).await;
     // Switchboard's request at start-up found no Prosody yet; Carol follows
     // the support domain, which approves and asks for her presence back.

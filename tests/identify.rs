@@ -8,12 +8,16 @@ mod center;
 mod common;
 
 use center::*;
-use common::{Client, ClientOpts, TIMEOUT};
+use common::{on_both_stores, Client, ClientOpts, Db, TIMEOUT};
 use serde_json::json;
 
-#[tokio::test]
-async fn an_sms_customer_reaches_an_sms_agent_and_replies_are_split_and_flattened() {
-    let c = center(ROUTING, false);
+on_both_stores!(
+    an_sms_customer_reaches_an_sms_agent_and_replies_are_split_and_flattened,
+    a_federated_customer_is_identified_by_version_and_caps,
+);
+
+async fn an_sms_customer_reaches_an_sms_agent_and_replies_are_split_and_flattened(db: Db) {
+    let c = center(db, ROUTING, false);
     // Alice logs in first, so longest-idle would pick her: only the
     // protocol keeps the SMS customer from her.
     let mut alice = agent(&c, ALICE).await;
@@ -97,9 +101,8 @@ async fn an_sms_customer_reaches_an_sms_agent_and_replies_are_split_and_flattene
     );
 }
 
-#[tokio::test]
-async fn a_federated_customer_is_identified_by_version_and_caps() {
-    let c = center(ROUTING, true);
+async fn a_federated_customer_is_identified_by_version_and_caps(db: Db) {
+    let c = center(db, ROUTING, true);
     let mut alice = agent(&c, ALICE).await;
     let mut opts = ClientOpts::default()
         .software("Pigeon", "2.7")

@@ -8,7 +8,7 @@ mod center;
 mod common;
 
 use center::*;
-use common::{Client, ClientOpts, TIMEOUT};
+use common::{on_both_stores, Client, ClientOpts, Db, TIMEOUT};
 use serde_json::json;
 
 /// A calendar closed today and tomorrow (UTC), whatever the hour the test
@@ -24,8 +24,14 @@ fn closed_calendar() -> String {
     )
 }
 
-#[tokio::test]
-async fn keywords_business_hours_and_language_choose_the_treatment() {
+on_both_stores!(
+    keywords_business_hours_and_language_choose_the_treatment,
+    sms_customers_go_to_sms_agents_or_the_fallback,
+    a_silent_transport_does_not_hold_up_the_chat_and_the_admin_map_names_it,
+    a_client_rule_asks_for_an_agent_whose_client_shows_files,
+);
+
+async fn keywords_business_hours_and_language_choose_the_treatment(db: Db) {
     let routing = format!(
         "[defaults]\nassign = \"direct\"\n\n{}\n\
          [[queue]]\nname = \"general\"\nentry = [\"{HELP}\"]\n\n\
@@ -38,7 +44,7 @@ async fn keywords_business_hours_and_language_choose_the_treatment() {
          message = \"We are closed today; an agent will answer when we open.\"\n",
         closed_calendar()
     );
-    let c = center(&routing, true);
+    let c = center(db, &routing, true);
     let mut alice = agent(&c, ALICE).await;
 
     // A keyword wins over the hours: the billing queue.
@@ -88,8 +94,7 @@ async fn keywords_business_hours_and_language_choose_the_treatment() {
     assert_eq!(p["show"], "xa", "{p}");
 }
 
-#[tokio::test]
-async fn sms_customers_go_to_sms_agents_or_the_fallback() {
+async fn sms_customers_go_to_sms_agents_or_the_fallback(db: Db) {
     let routing = format!(
         "[defaults]\nassign = \"direct\"\n\n\
          [[queue]]\nname = \"general\"\nentry = [\"{HELP}\"]\n\n\
@@ -97,7 +102,7 @@ async fn sms_customers_go_to_sms_agents_or_the_fallback() {
          [[rule]]\nname = \"sms\"\nchannel = \"sms\"\nqueue = \"sms\"\nagent_protocol = \"sms\"\n\
          fallback = \"general\"\nmessage = \"Thanks! An agent will answer by SMS.\"\n"
     );
-    let c = center(&routing, false);
+    let c = center(db, &routing, false);
     let mut alice = agent(&c, ALICE).await;
     let mut sms = transport(&c, &["--max-length", "160"]).await;
 
@@ -135,11 +140,10 @@ async fn sms_customers_go_to_sms_agents_or_the_fallback() {
     assert_eq!(m["from"], HELP);
 }
 
-#[tokio::test]
-async fn a_silent_transport_does_not_hold_up_the_chat_and_the_admin_map_names_it() {
+async fn a_silent_transport_does_not_hold_up_the_chat_and_the_admin_map_names_it(db: Db) {
     let routing =
         format!("{ROUTING}\n[protocols]\n\"{SMS}\" = {{ protocol = \"sms\", max_length = 70 }}\n");
-    let c = center(&routing, false);
+    let c = center(db, &routing, false);
     let mut bob = agent(&c, BOB).await;
     let mut sms = transport(&c, &["--silent-disco"]).await;
     sms.send(json!({"cmd": "message", "from": "+15550003", "to": HELP, "body": "anyone?"}));
@@ -174,13 +178,12 @@ async fn a_silent_transport_does_not_hold_up_the_chat_and_the_admin_map_names_it
     assert_eq!(body(&second).len(), 30);
 }
 
-#[tokio::test]
-async fn a_client_rule_asks_for_an_agent_whose_client_shows_files() {
+async fn a_client_rule_asks_for_an_agent_whose_client_shows_files(db: Db) {
     let routing = format!(
         "{ROUTING}\n[[rule]]\nname = \"file-senders\"\nclient = \"Pigeon\"\nfeatures = \"oob\"\n\
          agent_features = \"oob\"\n"
     );
-    let c = center(&routing, true);
+    let c = center(db, &routing, true);
     // Alice is idle longest, but her client announces no file links.
     let mut alice = agent(&c, ALICE).await;
     let mut opts = ClientOpts::default();

@@ -5,9 +5,13 @@
 #[macro_use]
 mod store_common;
 
+use std::borrow::Cow;
+
 use sqlx::Connection;
+use store_common::empty_db;
 use switchboard::store::{
-    Backend, Direction, NewMessage, NewSession, SessionRecord, SessionState, Store, StoreError,
+    migrator, schema, Backend, Direction, NewMessage, NewSession, SessionRecord, SessionState,
+    Store, StoreError,
 };
 
 scenarios! {
@@ -24,6 +28,9 @@ scenarios! {
         transcript_writer_recovers_after_a_failed_batch,
         missing_rows,
         counts_by_state,
+        schema_is_what_the_code_binds,
+        real_timestamps_fit_every_time_column,
+        a_refused_row_costs_only_itself,
     ],
     url: [corrupt_rows_are_reported, reopen_restores_gateway_state],
 }
@@ -844,4 +851,248 @@ async fn transcript_writer_on_an_in_memory_database() {
     let store = Store::connect("sqlite::memory:").await.unwrap();
     transcript_writer_recovers_after_a_failed_batch(&store).await;
     assert!(store.sessions_open().await.is_ok());
+}
+
+/// Every column is what the code binds and decodes it as (store::schema).
+async fn schema_is_what_the_code_binds(store: &Store) {
+    assert_eq!(
+        store.schema_mismatches().await.unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+/// 2026-12-01T00:00:00Z and 9999-12-31T23:59:59Z in milliseconds: real
+/// times need more than 32 bits, which the other tests' small ones do not.
+const TODAY_MS: i64 = 1_796_083_200_000;
+const FAR_MS: i64 = 253_402_300_799_000;
+
+/// Real timestamps through every write that takes a time, read back.
+async fn real_timestamps_fit_every_time_column(store: &Store) {
+    let agent = "alice@a.example";
+    let s = session(store, "s-1", "juliet@capulet.example", 0, TODAY_MS).await;
+    assert_eq!(
+        (s.created_at, s.enqueued_at, s.updated_at),
+        (TODAY_MS, TODAY_MS, TODAY_MS)
+    );
+    let c = store.customer_get(&s.customer_id).await.unwrap().unwrap();
+    assert_eq!((c.created_at, c.last_seen), (TODAY_MS, TODAY_MS));
+    let live = store
+        .session_set_state("s-1", SessionState::Live, Some(agent), TODAY_MS + 1)
+        .await
+        .unwrap();
+    assert_eq!(live.updated_at, TODAY_MS + 1);
+    let one = store
+        .message_append(
+            "s-1",
+            Direction::In,
+            "j@c/r",
+            Some("a"),
+            "<m/>",
+            TODAY_MS + 2,
+            true,
+        )
+        .await
+        .unwrap();
+    let row = |i: i64, delivered| NewMessage {
+        session_id: "s-1".into(),
+        direction: Direction::Out,
+        sender: agent.into(),
+        body: Some(format!("b{i}")),
+        stanza: "<m/>".into(),
+        created_at: FAR_MS - 10 + i,
+        delivered,
+    };
+    store
+        .messages_append_batch(&[row(0, true), row(1, false)])
+        .await
+        .unwrap();
+    let mut writer = store.transcript_writer();
+    writer.append(&[row(2, true), row(3, false)]).await.unwrap();
+    let pending: Vec<i64> = store
+        .messages_undelivered("s-1", Direction::Out)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(pending.len(), 2);
+    assert_eq!(
+        store
+            .messages_mark_delivered(&pending, FAR_MS)
+            .await
+            .unwrap(),
+        2
+    );
+    let times: Vec<(i64, Option<i64>)> = store
+        .transcript("s-1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| (m.created_at, m.delivered_at))
+        .collect();
+    assert_eq!(
+        times,
+        [
+            (TODAY_MS + 2, Some(TODAY_MS + 2)),
+            (FAR_MS - 10, Some(FAR_MS - 10)),
+            (FAR_MS - 9, Some(FAR_MS)),
+            (FAR_MS - 8, Some(FAR_MS - 8)),
+            (FAR_MS - 7, Some(FAR_MS)),
+        ]
+    );
+    assert!(one > 0);
+    let requeued = store
+        .session_requeue("s-1", false, FAR_MS - 2)
+        .await
+        .unwrap();
+    assert_eq!(requeued.enqueued_at, FAR_MS - 2);
+    store
+        .session_set_state("s-1", SessionState::Async, Some(agent), FAR_MS - 1)
+        .await
+        .unwrap();
+    assert!(store
+        .session_close("s-1", "resolved", FAR_MS)
+        .await
+        .unwrap());
+    let closed = store.session_get("s-1").await.unwrap().unwrap();
+    assert_eq!(
+        (closed.closed_at, closed.updated_at),
+        (Some(FAR_MS), FAR_MS)
+    );
+    let spans: Vec<(i64, Option<i64>, Option<i64>)> = store
+        .session_assignments("s-1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| (a.assigned_at, a.accepted_at, a.released_at))
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            (TODAY_MS + 1, Some(TODAY_MS + 1), Some(FAR_MS - 2)),
+            (FAR_MS - 1, Some(FAR_MS - 1), Some(FAR_MS)),
+        ]
+    );
+}
+
+/// A batch with refused rows among good ones stores the good ones, in
+/// order, and names exactly the refused ones; the writer goes on.
+async fn a_refused_row_costs_only_itself(store: &Store) {
+    session(store, "s-1", "juliet@capulet.example", 0, TODAY_MS).await;
+    let row = |i: usize| NewMessage {
+        session_id: "s-1".into(),
+        direction: Direction::In,
+        sender: "juliet@capulet.example/phone".into(),
+        body: Some(format!("r{i}")),
+        stanza: "<m/>".into(),
+        created_at: TODAY_MS + i as i64,
+        delivered: i % 2 == 0,
+    };
+    let mut rows: Vec<NewMessage> = (0..300).map(row).collect();
+    // A session that does not exist breaks the foreign key.
+    for bad in [0, 137, 138, 299] {
+        rows[bad].session_id = "s-missing".into();
+    }
+    let mut writer = store.transcript_writer();
+    let failed = writer.append_isolating(&rows).await;
+    let refused: Vec<usize> = failed.iter().map(|(r, _)| r.start).collect();
+    assert_eq!(refused, [0, 137, 138, 299]);
+    for (range, err) in &failed {
+        assert_eq!(range.len(), 1);
+        assert!(err.is_refused(), "{err}");
+        // The database's own words reach the message.
+        assert!(
+            err.to_string().to_lowercase().contains("foreign key"),
+            "{err}"
+        );
+    }
+    let bodies: Vec<String> = store
+        .transcript("s-1")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| m.body)
+        .collect();
+    let expected: Vec<String> = (0..300)
+        .filter(|i| ![0, 137, 138, 299].contains(i))
+        .map(|i| format!("r{i}"))
+        .collect();
+    assert_eq!(bodies, expected);
+    assert!(writer.append_isolating(&[row(300)]).await.is_empty());
+    assert_eq!(store.transcript("s-1").await.unwrap().len(), 297);
+}
+
+/// The schema check catches the column 0002 got wrong on PostgreSQL
+/// (INTEGER, 32 bits, for milliseconds), and 0003 widens it keeping the
+/// rows already there. On SQLite, INTEGER was always 64 bits.
+async fn migration_0003_widens_delivered_at(backend: Backend) {
+    sqlx::any::install_default_drivers();
+    let db = empty_db(backend).await;
+    let url = db.url.clone();
+    let result = tokio::spawn(async move {
+        let full = migrator(backend);
+        let old = sqlx::migrate::Migrator {
+            migrations: Cow::Owned(full.iter().filter(|m| m.version <= 2).cloned().collect()),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        // sqlx opens a SQLite file read-write only when asked to create it.
+        let create = match backend {
+            Backend::Sqlite => "?mode=rwc",
+            Backend::Postgres => "",
+        };
+        let mut conn = sqlx::AnyConnection::connect(&format!("{url}{create}"))
+            .await
+            .unwrap();
+        old.run_direct(&mut conn).await.unwrap();
+        for sql in [
+            "INSERT INTO customers (id, jid, created_at, last_seen) VALUES ('c', 'c@x', 1, 1)",
+            "INSERT INTO sessions (id, customer_id, entry_jid, queue, state, enqueued_at, \
+             created_at, updated_at) VALUES ('s-1', 'c', 'e@x', 'q', 'live', 1, 1, 1)",
+            "INSERT INTO messages (session_id, direction, sender, stanza, created_at, \
+             delivered_at) VALUES ('s-1', 'in', 'c@x', '<m/>', 5, 2147483647)",
+        ] {
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+        let found = schema::mismatches(&mut conn, backend).await.unwrap();
+        match backend {
+            Backend::Postgres => assert_eq!(
+                found,
+                ["messages.delivered_at: integer on PostgreSQL, but the code binds i64"]
+            ),
+            Backend::Sqlite => assert_eq!(found, Vec::<String>::new()),
+        }
+        conn.close().await.unwrap();
+
+        let store = Store::connect(&url).await.unwrap();
+        assert_eq!(
+            store.schema_mismatches().await.unwrap(),
+            Vec::<String>::new()
+        );
+        let kept = store.transcript("s-1").await.unwrap();
+        assert_eq!(kept[0].delivered_at, Some(2_147_483_647));
+        store
+            .message_append("s-1", Direction::In, "c@x", None, "<m/>", TODAY_MS, true)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.transcript("s-1").await.unwrap()[1].delivered_at,
+            Some(TODAY_MS)
+        );
+        store.close().await;
+    })
+    .await;
+    db.finish().await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+#[tokio::test]
+async fn sqlite_migration_0003_widens_delivered_at() {
+    migration_0003_widens_delivered_at(Backend::Sqlite).await
+}
+
+#[tokio::test]
+async fn postgres_migration_0003_widens_delivered_at() {
+    migration_0003_widens_delivered_at(Backend::Postgres).await
 }

@@ -7,6 +7,7 @@ use tracing::info;
 
 use super::assign::Availability;
 use super::Core;
+use crate::store::SessionState;
 use crate::util::now_ms;
 
 impl Core {
@@ -50,6 +51,14 @@ impl Core {
         self.refresh_agent_features(bare.as_str(), &resources);
         let now = best.unwrap_or(Availability::Off);
         let rt = self.agents.entry(bare.to_string()).or_default();
+        let back = !rt.online && !resources.is_empty();
+        rt.online = !resources.is_empty();
+        if back {
+            self.deliver_held(bare.as_str()).await;
+        }
+        let Some(rt) = self.agents.get_mut(bare.as_str()) else {
+            return;
+        };
         if rt.availability == Some(now) {
             return;
         }
@@ -65,6 +74,23 @@ impl Core {
         }
         self.assign_waiting().await;
         self.broadcast_status().await;
+    }
+
+    /// An agent came online: what their customers wrote meanwhile (held
+    /// in the transcript, see `AgentRt::online`) goes to them now.
+    async fn deliver_held(&mut self, agent: &str) {
+        let ids: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| {
+                s.rec.agent.as_deref() == Some(agent)
+                    && matches!(s.rec.state, SessionState::Live | SessionState::Async)
+            })
+            .map(|s| s.rec.id.clone())
+            .collect();
+        for id in ids {
+            self.deliver_waiting(&id).await;
+        }
     }
 
     /// Recomputes what an agent's client can do from the resources online

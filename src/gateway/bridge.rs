@@ -110,11 +110,17 @@ impl Core {
     }
 
     /// What relaying a customer's stanza to the session's agent sends, if
-    /// the session has an agent who may see it now.
+    /// the session has an agent who may see it now. Not while the agent is
+    /// offline: their offline storage would be a second copy written after
+    /// the transcript's, and a crash between the two would lose the message
+    /// with the transcript calling it delivered. It waits in the transcript
+    /// instead, for `deliver_held`.
     pub(super) fn stanzas_to_agent(&self, id: &str, s: &Stanza) -> Option<Vec<Stanza>> {
         let sess = self.sessions.get(id)?;
         let agent = sess.rec.agent.as_ref()?;
-        if !matches!(sess.rec.state, SessionState::Live | SessionState::Async) {
+        if !matches!(sess.rec.state, SessionState::Live | SessionState::Async)
+            || !self.agents.get(agent).is_some_and(|a| a.online)
+        {
             return None;
         }
         let proxy = self.proxy_jid(id);

@@ -2,9 +2,10 @@
 //! is stored before it is relayed, but the actor does not wait for each
 //! insert. It hands the journal the row and the stanzas to relay once the
 //! row is stored; the journal task commits whatever accumulated while the
-//! previous commit ran, in one transaction, then relays in order. If the
-//! commit fails, nothing is relayed and each writer gets an error, so
-//! nothing is lost silently.
+//! previous commit ran, in one transaction, then relays in order. A row the
+//! database refuses is found and left out, and its writer gets an error;
+//! if the database cannot be reached, nothing is relayed and each writer
+//! gets an error: nothing is lost silently.
 //!
 //! Order: everything the bridge relays goes through the journal, rows or
 //! not (a chat state after a message must not overtake it). Reads of the
@@ -100,33 +101,32 @@ async fn commit(writer: &mut TranscriptWriter, router: &Router, batch: Vec<Entry
     let mut batch = batch;
     let had_row: Vec<bool> = batch.iter().map(|e| e.row.is_some()).collect();
     let rows: Vec<NewMessage> = batch.iter_mut().filter_map(|e| e.row.take()).collect();
-    let stored = writer.append(&rows).await;
-    match stored {
-        Ok(()) => {
-            for e in batch {
-                for s in e.then {
-                    router.route(s).await;
-                }
-            }
+    let mut stored = vec![true; rows.len()];
+    for (range, err) in writer.append_isolating(&rows).await {
+        if range.len() == 1 {
+            let row = &rows[range.start];
+            error!(error = %err, session = %row.session_id, direction = %row.direction,
+                "a bridged message could not be stored; its sender is told");
+        } else {
+            error!(error = %err, rows = range.len(), "storing bridged messages failed");
         }
-        Err(err) => {
-            error!(error = %err, rows = rows.len(), "storing bridged messages failed");
-            for (e, had_row) in batch.into_iter().zip(had_row) {
-                if !had_row {
-                    // Nothing to store: chat states and the like still go.
-                    for s in e.then {
-                        router.route(s).await;
-                    }
-                } else if let Some(w) = e.writer {
-                    router
-                        .bounce(
-                            &w,
-                            Condition::InternalServerError,
-                            Some("not stored; please send again"),
-                        )
-                        .await;
-                }
+        stored[range].fill(false);
+    }
+    let mut stored = stored.into_iter();
+    for (e, had_row) in batch.into_iter().zip(had_row) {
+        // Entries without a row (chat states and the like) always go.
+        if !had_row || stored.next() == Some(true) {
+            for s in e.then {
+                router.route(s).await;
             }
+        } else if let Some(w) = e.writer {
+            router
+                .bounce(
+                    &w,
+                    Condition::InternalServerError,
+                    Some("not stored; please send again"),
+                )
+                .await;
         }
     }
 }

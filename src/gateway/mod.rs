@@ -144,6 +144,10 @@ struct AgentRt {
     grace_seq: u64,
     /// `/off`: no new sessions whatever the presence says.
     off_duty: bool,
+    /// Some resource of the agent is available (whatever its `<show/>`):
+    /// the bridge relays to them only then, and otherwise leaves what the
+    /// customer writes undelivered in the transcript until they are back.
+    online: bool,
 }
 
 struct Core {

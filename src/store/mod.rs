@@ -19,6 +19,7 @@ mod credentials;
 mod customers;
 mod offline;
 mod roster;
+pub mod schema;
 mod sessions;
 mod transcript;
 
@@ -54,21 +55,23 @@ pub enum Backend {
 pub enum StoreError {
     #[error("invalid database URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
-    #[error("cannot create the directory of the database file {}", path.display())]
+    #[error("cannot create the directory of the database file {}: {cause}", path.display())]
     CreateDir {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("cannot connect to the database")]
-    Connect(#[source] sqlx::Error),
-    #[error("database migration failed")]
-    Migrate(#[source] sqlx::migrate::MigrateError),
-    #[error("database query failed ({op})")]
+    // The cause is part of each message rather than a `source()`: log lines
+    // show `%error`, and "query failed" without the database's own words
+    // ("integer out of range") leaves an admin nothing to act on; as a
+    // source too, error reports that walk the chain would print it twice.
+    #[error("cannot connect to the database: {0}")]
+    Connect(sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(sqlx::migrate::MigrateError),
+    #[error("database query failed ({op}): {cause}")]
     Query {
         op: &'static str,
-        #[source]
-        source: sqlx::Error,
+        cause: sqlx::Error,
     },
     /// A row holds a value the schema allows but this code cannot represent,
     /// e.g. after a manual edit of the database.
@@ -79,9 +82,25 @@ pub enum StoreError {
     NotFound { what: &'static str, id: String },
 }
 
+impl StoreError {
+    /// The database itself refused the statement (a constraint, a value
+    /// out of range, bad data): the same statement will fail again, while
+    /// one without the offending row may succeed. Failures to reach the
+    /// database are not refusals.
+    pub fn is_refused(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Query {
+                cause: sqlx::Error::Database(_),
+                ..
+            }
+        )
+    }
+}
+
 /// Tags a sqlx error with the operation that failed, so logs say which query.
 pub(crate) fn query_err(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Query { op, source }
+    move |cause| StoreError::Query { op, cause }
 }
 
 /// Handle to the database; cloning is cheap and clones share one pool.
@@ -119,11 +138,7 @@ impl Store {
                 checkpointer: None,
             },
         };
-        let migrator = match store.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator
+        migrator(store.backend)
             .run(&store.pool)
             .await
             .map_err(StoreError::Migrate)?;
@@ -149,6 +164,15 @@ impl Store {
 
     pub(crate) fn is_memory(&self) -> bool {
         self.memory
+    }
+}
+
+/// The migrations embedded for `backend`, in order; [`Store::connect`] runs
+/// them all. Public so that a test can stop at an older version.
+pub fn migrator(backend: Backend) -> &'static sqlx::migrate::Migrator {
+    match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
     }
 }
 
@@ -207,15 +231,15 @@ fn sqlite_file_url(path: &Path) -> Result<String, StoreError> {
 
 async fn connect_sqlite_file(path: &Path) -> Result<Store, StoreError> {
     let dir = path.parent().unwrap_or(Path::new("/"));
-    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+    std::fs::create_dir_all(dir).map_err(|cause| StoreError::CreateDir {
         path: dir.to_owned(),
-        source,
+        cause,
     })?;
     // Canonicalising the (now existing) directory turns `..` and symlinks
     // into a plain absolute path, which survives sqlx's URL normalisation.
-    let dir = dir.canonicalize().map_err(|source| StoreError::CreateDir {
+    let dir = dir.canonicalize().map_err(|cause| StoreError::CreateDir {
         path: dir.to_owned(),
-        source,
+        cause,
     })?;
     let file_name = path.file_name().ok_or_else(|| StoreError::InvalidUrl {
         url: path.display().to_string(),

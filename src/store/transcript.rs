@@ -3,7 +3,9 @@
 //! acknowledged or relayed, and stays undelivered until it reached an agent,
 //! so a restart loses nothing.
 
+use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
+use std::ops::Range;
 use std::str::FromStr;
 
 use sqlx::any::AnyRow;
@@ -96,9 +98,10 @@ pub struct TranscriptWriter {
 }
 
 impl TranscriptWriter {
-    /// [`Store::messages_append_batch`] on the writer's connection. After an
-    /// error the connection is dropped (rolling back whatever it had begun)
-    /// and the next batch opens another.
+    /// [`Store::messages_append_batch`] on the writer's connection. After a
+    /// statement the database refused, the connection stays (the dropped
+    /// transaction rolls back before its next use); after any other error
+    /// it is dropped, and the next batch opens another.
     pub async fn append(&mut self, rows: &[NewMessage]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
@@ -118,10 +121,42 @@ impl TranscriptWriter {
                 .detach(),
         };
         let result = self.store.append_on(&mut conn, rows).await;
-        if result.is_ok() {
+        if result
+            .as_ref()
+            .map_or_else(StoreError::is_refused, |()| true)
+        {
             self.conn = Some(conn);
         }
         result
+    }
+
+    /// [`append`](Self::append), except that when the database refuses the
+    /// batch (a constraint, a value out of range), the rows it refuses are
+    /// found by halving and the others are stored, in order: one bad row
+    /// costs only itself, and at worst about two statements per row.
+    /// Returns what was not stored: each refused row as a range of one, or
+    /// a whole range that failed for another reason (the connection, the
+    /// pool), which halving would not mend.
+    pub async fn append_isolating(
+        &mut self,
+        rows: &[NewMessage],
+    ) -> Vec<(Range<usize>, StoreError)> {
+        let mut failed = Vec::new();
+        // Leftmost first, so that ids follow the order of the rows.
+        let mut todo = VecDeque::new();
+        todo.push_back(0..rows.len());
+        while let Some(range) = todo.pop_front() {
+            match self.append(&rows[range.clone()]).await {
+                Ok(()) => {}
+                Err(err) if range.len() > 1 && err.is_refused() => {
+                    let mid = range.start + range.len() / 2;
+                    todo.push_front(mid..range.end);
+                    todo.push_front(range.start..mid);
+                }
+                Err(err) => failed.push((range, err)),
+            }
+        }
+        failed
     }
 }
 

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use super::common::{
-    loopback_ips, Client, ClientOpts, Prosody, ProsodyOpts, ServerOpts, TestServer, TIMEOUT,
+    loopback_ips, Client, ClientOpts, Db, Prosody, ProsodyOpts, ServerOpts, TestServer, TIMEOUT,
 };
 use serde_json::Value;
 
@@ -35,16 +35,17 @@ pub struct Center {
 
 /// Switchboard accepting the SMS transport, optionally federated with a
 /// Prosody hosting customer.test.
-pub fn center(routing: &str, with_prosody: bool) -> Center {
-    center_with(AGENTS, routing, with_prosody)
+pub fn center(db: Db, routing: &str, with_prosody: bool) -> Center {
+    center_with(db, AGENTS, routing, with_prosody)
 }
 
 /// [`center`] with other agents.
-pub fn center_with(agents: &str, routing: &str, with_prosody: bool) -> Center {
+pub fn center_with(db: Db, agents: &str, routing: &str, with_prosody: bool) -> Center {
     let ips = loopback_ips(2);
     let (sb_ip, p_ip) = (&ips[0], &ips[1]);
     let sb = TestServer::start(
         ServerOpts::default()
+            .db(db)
             .account(ALICE, PW)
             .account(BOB, PW)
             .agents_toml(agents)

@@ -102,46 +102,109 @@ pub fn python() -> PathBuf {
 
 /// The PostgreSQL server the tests use: `$SWITCHBOARD_TEST_POSTGRES`
 /// (scripts/test sets it), else the machine's own on 127.0.0.1:5432.
-pub fn postgres_url() -> Option<String> {
-    Some(
-        std::env::var("SWITCHBOARD_TEST_POSTGRES")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_string()),
-    )
+pub fn postgres_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
-/// A new, empty PostgreSQL database named `sbtest_<hint>` (dropped first if it
-/// exists) on the server of `$SWITCHBOARD_TEST_POSTGRES`; its URL, or None
-/// when PostgreSQL is not configured. Uses `psql`.
-pub fn postgres_db(hint: &str) -> Option<String> {
-    let base = postgres_url()?;
-    let name: String = format!("sbtest_{hint}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let admin = replace_db_name(&base, "postgres");
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        let out = Command::new("psql")
-            .args([admin.as_str(), "-v", "ON_ERROR_STOP=1", "-qc", &sql])
-            .output()
-            .expect("running psql");
-        assert!(
-            out.status.success(),
-            "psql {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+/// The store a [`TestServer`] runs on: a file in its temp dir, or a fresh
+/// database of its own on the PostgreSQL of [`postgres_url`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Db {
+    #[default]
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named test body (an `async fn NAME(db: Db)`) once per store,
+/// as `sqlite::NAME` and `postgres::NAME`: the same scenario must hold on
+/// both.
+#[allow(unused_macros)]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::common::Db::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::common::Db::Postgres).await
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_stores;
+
+/// A new, empty PostgreSQL database with a random name, dropped (with any
+/// connections still open to it) when this is dropped. Uses `psql`.
+pub struct PgDatabase {
+    pub url: String,
+    name: String,
+    admin: String,
+}
+
+impl PgDatabase {
+    pub fn create() -> PgDatabase {
+        let base = postgres_url();
+        let name = format!("sbtest_{:016x}", rand::random::<u64>());
+        let admin = replace_db_name(&base, "postgres");
+        let db = PgDatabase {
+            url: replace_db_name(&base, &name),
+            name,
+            admin,
+        };
+        db.psql(&format!("CREATE DATABASE {}", db.name));
+        db
     }
-    Some(replace_db_name(&base, &name))
+
+    /// Runs one statement on the database itself; returns its output
+    /// (unaligned, tuples only).
+    pub fn query(&self, sql: &str) -> String {
+        run_psql(&self.url, sql)
+    }
+
+    fn psql(&self, sql: &str) -> String {
+        run_psql(&self.admin, sql)
+    }
+}
+
+fn run_psql(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-qtAc", sql])
+        .output()
+        .expect("running psql");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if std::thread::panicking() && std::env::var_os("SWITCHBOARD_TEST_KEEP").is_some() {
+            eprintln!("kept PostgreSQL database {}", self.url);
+            return;
+        }
+        let _ = Command::new("psql")
+            .args([
+                self.admin.as_str(),
+                "-qc",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
 }
 
 fn replace_db_name(url: &str, db: &str) -> String {

@@ -1,6 +1,7 @@
 //! [`TestServer`]: a real `switchboard serve` in a temp dir.
 
-use super::{addrs_of, bin, parse_ready, sigterm, tail, toml_str, wait_timeout};
+use super::{addrs_of, bin, parse_ready, python, sigterm, tail, toml_str, wait_timeout};
+use super::{Db, PgDatabase};
 use super::{AGENT_DOMAIN, START_TIMEOUT, SUPPORT_DOMAIN};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -13,7 +14,10 @@ use std::time::{Duration, Instant};
 /// Options of a [`TestServer`].
 #[derive(Clone, Debug)]
 pub struct ServerOpts {
-    /// None: SQLite in the temp dir.
+    /// Which store, when `db_url` is None: SQLite in the temp dir, or a
+    /// fresh PostgreSQL database dropped with the server.
+    pub db: Db,
+    /// A database of the caller's (none: see `db`).
     pub db_url: Option<String>,
     pub require_encryption: bool,
     pub max_stanza_bytes: usize,
@@ -50,6 +54,7 @@ pub struct ServerOpts {
 impl Default for ServerOpts {
     fn default() -> Self {
         ServerOpts {
+            db: Db::Sqlite,
             db_url: None,
             require_encryption: true,
             max_stanza_bytes: 262_144,
@@ -72,6 +77,11 @@ impl Default for ServerOpts {
 impl ServerOpts {
     pub fn account(mut self, jid: &str, password: &str) -> Self {
         self.accounts.push((jid.to_string(), password.to_string()));
+        self
+    }
+
+    pub fn db(mut self, db: Db) -> Self {
+        self.db = db;
         self
     }
 
@@ -153,6 +163,8 @@ pub struct TestServer {
     pub agent_domain: String,
     pub ca_file: PathBuf,
     pub opts: ServerOpts,
+    /// Last, so the database is dropped after the server stopped.
+    pg: Option<PgDatabase>,
 }
 
 impl TestServer {
@@ -166,10 +178,12 @@ impl TestServer {
         let root = dir.path().to_path_buf();
         std::fs::create_dir_all(root.join("data")).unwrap();
         let config = root.join("switchboard.toml");
-        let db_url = opts
-            .db_url
-            .clone()
-            .unwrap_or_else(|| "sqlite://data/switchboard.db".to_string());
+        let pg = (opts.db_url.is_none() && opts.db == Db::Postgres).then(PgDatabase::create);
+        let db_url = match (&opts.db_url, &pg) {
+            (Some(url), _) => url.clone(),
+            (None, Some(pg)) => pg.url.clone(),
+            (None, None) => "sqlite://data/switchboard.db".to_string(),
+        };
         let (support_domain, agent_domain) = opts
             .domains
             .clone()
@@ -259,6 +273,7 @@ impl TestServer {
             agent_domain,
             ca_file: root.join("certs").join("ca.crt"),
             opts: opts.clone(),
+            pg,
         };
         server.cli_ok(&["certs", "dev"]);
         assert!(
@@ -421,6 +436,36 @@ impl TestServer {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// One value the store holds now, as text: `sql` (a single-value
+    /// SELECT) run on the server's database, PostgreSQL or SQLite alike.
+    pub fn db_value(&self, sql: &str) -> String {
+        if let Some(pg) = &self.pg {
+            return pg.query(sql);
+        }
+        assert!(
+            self.opts.db_url.is_none(),
+            "db_value reads the test's own stores only"
+        );
+        // Python's sqlite3, beside the running server (WAL lets it read).
+        let out = Command::new(python())
+            .args([
+                "-c",
+                "import sqlite3, sys\n\
+                 c = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)\n\
+                 print(c.execute(sys.argv[2]).fetchone()[0])",
+            ])
+            .arg(self.path().join("data/switchboard.db"))
+            .arg(sql)
+            .output()
+            .expect("running python3 for sqlite3");
+        assert!(
+            out.status.success(),
+            "sqlite3 {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     pub fn pid(&self) -> Option<u32> {

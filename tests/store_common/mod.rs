@@ -2,7 +2,7 @@
 //! `tests/store_gateway.rs`): `#[macro_use] mod store_common;` in a test
 //! file. Every scenario is written once and run against SQLite (a temporary
 //! file) and PostgreSQL (a fresh database per test on the server at
-//! `SWITCHBOARD_TEST_PG_URL`, default below). An unreachable PostgreSQL
+//! `SWITCHBOARD_TEST_POSTGRES` (scripts/test sets it), default below). An unreachable PostgreSQL
 //! fails the PostgreSQL tests rather than skipping them.
 // Each test file uses only part of the harness.
 #![allow(dead_code)]
@@ -14,10 +14,16 @@ use switchboard::store::{Backend, Store};
 
 const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
+/// A database for one test, dropped by [`Database::finish`].
+pub struct Database {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
 pub struct TestDb {
     pub store: Store,
     pub url: String,
-    cleanup: Cleanup,
+    db: Database,
 }
 
 enum Cleanup {
@@ -27,19 +33,26 @@ enum Cleanup {
 }
 
 pub async fn sqlite_db() -> TestDb {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("switchboard.db").display());
-    let store = Store::connect(&url).await.expect("open SQLite store");
-    assert_eq!(store.backend(), Backend::Sqlite);
+    connected(empty_db(Backend::Sqlite).await).await
+}
+
+pub async fn postgres_db() -> TestDb {
+    connected(empty_db(Backend::Postgres).await).await
+}
+
+async fn connected(db: Database) -> TestDb {
+    let store = Store::connect(&db.url)
+        .await
+        .unwrap_or_else(|e| panic!("open the store at {}: {e}", db.url));
     TestDb {
         store,
-        url,
-        cleanup: Cleanup::Sqlite { _dir: dir },
+        url: db.url.clone(),
+        db,
     }
 }
 
 pub fn pg_base_url() -> String {
-    std::env::var("SWITCHBOARD_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.to_owned())
+    std::env::var("SWITCHBOARD_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_PG_URL.to_owned())
 }
 
 /// `base` with its database name replaced by `name`, keeping any query.
@@ -55,30 +68,37 @@ pub fn pg_url_with_database(base: &str, name: &str) -> String {
     format!("{}/{name}{query}", &main[..path_start])
 }
 
-pub async fn postgres_db() -> TestDb {
-    let base_url = pg_base_url();
-    let name = format!("sb_test_{:016x}", rand::random::<u64>());
-    let mut admin = sqlx::PgConnection::connect(&base_url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {base_url} is unreachable: {e}"));
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create test database");
-    admin.close().await.ok();
-    let url = pg_url_with_database(&base_url, &name);
-    let store = Store::connect(&url).await.expect("open PostgreSQL store");
-    assert_eq!(store.backend(), Backend::Postgres);
-    TestDb {
-        store,
-        url,
-        cleanup: Cleanup::Postgres { base_url, name },
+/// A database on `backend` that no migration has touched yet.
+pub async fn empty_db(backend: Backend) -> Database {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            Database {
+                url: format!("sqlite://{}", dir.path().join("switchboard.db").display()),
+                cleanup: Cleanup::Sqlite { _dir: dir },
+            }
+        }
+        Backend::Postgres => {
+            let base_url = pg_base_url();
+            let name = format!("sb_test_{:016x}", rand::random::<u64>());
+            let mut admin = sqlx::PgConnection::connect(&base_url)
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at {base_url} is unreachable: {e}"));
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            Database {
+                url: pg_url_with_database(&base_url, &name),
+                cleanup: Cleanup::Postgres { base_url, name },
+            }
+        }
     }
 }
 
-impl TestDb {
+impl Database {
     pub async fn finish(self) {
-        self.store.close().await;
         if let Cleanup::Postgres { base_url, name } = self.cleanup {
             let dropped = async {
                 let mut admin = sqlx::PgConnection::connect(&base_url).await?;
@@ -91,6 +111,13 @@ impl TestDb {
                 eprintln!("could not drop test database {name}: {e}");
             }
         }
+    }
+}
+
+impl TestDb {
+    pub async fn finish(self) {
+        self.store.close().await;
+        self.db.finish().await;
     }
 }
 
