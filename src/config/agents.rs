@@ -10,8 +10,8 @@ use jid::BareJid;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
-use super::gateway::{parse_toml, ranged, tokens, user_jid};
-use super::{LineIndex, Problem};
+use super::parse::{parse_toml, ranged, tokens, user_jid};
+use super::problem::{LineIndex, Problem};
 
 /// The customer channels an agent may be declared to serve. These are the
 /// names protocol identification gives a customer's channel: `xmpp` for a

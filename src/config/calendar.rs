@@ -12,8 +12,8 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
-use super::gateway::is_token;
-use super::{LineIndex, Problem};
+use super::parse::is_token;
+use super::problem::{LineIndex, Problem};
 
 /// One `[[calendar]]`, validated.
 #[derive(Debug, Clone, PartialEq)]

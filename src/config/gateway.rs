@@ -7,20 +7,15 @@
 //! `[[rule]]` tables, checked after the queues so that rules can be checked
 //! against queues, calendars and agents.
 
-use std::collections::BTreeSet;
-use std::ops::RangeInclusive;
 use std::path::Path;
 
-use jid::BareJid;
-use serde::de::DeserializeOwned;
-use serde_spanned::Spanned;
-
 use super::agents::AgentsConfig;
+use super::problem::{ConfigError, Problem};
 use super::routing::RoutingConfig;
-use super::{ConfigError, LineIndex, Problem, Settings};
+use super::settings::Settings;
 
 /// Agents and queues, validated against each other. Cheap to share through
-/// [`super::GatewayConfigHandle`]; never mutated once built.
+/// a `GatewayConfigHandle` (`reload.rs`); never mutated once built.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatewayConfig {
     pub agents: AgentsConfig,
@@ -106,83 +101,6 @@ fn unreadable(path: &Path, e: &std::io::Error) -> Problem {
         file: path.to_path_buf(),
         line: 1,
         message: format!("cannot read: {e}"),
-    }
-}
-
-/// Parses TOML into the file's serde structs; a syntax error or an unknown
-/// key stops that file (serde cannot go on) with the line of the error.
-pub(super) fn parse_toml<T: DeserializeOwned>(lines: &LineIndex, text: &str) -> Result<T, Problem> {
-    toml::from_str(text).map_err(|e| {
-        let line = e.span().map_or(1, |s| lines.line_of(s.start));
-        lines.problem_at(line, e.message().trim_end())
-    })
-}
-
-/// `[a-z0-9_-]+`: names that appear unquoted in rules, commands and logs.
-pub(super) fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
-
-/// A set of tokens (skills, protocols); problems for the malformed ones,
-/// which are left out.
-pub(super) fn tokens(
-    lines: &LineIndex,
-    list: &[Spanned<String>],
-    what: &str,
-    problems: &mut Vec<Problem>,
-) -> BTreeSet<String> {
-    let mut set = BTreeSet::new();
-    for item in list {
-        let s = item.get_ref();
-        if is_token(s) {
-            set.insert(s.clone());
-        } else if s.is_empty() {
-            problems.push(lines.problem(item, &format!("empty {what}")));
-        } else {
-            problems.push(lines.problem(
-                item,
-                &format!("{what} '{s}' must be lowercase letters, digits, '_' or '-'"),
-            ));
-        }
-    }
-    set
-}
-
-/// The value if within `range`; otherwise a problem and the nearest bound,
-/// so later checks see a plausible number.
-pub(super) fn ranged(
-    lines: &LineIndex,
-    value: &Spanned<i64>,
-    range: RangeInclusive<i64>,
-    key: &str,
-    problems: &mut Vec<Problem>,
-) -> i64 {
-    let v = *value.get_ref();
-    if !range.contains(&v) {
-        problems.push(lines.problem(
-            value,
-            &format!(
-                "{key} must be between {} and {}",
-                range.start(),
-                range.end()
-            ),
-        ));
-    }
-    v.clamp(*range.start(), *range.end())
-}
-
-/// A bare JID with a user part (`user@domain`), normalised (stringprep
-/// lowercases it) so that lookups match whatever case the admin typed.
-pub(super) fn user_jid(s: &str) -> Result<BareJid, String> {
-    match BareJid::new(s) {
-        Ok(j) if j.node().is_some() => Ok(j),
-        Ok(_) => Err(format!("'{s}' has no user part: write user@domain")),
-        Err(jid::Error::ResourceInBareJid) => Err(format!(
-            "'{s}' has a resource: write the bare JID, user@domain"
-        )),
-        Err(e) => Err(format!("'{s}' is not a valid JID: {e}")),
     }
 }
 

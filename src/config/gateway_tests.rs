@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::config::{AssignMode, Strategy};
+use jid::BareJid;
 use std::time::Duration;
 
 const AGENTS: &str = "/etc/sb/agents.toml";

@@ -10,7 +10,8 @@ use serde::Deserialize;
 use serde_spanned::Spanned;
 
 use super::agents::PROTOCOLS;
-use super::{validate_domain, LineIndex, Problem};
+use super::parse::validate_domain;
+use super::problem::{LineIndex, Problem};
 
 /// What the admin says about one domain.
 #[derive(Debug, Clone, PartialEq, Eq)]

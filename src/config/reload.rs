@@ -18,7 +18,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{ConfigError, GatewayConfig, Problem, Settings};
+use super::gateway::GatewayConfig;
+use super::problem::{ConfigError, Problem};
+use super::settings::Settings;
 
 /// Editors write a file in several steps (truncate and write, or write a
 /// temporary file and rename it); reload once the burst is over.

@@ -14,11 +14,12 @@ use serde_spanned::Spanned;
 
 use super::agents::{AgentDef, AgentsConfig};
 use super::calendar::{self, Calendar};
-use super::gateway::{is_token, parse_toml, ranged, tokens, user_jid};
+use super::parse::{is_token, parse_toml, ranged, tokens, user_jid};
+use super::problem::{LineIndex, Problem};
 use super::protocols::{self, ProtocolOverride};
 use super::routing_file::{File, RawQueue};
-use super::rules::RuleDef;
-use super::{rule_syntax, LineIndex, Problem};
+use super::rule_syntax::{self, AgentNames, Declared};
+use super::rules::{Facts, RuleDef};
 
 /// How a waiting session reaches an agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +157,14 @@ impl RoutingConfig {
     /// In file order; the first that matches applies.
     pub fn rules(&self) -> &[RuleDef] {
         &self.rules
+    }
+
+    /// The first rule matching `facts`; None: the entry's own queue, with
+    /// agents serving the customer's channel.
+    pub fn first_match(&self, facts: &Facts) -> Option<&RuleDef> {
+        self.rules
+            .iter()
+            .find(|r| r.matches(facts, &self.calendars))
     }
 
     pub fn calendars(&self) -> &[Calendar] {
@@ -318,13 +327,23 @@ impl RoutingConfig {
             }
             config.queues.push(queue);
         }
-        config.rules = rule_syntax::parse(
-            &lines,
-            &file.rule,
-            &config,
-            agents.map(|(a, _)| a),
-            &mut problems,
-        );
+        // Rules are checked against the queues and calendars read above, and
+        // against the skills and protocols of the agents.
+        let declared = Declared {
+            entries: config.by_entry.keys().collect(),
+            queues: config.queues.iter().map(|q| q.name.as_str()).collect(),
+            calendars: config.calendars.iter().map(|c| c.name.as_str()).collect(),
+            agents: agents.map(|(a, _)| {
+                let names = |f: fn(&AgentDef) -> &BTreeSet<String>| {
+                    a.agents().iter().flat_map(f).map(String::as_str).collect()
+                };
+                AgentNames {
+                    skills: names(|x| &x.skills),
+                    protocols: names(|x| &x.protocols),
+                }
+            }),
+        };
+        config.rules = rule_syntax::parse(&lines, &file.rule, &declared, &mut problems);
         (Some(config), problems)
     }
 }

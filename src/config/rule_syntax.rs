@@ -2,32 +2,48 @@
 //! queues, calendars and agents: every problem with its line, then the
 //! rules an earlier one shadows.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use jid::BareJid;
 use serde_spanned::Spanned;
 
-use super::agents::{AgentsConfig, PROTOCOLS};
-use super::gateway::{is_token, ranged, tokens, user_jid};
-use super::routing::RoutingConfig;
+use super::agents::PROTOCOLS;
+use super::parse::{is_token, ranged, tokens, user_jid, validate_domain};
+use super::problem::{LineIndex, Problem};
 use super::routing_file::{OneOrMany, RawRule};
 use super::rules::{
     words, Actions, AgentProtocol, Conditions, DomainPattern, Pattern, RuleDef, FEATURES,
 };
-use super::{validate_domain, LineIndex, Problem};
 
 const PRIORITY: std::ops::RangeInclusive<i64> = -1000..=1000;
 /// Compiled size of one regex: far beyond any sensible rule, small enough
 /// that a pathological one cannot eat the server's memory.
 const REGEX_SIZE: usize = 1 << 20;
 
-/// Validates the rules in file order. `routing` holds the queues and
-/// calendars already read; `agents` is None when agents.toml could not be
-/// parsed, and skills and protocols are then not checked against it.
+/// What rules are checked against: the names `routing.toml` declares
+/// before them, and what the agents of agents.toml have. Names only, so
+/// that the rules need not know the routing configuration they are read
+/// into.
+pub(super) struct Declared<'a> {
+    /// The entry JIDs of every queue.
+    pub entries: HashSet<&'a BareJid>,
+    pub queues: HashSet<&'a str>,
+    pub calendars: HashSet<&'a str>,
+    /// The skills and protocols of all agents, enabled or not; None when
+    /// agents.toml could not be parsed, and they are then not checked.
+    pub agents: Option<AgentNames<'a>>,
+}
+
+pub(super) struct AgentNames<'a> {
+    pub skills: HashSet<&'a str>,
+    pub protocols: HashSet<&'a str>,
+}
+
+/// Validates the rules in file order against `declared`.
 pub(super) fn parse(
     lines: &LineIndex,
     raw: &[Spanned<RawRule>],
-    routing: &RoutingConfig,
-    agents: Option<&AgentsConfig>,
+    declared: &Declared,
     problems: &mut Vec<Problem>,
 ) -> Vec<RuleDef> {
     let mut rules: Vec<(RuleDef, bool)> = Vec::new();
@@ -39,7 +55,7 @@ pub(super) fn parse(
             conditions_ok: true,
         };
         let line = lines.line_of(r.span().start);
-        let rule = check.rule(r.get_ref(), line, routing, agents, &mut names);
+        let rule = check.rule(r.get_ref(), line, declared, &mut names);
         let ok = check.conditions_ok;
         rules.push((rule, ok));
     }
@@ -83,8 +99,7 @@ impl Check<'_, '_> {
         &mut self,
         raw: &RawRule,
         line: usize,
-        routing: &RoutingConfig,
-        agents: Option<&AgentsConfig>,
+        declared: &Declared,
         names: &mut HashMap<String, usize>,
     ) -> RuleDef {
         let name = raw.name.as_ref().map(|n| {
@@ -104,8 +119,8 @@ impl Check<'_, '_> {
             }
             s.clone()
         });
-        let conditions = self.conditions(raw, routing);
-        let actions = self.actions(raw, routing, agents);
+        let conditions = self.conditions(raw, declared);
+        let actions = self.actions(raw, declared);
         let rule = RuleDef {
             named: name.is_some(),
             name: name.unwrap_or_else(|| format!("rule at line {line}")),
@@ -126,10 +141,10 @@ impl Check<'_, '_> {
         rule
     }
 
-    fn conditions(&mut self, raw: &RawRule, routing: &RoutingConfig) -> Conditions {
+    fn conditions(&mut self, raw: &RawRule, declared: &Declared) -> Conditions {
         let entry = self.any_of(raw.entry.as_ref(), "entry", |s| {
             let jid = user_jid(s).map_err(|m| format!("entry {m}"))?;
-            if routing.queue_for_entry(&jid).is_none() {
+            if !declared.entries.contains(&jid) {
                 return Err(format!("entry '{jid}' is not the entry JID of any queue"));
             }
             Ok(jid.to_string())
@@ -203,7 +218,7 @@ impl Check<'_, '_> {
         });
         let mut calendar = |c: &Option<Spanned<String>>| {
             let c = c.as_ref()?;
-            if routing.calendar(c.get_ref()).is_none() {
+            if !declared.calendars.contains(c.get_ref().as_str()) {
                 self.condition_problem(c, &unknown_calendar(c.get_ref()));
             }
             Some(c.get_ref().clone())
@@ -278,15 +293,11 @@ impl Check<'_, '_> {
         out
     }
 
-    fn actions(
-        &mut self,
-        raw: &RawRule,
-        routing: &RoutingConfig,
-        agents: Option<&AgentsConfig>,
-    ) -> Actions {
+    fn actions(&mut self, raw: &RawRule, declared: &Declared) -> Actions {
+        let agents = declared.agents.as_ref();
         let mut queue = |q: &Option<Spanned<String>>| {
             let q = q.as_ref()?;
-            if routing.queue(q.get_ref()).is_none() {
+            if !declared.queues.contains(q.get_ref().as_str()) {
                 let msg = format!(
                     "unknown queue '{}': no [[queue]] has that name",
                     q.get_ref()
@@ -303,7 +314,9 @@ impl Check<'_, '_> {
             .collect();
         let skills = tokens(self.lines, &skill_list, "skill", self.problems);
         for s in &skill_list {
-            if skills.contains(s.get_ref()) && agents.is_some_and(|a| !a.has_skill(s.get_ref())) {
+            if skills.contains(s.get_ref())
+                && agents.is_some_and(|a| !a.skills.contains(s.get_ref().as_str()))
+            {
                 self.problem(s, &format!("no agent has skill '{}'", s.get_ref()));
             }
         }
@@ -317,7 +330,7 @@ impl Check<'_, '_> {
                 "channel" => AgentProtocol::Channel,
                 "any" => AgentProtocol::Any,
                 name if PROTOCOLS.contains(&name) => {
-                    if agents.is_some_and(|a| !a.agents().iter().any(|x| x.serves(name))) {
+                    if agents.is_some_and(|a| !a.protocols.contains(name)) {
                         self.problem(p, &format!("no agent serves protocol '{name}'"));
                     }
                     AgentProtocol::Named(name.to_string())

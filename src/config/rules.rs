@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::routing::RoutingConfig;
+use super::calendar::Calendar;
 
 /// The client features rules and agents may ask for. A closed list, so
 /// that a typo is an error rather than a rule that silently never matches:
@@ -27,7 +27,7 @@ pub const FEATURES: &[&str] = &[
 pub struct Facts<'a> {
     /// The bare entry JID the customer wrote to.
     pub entry: &'a str,
-    /// The customer's channel, one of [`super::PROTOCOLS`].
+    /// The customer's channel, one of [`super::agents::PROTOCOLS`].
     pub channel: &'a str,
     /// The client software's name (XEP-0092 or disco identity), if known.
     pub client: Option<&'a str>,
@@ -87,7 +87,7 @@ pub enum AgentProtocol {
     Channel,
     /// No requirement.
     Any,
-    /// This one of [`super::PROTOCOLS`].
+    /// This one of [`super::agents::PROTOCOLS`].
     Named(String),
 }
 
@@ -152,12 +152,18 @@ impl PartialEq for Pattern {
 }
 
 impl RuleDef {
-    /// Whether every condition of the rule holds for `facts`; `routing`
-    /// supplies the calendars.
-    pub fn matches(&self, facts: &Facts, routing: &RoutingConfig) -> bool {
+    /// Whether every condition of the rule holds for `facts`; `calendars`
+    /// are those of the routing configuration, which `open` and `closed`
+    /// name.
+    pub fn matches(&self, facts: &Facts, calendars: &[Calendar]) -> bool {
         let c = &self.conditions;
         let lower = |s: &str| s.trim().to_lowercase();
-        let open = |name: &String| routing.calendar(name).map(|cal| cal.is_open(facts.now));
+        let open = |name: &String| {
+            calendars
+                .iter()
+                .find(|cal| cal.name == *name)
+                .map(|cal| cal.is_open(facts.now))
+        };
         // Cheap tests first: most rules fail on entry, channel or domain.
         c.entry
             .as_ref()
@@ -267,14 +273,6 @@ pub(super) fn words(text: &str) -> Vec<String> {
 
 fn contains_phrase(words: &[String], phrase: &[String]) -> bool {
     !phrase.is_empty() && words.windows(phrase.len()).any(|w| w == phrase)
-}
-
-impl RoutingConfig {
-    /// The first rule matching `facts`; None: the entry's own queue, with
-    /// agents serving the customer's channel.
-    pub fn first_match(&self, facts: &Facts) -> Option<&RuleDef> {
-        self.rules().iter().find(|r| r.matches(facts, self))
-    }
 }
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ impl Session {
 /// Whether the one rule `conditions` (given an action) matches `s`.
 fn matches(conditions: &str, s: &Session) -> bool {
     let r = routing(&format!("[[rule]]\n{conditions}\npriority = 1\n"));
-    r.rules()[0].matches(&s.facts(), &r)
+    r.rules()[0].matches(&s.facts(), r.calendars())
 }
 
 #[test]

@@ -11,27 +11,16 @@
 //! memory come from /proc/<pid> (`--pid`), the generator's own CPU from
 //! /proc/self, so a report shows when the generator was the limit.
 
-#[path = "loadgen/accounts.rs"]
 mod accounts;
-#[path = "loadgen/chat.rs"]
 mod chat;
-#[path = "loadgen/conn.rs"]
 mod conn;
-#[path = "loadgen/fleet.rs"]
 mod fleet;
-#[path = "loadgen/probe.rs"]
 mod probe;
-#[path = "loadgen/relay.rs"]
 mod relay;
-#[path = "loadgen/report.rs"]
 mod report;
-#[path = "loadgen/scram.rs"]
 mod scram;
-#[path = "loadgen/sessions.rs"]
 mod sessions;
-#[path = "loadgen/stats.rs"]
 mod stats;
-#[path = "loadgen/support.rs"]
 mod support;
 
 use anyhow::Result;
