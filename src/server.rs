@@ -71,7 +71,7 @@ pub struct Server {
     shared: Arc<Shared>,
     listeners: Vec<Listener>,
     gateway: Gateway,
-    gateway_rx: tokio::sync::mpsc::Receiver<gateway::Event>,
+    gateway_rx: gateway::Inbox,
     gateway_cfg: GatewayConfigHandle,
     watcher: Watcher,
 }
@@ -141,9 +141,10 @@ impl Server {
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         let (gateway, gateway_rx) = Gateway::new(4096);
+        let support = gateway.domain_handler(&settings.support_domain);
         let router = Arc::new_cyclic(|weak| {
             let pool = Pool::new(s2s.clone(), weak.clone(), shutdown.clone(), tasks.clone());
-            Router::new(settings.clone(), store.clone(), pool, gateway.clone())
+            Router::new(settings.clone(), store.clone(), pool, vec![support])
         });
         let shared = Arc::new(Shared {
             router,

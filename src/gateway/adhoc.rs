@@ -7,8 +7,8 @@ use jid::Jid;
 use minidom::Element;
 
 use super::Core;
-use crate::router::Condition;
 use crate::xml::build::{el, stanza, BuilderExt};
+use crate::xml::Condition;
 use crate::xml::{ns, Stanza};
 
 const DATA: &str = "jabber:x:data";

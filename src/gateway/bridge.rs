@@ -9,10 +9,10 @@ use jid::Jid;
 use super::adapt::{adapt, Target};
 use super::journal::Entry;
 use super::{Core, Sess};
-use crate::router::Condition;
 use crate::store::{Direction, NewMessage, SessionState};
 use crate::util::now_ms;
 use crate::xml::build::{el, stanza, BuilderExt};
+use crate::xml::Condition;
 use crate::xml::{escape_attr, ns, Kind, Stanza};
 
 impl Core {
@@ -143,7 +143,7 @@ impl Core {
         let proxy = self.proxy_jid(id);
         let mut done = Vec::new();
         for m in pending {
-            let Some(stamped) = crate::router::with_delay(&m.stanza, &self.support, m.created_at)
+            let Some(stamped) = crate::xml::with_delay(&m.stanza, &self.support, m.created_at)
             else {
                 continue;
             };

@@ -107,11 +107,7 @@ impl Core {
         if !self.is_agent(&agent) {
             return self
                 .router
-                .bounce(
-                    s,
-                    crate::router::Condition::Forbidden,
-                    Some("for agents only"),
-                )
+                .bounce(s, crate::xml::Condition::Forbidden, Some("for agents only"))
                 .await;
         }
         let (cmd, arg) = split(&body(s));

@@ -7,9 +7,9 @@ use jid::Jid;
 use super::assign::{Availability, Mode};
 use super::context::Needs;
 use super::Core;
-use crate::router::Condition;
 use crate::store::{RosterItem, Subscription};
 use crate::xml::build::{el, stanza, BuilderExt};
+use crate::xml::Condition;
 use crate::xml::{ns, Kind, Stanza};
 
 /// What an entry JID's presence says (MISSION capability 1).

@@ -17,8 +17,9 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tracing::error;
 
-use crate::router::{Condition, Router};
+use crate::router::Router;
 use crate::store::{NewMessage, Store, TranscriptWriter};
+use crate::xml::Condition;
 use crate::xml::Stanza;
 
 /// Rows per commit at most: bounds the latency one commit adds (about 5 µs

@@ -17,6 +17,7 @@ mod commands;
 pub mod context;
 pub mod directory;
 pub mod discover;
+mod domain;
 mod entry;
 mod identify;
 mod journal;
@@ -28,7 +29,7 @@ mod sessions;
 mod worklist;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jid::{BareJid, Jid};
@@ -36,18 +37,15 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
-use crate::router::Router;
+use crate::router::{DomainHandler, Handed, Router};
 use crate::store::{SessionRecord, SessionState, Store};
 use crate::xml::Stanza;
 use assign::Availability;
 use directory::Directory;
 
-/// What the actor reacts to.
+/// What the actor reacts to, besides what the router hands it (stanzas
+/// for the support domain, local accounts' presence changes).
 pub enum Event {
-    /// A stanza addressed to the support domain or a JID on it.
-    Stanza(Stanza),
-    /// A local account's presence changed (it may be an agent).
-    Presence(BareJid),
     /// An offer made with this sequence number ran out of time.
     OfferExpired { session: String, seq: u64 },
     /// An agent who went offline with live sessions did not come back.
@@ -60,22 +58,32 @@ pub enum Event {
     IdentifyTimeout { session: String },
 }
 
-/// The router's handle on the gateway.
+/// The handle on the gateway: events for the actor, and the support
+/// domain's handler for the router.
 #[derive(Clone)]
 pub struct Gateway {
     tx: mpsc::Sender<Event>,
-    customers: Arc<RwLock<HashSet<String>>>,
+    handed: mpsc::Sender<Handed>,
+    customers: domain::Customers,
+}
+
+/// What the actor reads: its own events and what the router hands it.
+pub struct Inbox {
+    events: mpsc::Receiver<Event>,
+    handed: mpsc::Receiver<Handed>,
 }
 
 impl Gateway {
-    pub fn new(capacity: usize) -> (Gateway, mpsc::Receiver<Event>) {
-        let (tx, rx) = mpsc::channel(capacity);
+    pub fn new(capacity: usize) -> (Gateway, Inbox) {
+        let (tx, events) = mpsc::channel(capacity);
+        let (handed_tx, handed) = mpsc::channel(capacity);
         (
             Gateway {
                 tx,
+                handed: handed_tx,
                 customers: Arc::default(),
             },
-            rx,
+            Inbox { events, handed },
         )
     }
 
@@ -84,10 +92,15 @@ impl Gateway {
         let _ = self.tx.send(event).await;
     }
 
-    /// Whether `bare` ever wrote to an entry JID: such customers may not
-    /// write to agents' own JIDs.
-    pub fn is_customer(&self, bare: &str) -> bool {
-        self.customers.read().expect("customer set").contains(bare)
+    /// The router's handler of the support domain.
+    pub fn domain_handler(&self, support_domain: &str) -> DomainHandler {
+        DomainHandler {
+            domain: support_domain.to_string(),
+            tx: self.handed.clone(),
+            policy: Box::new(domain::SupportPolicy {
+                customers: Arc::clone(&self.customers),
+            }),
+        }
     }
 }
 
@@ -179,7 +192,7 @@ struct Core {
 pub async fn run(
     router: Arc<Router>,
     gateway: Gateway,
-    mut rx: mpsc::Receiver<Event>,
+    mut inbox: Inbox,
     dir: Arc<Directory>,
     shutdown: CancellationToken,
 ) {
@@ -208,15 +221,24 @@ pub async fn run(
     core.later(core.sweep_every(), Event::Sweep);
     loop {
         let event = tokio::select! {
-            e = rx.recv() => match e {
+            h = inbox.handed.recv() => match h {
+                Some(Handed::Stanza(s)) => {
+                    core.stanza(s).await;
+                    continue;
+                }
+                Some(Handed::AccountPresence(bare)) => {
+                    core.agent_presence(&bare).await;
+                    continue;
+                }
+                None => break,
+            },
+            e = inbox.events.recv() => match e {
                 Some(e) => e,
                 None => break,
             },
             _ = shutdown.cancelled() => break,
         };
         match event {
-            Event::Stanza(s) => core.stanza(s).await,
-            Event::Presence(bare) => core.agent_presence(&bare).await,
             Event::OfferExpired { session, seq } => core.offer_expired(&session, seq).await,
             Event::GraceExpired { agent, seq } => core.grace_expired(&agent, seq).await,
             Event::IdentifyTimeout { session } => core.identify_timeout(&session).await,
@@ -311,7 +333,7 @@ impl Core {
             return self.at_proxy(&from, &node, s).await;
         }
         self.router
-            .bounce(&s, crate::router::Condition::ItemNotFound, None)
+            .bounce(&s, crate::xml::Condition::ItemNotFound, None)
             .await;
     }
 

@@ -155,7 +155,7 @@ impl Core {
                 };
                 format!(
                     "[{}] {who}: {}",
-                    crate::router::chrono_stamp(m.created_at),
+                    crate::xml::chrono_stamp(m.created_at),
                     m.body.clone().unwrap_or_default()
                 )
             })

@@ -29,7 +29,7 @@ impl Core {
                 .router
                 .bounce(
                     &s,
-                    crate::router::Condition::NotAcceptable,
+                    crate::xml::Condition::NotAcceptable,
                     Some("agents cannot open sessions with themselves"),
                 )
                 .await;
@@ -47,7 +47,7 @@ impl Core {
                 None => {
                     return self
                         .router
-                        .bounce(&s, crate::router::Condition::InternalServerError, None)
+                        .bounce(&s, crate::xml::Condition::InternalServerError, None)
                         .await
                 }
             },

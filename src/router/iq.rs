@@ -5,7 +5,8 @@
 use jid::Jid;
 use minidom::Element;
 
-use super::{roster, Condition, Dest, Router};
+use super::{roster, Dest, DomainInfo, Router};
+use crate::xml::Condition;
 use crate::xml::{escape_attr, ns, Stanza};
 
 pub async fn route(router: &Router, from: &Jid, to: &Jid, stanza: Stanza) {
@@ -55,7 +56,9 @@ pub async fn route(router: &Router, from: &Jid, to: &Jid, stanza: Stanza) {
             .await
         }
         Dest::Server if request => serve(router, from, stanza, Scope::Server).await,
-        Dest::Support if request => serve(router, from, stanza, Scope::Support).await,
+        Dest::HandledDomain(i) if request => {
+            serve(router, from, stanza, Scope::Handled(router.domain_info(i))).await
+        }
         Dest::Remote => router.to_remote(stanza).await,
         // Results and errors addressed to the server or an account are
         // answers to pings and pushes; nothing waits for them here.
@@ -63,9 +66,10 @@ pub async fn route(router: &Router, from: &Jid, to: &Jid, stanza: Stanza) {
     }
 }
 
-enum Scope {
+enum Scope<'a> {
     Server,
-    Support,
+    /// A handled domain, as its handler describes it.
+    Handled(&'a DomainInfo),
     Own,
     OtherAccount(jid::BareJid),
 }
@@ -89,7 +93,7 @@ fn result(stanza: &Stanza, payload: Option<Element>) -> Option<Stanza> {
     Stanza::parse(xml.into()).ok()
 }
 
-async fn serve(router: &Router, from: &Jid, stanza: Stanza, scope: Scope) {
+async fn serve(router: &Router, from: &Jid, stanza: Stanza, scope: Scope<'_>) {
     let el = match stanza.element() {
         Ok(el) => el,
         Err(_) => return router.bounce(&stanza, Condition::BadRequest, None).await,
@@ -113,7 +117,7 @@ async fn serve(router: &Router, from: &Jid, stanza: Stanza, scope: Scope) {
                 None => Ok(Some(Element::builder("query", ns::DISCO_ITEMS).build())),
             },
             (ns::PING, "ping", true) => Ok(None),
-            (ns::VERSION, "query", true) if matches!(scope, Scope::Server | Scope::Support) => {
+            (ns::VERSION, "query", true) if matches!(scope, Scope::Server | Scope::Handled(_)) => {
                 Ok(Some(version()))
             }
             (ns::ROSTER, "query", _) if matches!(scope, Scope::Own) => {
@@ -153,7 +157,7 @@ async fn serve(router: &Router, from: &Jid, stanza: Stanza, scope: Scope) {
 async fn disco_info(
     router: &Router,
     query: &Element,
-    scope: &Scope,
+    scope: &Scope<'_>,
 ) -> Result<Option<Element>, Condition> {
     if query.attr("node").is_some() {
         return Err(Condition::ItemNotFound);
@@ -174,18 +178,7 @@ async fn disco_info(
                 ns::SM,
             ],
         ),
-        Scope::Support => (
-            "gateway",
-            "xmpp",
-            "Switchboard support",
-            &[
-                ns::DISCO_INFO,
-                ns::DISCO_ITEMS,
-                ns::PING,
-                ns::VERSION,
-                ns::COMMANDS,
-            ],
-        ),
+        Scope::Handled(info) => (info.category, info.kind, info.name, info.features),
         Scope::Own => (
             "account",
             "registered",

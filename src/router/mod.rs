@@ -1,10 +1,12 @@
 //! The router: JID → session table and the dispatch of every stanza by its
 //! `to` (RFC 6120 §10, RFC 6121 §8). Features live in their own files and
 //! are called from [`Router::route`]; the router holds no business state.
+//! Domains with a handler of their own (see [`domains`]) are handed over
+//! whole: the router imports nothing of what handles them.
 
 mod carbons;
 mod components;
-mod errors;
+pub mod domains;
 mod iq;
 mod message;
 mod presence;
@@ -17,25 +19,24 @@ use std::sync::Arc;
 use jid::{BareJid, Jid};
 
 pub use carbons::sent as carbons_sent;
-pub use errors::{error_reply, Condition};
-pub use message::{chrono_stamp, with_delay};
+pub use domains::{DomainHandler, DomainInfo, DomainPolicy, Handed};
 pub use presence::session_gone;
 pub use s2s::Pool;
 pub use table::{PresenceState, SessionHandle, Table};
 
 use crate::config::Settings;
-use crate::gateway::{Event, Gateway};
 use crate::store::Store;
-use crate::xml::{Kind, Stanza};
+use crate::xml::{error_reply, Condition, Kind, Stanza};
 
-/// Routes stanzas between local sessions, the server itself, (later) the
-/// gateway, and remote servers through the s2s pool.
+/// Routes stanzas between local sessions, the server itself, handled
+/// domains, components, and remote servers through the s2s pool.
 pub struct Router {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub table: Table,
     pub s2s: Pool,
-    pub gateway: Gateway,
+    /// Few (one: the support domain), so a scan beats a map.
+    domains: Vec<DomainHandler>,
     pub components: components::Components,
 }
 
@@ -45,11 +46,10 @@ enum Dest {
     Server,
     /// An account on the agent domain.
     Account(BareJid, Option<String>),
-    /// The support domain itself.
-    Support,
-    /// A JID on the support domain: entry JIDs and session proxies, the
-    /// gateway's.
-    Gateway,
+    /// A handled domain itself (index into `domains`).
+    HandledDomain(usize),
+    /// A JID on a handled domain.
+    Handled(usize),
     /// A domain served by an XEP-0114 component (a transport).
     Component(String),
     /// Any other domain.
@@ -57,13 +57,18 @@ enum Dest {
 }
 
 impl Router {
-    pub fn new(settings: Arc<Settings>, store: Store, s2s: Pool, gateway: Gateway) -> Router {
+    pub fn new(
+        settings: Arc<Settings>,
+        store: Store,
+        s2s: Pool,
+        domains: Vec<DomainHandler>,
+    ) -> Router {
         Router {
             settings,
             store,
             table: Table::default(),
             s2s,
-            gateway,
+            domains,
             components: components::Components::default(),
         }
     }
@@ -77,10 +82,10 @@ impl Router {
                     Dest::Account(to.clone().into_bare(), to.resource().map(|r| r.to_string()))
                 }
             }
-        } else if domain == self.settings.support_domain {
+        } else if let Some(i) = self.domains.iter().position(|h| h.domain == domain) {
             match to.node() {
-                None => Dest::Support,
-                Some(_) => Dest::Gateway,
+                None => Dest::HandledDomain(i),
+                Some(_) => Dest::Handled(i),
             }
         } else if self.settings.component.accept.contains_key(domain) {
             Dest::Component(domain.to_string())
@@ -107,20 +112,18 @@ impl Router {
         };
         if let Some(t) = &to {
             match self.classify(t) {
-                Dest::Gateway => return self.gateway.send(Event::Stanza(stanza)).await,
+                Dest::Handled(i) => return self.domains[i].hand(Handed::Stanza(stanza)).await,
                 Dest::Component(domain) => return self.to_component(&domain, stanza).await,
-                // The support domain is also the agents' control JID: text
-                // commands and XEP-0050 ad-hoc commands go to the gateway.
-                Dest::Support if is_for_control(&stanza) => {
-                    return self.gateway.send(Event::Stanza(stanza)).await
+                Dest::HandledDomain(i) if self.domains[i].policy.claims(&stanza) => {
+                    return self.domains[i].hand(Handed::Stanza(stanza)).await
                 }
-                // Customers talk to the entry JIDs, never to agents directly.
-                Dest::Account(..) if self.gateway.is_customer(bare_str(&from)) => {
-                    if stanza.kind() != Kind::Presence {
-                        self.bounce(&stanza, Condition::ServiceUnavailable, None)
-                            .await;
+                Dest::Account(..) => {
+                    if let Some(cond) = self.screen_to_account(bare_str(&from)) {
+                        if stanza.kind() != Kind::Presence {
+                            self.bounce(&stanza, cond, None).await;
+                        }
+                        return;
                     }
-                    return;
                 }
                 _ => {}
             }
@@ -150,12 +153,31 @@ impl Router {
                 self.bounce(&stanza, Condition::ServiceUnavailable, None)
                     .await
             }
-            Dest::Support | Dest::Gateway => {
+            Dest::HandledDomain(_) | Dest::Handled(_) => {
                 self.bounce(&stanza, Condition::ServiceUnavailable, None)
                     .await
             }
             Dest::Remote => self.to_remote(stanza).await,
             Dest::Component(domain) => self.to_component(&domain, stanza).await,
+        }
+    }
+
+    /// What a handled domain says of a stanza from `from_bare` to a local
+    /// account: the first refusal wins.
+    fn screen_to_account(&self, from_bare: &str) -> Option<Condition> {
+        self.domains
+            .iter()
+            .find_map(|h| h.policy.screen_to_account(from_bare))
+    }
+
+    pub(crate) fn domain_info(&self, i: usize) -> &DomainInfo {
+        self.domains[i].policy.info()
+    }
+
+    /// Tells every handled domain that a local account's presence changed.
+    pub(crate) async fn account_presence_changed(&self, account: &BareJid) {
+        for h in &self.domains {
+            h.hand(Handed::AccountPresence(account.clone())).await;
         }
     }
 
@@ -248,27 +270,4 @@ impl Router {
 fn bare_str(jid: &Jid) -> &str {
     let s = jid.as_str();
     s.split_once('/').map_or(s, |(bare, _)| bare)
-}
-
-/// Messages, ad-hoc command IQs and IQ answers for the support domain
-/// itself.
-fn is_for_control(stanza: &Stanza) -> bool {
-    use crate::xml::ns;
-    match stanza.kind() {
-        Kind::Message => stanza.type_() != Some("error"),
-        // Remote agents' presence, once they let the support domain see it.
-        Kind::Presence => true,
-        // Answers to the gateway's identification queries, which it sends
-        // from the support domain.
-        Kind::Iq if matches!(stanza.type_(), Some("result" | "error")) => true,
-        Kind::Iq if matches!(stanza.type_(), Some("get" | "set")) => {
-            stanza.element().is_ok_and(|el| {
-                el.has_child("command", ns::COMMANDS)
-                    || el
-                        .get_child("query", ns::DISCO_ITEMS)
-                        .is_some_and(|q| q.attr("node") == Some(ns::COMMANDS))
-            })
-        }
-        _ => false,
-    }
 }

@@ -66,7 +66,7 @@ async fn inbound(router: &Router, from: &Jid, to: &Jid, stanza: Stanza) {
         Dest::Component(domain) => return router.to_component(&domain, stanza).await,
         // Gateway presence comes with its layer; presence is never
         // answered with errors for unknown destinations.
-        Dest::Server | Dest::Support | Dest::Gateway => return,
+        Dest::Server | Dest::HandledDomain(_) | Dest::Handled(_) => return,
     };
     let sessions = router.table.sessions(&bare);
     match stanza.type_() {
@@ -329,11 +329,7 @@ async fn broadcast_for(router: &Router, session: &SessionHandle, from: &Jid, sta
         };
         (initial, directed)
     };
-    // Agents' availability is their presence.
-    router
-        .gateway
-        .send(crate::gateway::Event::Presence(user.clone()))
-        .await;
+    router.account_presence_changed(&user).await;
     let roster = router.store.roster(user.as_str()).await.unwrap_or_default();
     for item in &roster {
         if matches!(item.subscription, Subscription::From | Subscription::Both) {

@@ -4,9 +4,10 @@
 use jid::{BareJid, Jid};
 use minidom::Element;
 
-use super::{Condition, Router};
+use super::Router;
 use crate::store::{RosterItem, Subscription};
 use crate::xml::build::BuilderExt;
+use crate::xml::Condition;
 use crate::xml::{escape_attr, ns, Stanza};
 
 /// Longest name and group a roster item may carry (RFC 6121 §2.1.2.4 lets

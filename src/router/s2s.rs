@@ -10,8 +10,9 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Condition, Router};
+use super::Router;
 use crate::stream::s2s::{outbound, S2sContext};
+use crate::xml::Condition;
 use crate::xml::Stanza;
 
 type Pair = (String, String);

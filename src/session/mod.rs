@@ -176,7 +176,7 @@ pub async fn deliver_offline(router: &Router, session: &SessionHandle) {
     let batch: Vec<(i64, Stanza)> = stored
         .into_iter()
         .filter_map(|m| {
-            let s = crate::router::with_delay(&m.stanza, &domain, m.stored_at_ms)?;
+            let s = crate::xml::with_delay(&m.stanza, &domain, m.stored_at_ms)?;
             Some((m.id, s.with_addresses(None, Some(session.jid.as_str()))))
         })
         .collect();

@@ -1,70 +1,8 @@
 //! Stream-level errors (RFC 6120 §4.9): everything that ends a stream, with
 //! the condition sent to the peer before closing.
 
-use crate::xml::{escape_attr, FrameError};
-
-/// RFC 6120 §4.9.3 conditions this server sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamErrorCondition {
-    BadFormat,
-    Conflict,
-    ConnectionTimeout,
-    HostUnknown,
-    ImproperAddressing,
-    InternalServerError,
-    InvalidFrom,
-    InvalidNamespace,
-    NotAuthorized,
-    NotWellFormed,
-    PolicyViolation,
-    ResourceConstraint,
-    RestrictedXml,
-    SystemShutdown,
-    UnsupportedEncoding,
-    UnsupportedStanzaType,
-    UnsupportedVersion,
-}
-
-impl StreamErrorCondition {
-    pub fn name(self) -> &'static str {
-        use StreamErrorCondition::*;
-        match self {
-            BadFormat => "bad-format",
-            Conflict => "conflict",
-            ConnectionTimeout => "connection-timeout",
-            HostUnknown => "host-unknown",
-            ImproperAddressing => "improper-addressing",
-            InternalServerError => "internal-server-error",
-            InvalidFrom => "invalid-from",
-            InvalidNamespace => "invalid-namespace",
-            NotAuthorized => "not-authorized",
-            NotWellFormed => "not-well-formed",
-            PolicyViolation => "policy-violation",
-            ResourceConstraint => "resource-constraint",
-            RestrictedXml => "restricted-xml",
-            SystemShutdown => "system-shutdown",
-            UnsupportedEncoding => "unsupported-encoding",
-            UnsupportedStanzaType => "unsupported-stanza-type",
-            UnsupportedVersion => "unsupported-version",
-        }
-    }
-
-    /// `<stream:error>` followed by the stream's end.
-    pub fn to_xml(self, text: Option<&str>) -> String {
-        let text = text
-            .map(|t| {
-                format!(
-                    "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>{}</text>",
-                    escape_attr(t)
-                )
-            })
-            .unwrap_or_default();
-        format!(
-            "<stream:error><{} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>{text}</stream:error></stream:stream>",
-            self.name()
-        )
-    }
-}
+use crate::xml::FrameError;
+pub use crate::xml::StreamErrorCondition;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
@@ -92,16 +30,6 @@ impl StreamError {
 
 impl From<FrameError> for StreamError {
     fn from(e: FrameError) -> Self {
-        use StreamErrorCondition::*;
-        let condition = match &e {
-            FrameError::NotWellFormed(_) => NotWellFormed,
-            FrameError::RestrictedXml(_) => RestrictedXml,
-            FrameError::TooLarge(_) => PolicyViolation,
-            FrameError::InvalidNamespace(_) => InvalidNamespace,
-            FrameError::UnsupportedEncoding => UnsupportedEncoding,
-            FrameError::BadFormat => BadFormat,
-        };
-        debug_assert_eq!(condition.name(), e.condition());
-        StreamError::protocol(condition, e.to_string())
+        StreamError::protocol(e.condition(), e.to_string())
     }
 }

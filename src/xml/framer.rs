@@ -11,6 +11,7 @@ use quick_xml::events::Event;
 
 use super::ns;
 use super::stanza::{Stanza, StanzaParseError};
+use super::StreamErrorCondition;
 
 /// One step of the stream as the peer sent it.
 #[derive(Debug)]
@@ -53,14 +54,15 @@ pub enum FrameError {
 
 impl FrameError {
     /// The RFC 6120 §4.9.3 condition to send before closing.
-    pub fn condition(&self) -> &'static str {
+    pub fn condition(&self) -> StreamErrorCondition {
+        use StreamErrorCondition::*;
         match self {
-            FrameError::NotWellFormed(_) => "not-well-formed",
-            FrameError::RestrictedXml(_) => "restricted-xml",
-            FrameError::TooLarge(_) => "policy-violation",
-            FrameError::InvalidNamespace(_) => "invalid-namespace",
-            FrameError::UnsupportedEncoding => "unsupported-encoding",
-            FrameError::BadFormat => "bad-format",
+            FrameError::NotWellFormed(_) => NotWellFormed,
+            FrameError::RestrictedXml(_) => RestrictedXml,
+            FrameError::TooLarge(_) => PolicyViolation,
+            FrameError::InvalidNamespace(_) => InvalidNamespace,
+            FrameError::UnsupportedEncoding => UnsupportedEncoding,
+            FrameError::BadFormat => BadFormat,
         }
     }
 }
@@ -489,7 +491,7 @@ mod tests {
         feed(&mut f, b"<message><body>");
         feed(&mut f, &[b'a'; 200]);
         let err = all(&mut f).unwrap_err();
-        assert_eq!(err.condition(), "policy-violation");
+        assert_eq!(err.condition().name(), "policy-violation");
     }
 
     #[test]
@@ -512,7 +514,7 @@ mod tests {
             feed(&mut f, input);
             let got = all(&mut f).map(|_| ()).unwrap_err();
             assert_eq!(
-                got.condition(),
+                got.condition().name(),
                 *want,
                 "input {:?}",
                 String::from_utf8_lossy(input)
@@ -540,7 +542,7 @@ mod tests {
             feed(&mut f, input);
             let got = all(&mut f).map(|_| ()).unwrap_err();
             assert_eq!(
-                got.condition(),
+                got.condition().name(),
                 *want,
                 "input {:?}",
                 String::from_utf8_lossy(input)

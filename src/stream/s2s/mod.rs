@@ -136,8 +136,8 @@ pub enum S2sError {
 
 impl S2sError {
     /// The stanza error for stanzas that could not be sent (RFC 6120 §8.3.3).
-    pub fn condition(&self) -> crate::router::Condition {
-        use crate::router::Condition;
+    pub fn condition(&self) -> crate::xml::Condition {
+        use crate::xml::Condition;
         match self {
             S2sError::Timeout => Condition::RemoteServerTimeout,
             S2sError::Resolve(e) if e.is_timeout() => Condition::RemoteServerTimeout,

@@ -1,7 +1,7 @@
-//! Stanza errors (RFC 6120 §8.3): the conditions the router answers with,
-//! each with its default error type.
+//! Stanza errors (RFC 6120 §8.3): the conditions this server answers with,
+//! each with its default error type, and the error reply to a stanza.
 
-use crate::xml::{escape_attr, ns, Kind, Stanza};
+use super::{escape_attr, ns, Kind, Stanza};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Condition {

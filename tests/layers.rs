@@ -1,0 +1,158 @@
+//! The layers of `src/` point down only: `server` (wiring) → `gateway` →
+//! `router` → `stream` → `session` → `xml`, `net`, `store`, `config`,
+//! `util`. Read from the code's own `crate::…` paths, so that an import
+//! against the grain fails here, in review, rather than in a tangle found
+//! later. `KNOWN` lists the arrows that still point the wrong way and are
+//! being removed; an entry that no longer occurs must go too.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Rank of each top-level module of the library: a file may name only
+/// modules of lower rank (and its own).
+fn rank(module: &str) -> Option<u8> {
+    Some(match module {
+        "server" => 6,
+        "gateway" => 5,
+        "router" => 4,
+        "stream" => 3,
+        "session" => 2,
+        "xml" | "net" | "store" | "config" | "util" => 1,
+        _ => return None,
+    })
+}
+
+/// (file, module it names) pairs still pointing up.
+const KNOWN: &[(&str, &str)] = &[
+    ("src/session/mod.rs", "router"),
+    ("src/session/mod.rs", "server"),
+    ("src/session/mod.rs", "stream"),
+    ("src/session/reader.rs", "router"),
+    ("src/session/reader.rs", "server"),
+    ("src/session/reader.rs", "stream"),
+    ("src/session/writer.rs", "router"),
+    ("src/session/writer.rs", "server"),
+    ("src/session/writer.rs", "stream"),
+    ("src/stream/c2s.rs", "server"),
+    ("src/stream/component.rs", "server"),
+    ("src/stream/s2s/inbound.rs", "server"),
+];
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The top-level module a file under `src/` belongs to (`None`: the crate
+/// root, `main.rs` and the binaries, which sit above every layer).
+fn module_of(rel: &str) -> Option<&str> {
+    let rest = rel.strip_prefix("src/")?;
+    if rest.starts_with("bin/") || rest == "main.rs" || rest == "lib.rs" {
+        return None;
+    }
+    Some(rest.split(['/', '.']).next().unwrap())
+}
+
+/// Top-level modules the file names as `crate::NAME`, outside comments.
+fn named_modules(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        let mut rest = code;
+        while let Some(i) = rest.find("crate::") {
+            rest = &rest[i + "crate::".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if rank(&name).is_some() {
+                found.insert(name);
+            }
+        }
+        // `use crate::{a, b}` names several at once.
+        if let Some(i) = code.find("crate::{") {
+            for part in code[i + "crate::{".len()..].split([',', '}']) {
+                let name = part.trim().split("::").next().unwrap_or("").trim();
+                if rank(name).is_some() {
+                    found.insert(name.to_string());
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn layers_point_down() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let mut wrong = BTreeSet::new();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for path in &files {
+        let rel = path
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let Some(from) = module_of(&rel) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(path).unwrap();
+        for to in named_modules(&text) {
+            if to == from {
+                continue;
+            }
+            graph
+                .entry(from.to_string())
+                .or_default()
+                .insert(to.clone());
+            if rank(&to) >= rank(from) {
+                wrong.insert((rel.clone(), to));
+            }
+        }
+    }
+    let known: BTreeSet<(String, String)> = KNOWN
+        .iter()
+        .map(|(f, m)| (f.to_string(), m.to_string()))
+        .collect();
+    let new: Vec<_> = wrong.difference(&known).collect();
+    assert!(
+        new.is_empty(),
+        "imports against the layers (file -> module it names): {new:?}"
+    );
+    let gone: Vec<_> = known.difference(&wrong).collect();
+    assert!(
+        gone.is_empty(),
+        "these no longer point up: remove them from KNOWN: {gone:?}"
+    );
+    // Within rank 1 nothing may go round in a circle either.
+    for (a, targets) in &graph {
+        for b in targets {
+            let back = graph.get(b).is_some_and(|t| t.contains(a));
+            let known_pair = known.iter().any(|(f, m)| {
+                (module_of(f) == Some(a.as_str()) && m == b)
+                    || (module_of(f) == Some(b.as_str()) && m == a)
+            });
+            assert!(!back || known_pair, "{a} and {b} import each other");
+        }
+    }
+}
+
+/// The reader of paths sees what it must, so the test above can fail.
+#[test]
+fn named_modules_reads_paths_and_groups() {
+    let text = "use crate::router::Router;\n// crate::gateway in a comment\n\
+                use crate::{store::Store, xml::Stanza};\nlet x = crate::util::now_ms();";
+    let got: Vec<String> = named_modules(text).into_iter().collect();
+    assert_eq!(got, ["router", "store", "util", "xml"]);
+    assert_eq!(module_of("src/router/mod.rs"), Some("router"));
+    assert_eq!(module_of("src/server.rs"), Some("server"));
+    assert_eq!(module_of("src/main.rs"), None);
+}
