@@ -181,7 +181,7 @@ impl Server {
     /// `<system-shutdown/>` and waits for them, at most the configured grace.
     pub async fn run(self, signal: impl Future<Output = ()>) {
         let shared = self.shared.clone();
-        let dir = Arc::new(Directory::from_config(&self.gateway_cfg.current()));
+        let dir = Arc::new(Directory::from_config(self.gateway_cfg.current()));
         shared.tasks.spawn(gateway::run(
             shared.router.clone(),
             self.gateway.clone(),
@@ -224,7 +224,7 @@ async fn forward_reloads(cfg: GatewayConfigHandle, gateway: Gateway, shutdown: C
             changed = generations.changed() => if changed.is_err() { return },
             _ = shutdown.cancelled() => return,
         }
-        let dir = Arc::new(Directory::from_config(&cfg.current()));
+        let dir = Arc::new(Directory::from_config(cfg.current()));
         gateway.send(gateway::Event::Reload(dir)).await;
     }
 }

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use jid::BareJid;
+
 /// What an agent's presence allows (MISSION: `chat`/available → live and
 /// async; `away` → async only; `xa`/`dnd`/offline → nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -71,7 +73,7 @@ pub struct Need<'a> {
     pub extra_skills: &'a BTreeSet<String>,
     pub tier: Option<u8>,
     /// Only these agents (a queue's explicit list), if any.
-    pub only: Option<&'a [String]>,
+    pub only: Option<&'a BTreeSet<BareJid>>,
     /// The customer's channel the agent must serve; None: any.
     pub protocol: Option<&'a str>,
     /// Features the agent's client must have (e.g. `oob` for files).
@@ -94,7 +96,9 @@ pub fn capable_ignoring_room(a: &AgentView, need: &Need) -> bool {
     need.skills.is_subset(a.skills)
         && need.extra_skills.is_subset(a.skills)
         && need.tier.is_none_or(|t| t == a.tier)
-        && need.only.is_none_or(|o| o.iter().any(|j| j == a.jid))
+        && need
+            .only
+            .is_none_or(|o| o.iter().any(|j| j.as_str() == a.jid))
         && need.protocol.is_none_or(|p| a.protocols.contains(p))
         && a.features.is_none_or(|f| need.features.is_subset(f))
         && !need.exclude.iter().any(|j| j == a.jid)

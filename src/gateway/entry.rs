@@ -165,9 +165,10 @@ impl Core {
             let skilled = queue.skills.is_subset(v.skills)
                 && queue.tier.is_none_or(|t| t == v.tier)
                 && queue
-                    .only
+                    .agents
                     .as_ref()
-                    .is_none_or(|o| o.iter().any(|j| j == v.jid));
+                    .filter(|a| !a.is_empty())
+                    .is_none_or(|o| o.iter().any(|j| j.as_str() == v.jid));
             on_duty |= skilled && v.availability != Availability::Off;
         }
         if !on_duty {
@@ -178,7 +179,7 @@ impl Core {
             .values()
             .filter(|s| s.rec.queue == queue.name && s.rec.agent.is_none())
             .count() as u64;
-        let minutes = self.dir.wait_estimate.as_secs().div_ceil(60).max(1) * (waiting + 1);
+        let minutes = self.dir.wait_estimate().as_secs().div_ceil(60).max(1) * (waiting + 1);
         Status::Busy(minutes)
     }
 
@@ -205,9 +206,9 @@ impl Core {
     pub(super) async fn broadcast_status(&mut self) {
         let entries: Vec<String> = self
             .dir
-            .queues
+            .queues()
             .iter()
-            .flat_map(|q| q.entries.clone())
+            .flat_map(|q| q.entry.iter().map(ToString::to_string))
             .collect();
         for entry in entries {
             let now = self.status(&entry);

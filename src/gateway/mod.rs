@@ -286,7 +286,7 @@ impl Core {
             self.requeue(&id, true).await;
         }
         self.subscribe_remote_agents().await;
-        let known: Vec<String> = self.dir.agents.iter().map(|a| a.jid.clone()).collect();
+        let known: Vec<String> = self.dir.agents().map(|a| a.jid.to_string()).collect();
         for jid in known {
             if let Ok(bare) = BareJid::new(&jid) {
                 self.agent_presence(&bare).await;
@@ -339,13 +339,13 @@ impl Core {
 
     /// Idle sessions are looked for a few times per idle period.
     fn sweep_every(&self) -> Duration {
-        (self.dir.session_idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
+        (self.dir.session_idle() / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
     }
 
     /// Closes sessions nobody wrote in for `session_idle_secs`; the
     /// transcript stays.
     async fn close_idle(&mut self) {
-        let cutoff = crate::util::now_ms() - self.dir.session_idle.as_millis() as i64;
+        let cutoff = crate::util::now_ms() - self.dir.session_idle().as_millis() as i64;
         let idle: Vec<String> = self
             .sessions
             .values()

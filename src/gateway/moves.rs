@@ -84,10 +84,11 @@ impl Core {
         let state = sess.rec.state;
         let agent = self
             .dir
-            .agents
-            .iter()
-            .find(|a| a.jid.eq_ignore_ascii_case(target) || a.name.eq_ignore_ascii_case(target))
-            .map(|a| a.jid.clone());
+            .agents()
+            .find(|a| {
+                a.jid.as_str().eq_ignore_ascii_case(target) || a.name.eq_ignore_ascii_case(target)
+            })
+            .map(|a| a.jid.to_string());
         if let Some(to) = agent {
             let Some(queue) = self.dir.queue(&sess.rec.queue).cloned() else {
                 return "The session's queue no longer exists.".into();
@@ -191,7 +192,7 @@ impl Core {
             .any(|s| s.rec.agent.as_deref() == Some(agent) && s.rec.state == SessionState::Live);
         if live {
             self.later(
-                self.dir.agent_grace,
+                self.dir.agent_grace(),
                 Event::GraceExpired {
                     agent: agent.to_string(),
                     seq,

@@ -85,7 +85,7 @@ impl Core {
     }
 
     async fn announce_position(&mut self, id: &str, position: usize) {
-        let minutes = self.dir.wait_estimate.as_secs().div_ceil(60).max(1) * position as u64;
+        let minutes = self.dir.wait_estimate().as_secs().div_ceil(60).max(1) * position as u64;
         let text =
             format!("You are number {position} in the queue; the wait is about {minutes} min.");
         if let Some(s) = self.sessions.get_mut(id) {

@@ -30,10 +30,9 @@ impl Core {
     pub(super) async fn subscribe_remote_agents(&self) {
         let remote: Vec<String> = self
             .dir
-            .agents
-            .iter()
-            .filter(|a| self.is_remote_agent(&a.jid))
-            .map(|a| a.jid.clone())
+            .agents()
+            .filter(|a| self.is_remote_agent(a.jid.as_str()))
+            .map(|a| a.jid.to_string())
             .collect();
         for jid in remote {
             self.route(presence(&self.support, &jid, Some("subscribe"), None))
@@ -48,10 +47,12 @@ impl Core {
     pub(super) async fn probe_silent_agents(&self) {
         let silent: Vec<String> = self
             .dir
-            .agents
-            .iter()
-            .filter(|a| self.is_remote_agent(&a.jid) && !self.remote_presence.contains_key(&a.jid))
-            .map(|a| a.jid.clone())
+            .agents()
+            .filter(|a| {
+                self.is_remote_agent(a.jid.as_str())
+                    && !self.remote_presence.contains_key(a.jid.as_str())
+            })
+            .map(|a| a.jid.to_string())
             .collect();
         for jid in silent {
             self.route(presence(&self.support, &jid, Some("probe"), None))

@@ -71,7 +71,7 @@ impl Core {
         }
         let priority = d
             .priority
-            .or_else(|| self.dir.queue(&queue).map(|q| q.priority))
+            .or_else(|| self.dir.queue(&queue).map(|q| i64::from(q.priority)))
             .unwrap_or(0);
         let Some(sess) = self.sessions.get_mut(id) else {
             return;
@@ -144,7 +144,7 @@ impl Core {
             lang: ident.lang.as_deref(),
             now: jiff::Timestamp::now(),
         };
-        let Some(rule) = self.dir.routing.first_match(&facts) else {
+        let Some(rule) = self.dir.routing().first_match(&facts) else {
             return Decision::default();
         };
         let a = &rule.actions;
@@ -168,7 +168,7 @@ impl Core {
     /// The admin's `[protocols]` entry for a domain: (protocol, max length).
     pub(super) fn protocol_override(&self, domain: &str) -> Option<(String, Option<u32>)> {
         self.dir
-            .routing
+            .routing()
             .protocol_override(domain)
             .map(|o| (o.protocol.clone(), o.max_length))
     }

@@ -9,9 +9,9 @@ use tracing::{error, info, warn};
 
 use super::assign::{self, AgentView, Availability, Mode, Need};
 use super::context::Needs;
-use super::directory::Queue;
 use super::journal::Entry;
 use super::{new_session_id, Core, Event, Sess};
+use crate::config::{AssignMode, QueueDef as Queue};
 use crate::store::{Direction, NewMessage, NewSession, SessionState};
 use crate::util::now_ms;
 use crate::xml::Stanza;
@@ -128,7 +128,7 @@ impl Core {
                     queue: &queue.name,
                     state: SessionState::Waiting,
                     agent: None,
-                    priority: queue.priority,
+                    priority: i64::from(queue.priority),
                     context: None,
                 },
                 now,
@@ -191,17 +191,16 @@ impl Core {
             }
         }
         self.dir
-            .agents
-            .iter()
+            .agents()
             .map(|a| {
-                let rt = self.agents.get(&a.jid);
+                let rt = self.agents.get(a.jid.as_str());
                 let (live, async_) = load.get(a.jid.as_str()).copied().unwrap_or_default();
                 AgentView {
-                    jid: &a.jid,
+                    jid: a.jid.as_str(),
                     tier: a.tier,
                     skills: &a.skills,
                     protocols: &a.protocols,
-                    features: self.agent_feats.get(&a.jid),
+                    features: self.agent_feats.get(a.jid.as_str()),
                     max_live: a.max_live,
                     max_async: a.max_async,
                     availability: rt
@@ -237,7 +236,7 @@ impl Core {
             skills: &q.skills,
             extra_skills: &needs.skills,
             tier: q.tier,
-            only: q.only.as_deref(),
+            only: q.agents.as_ref().filter(|a| !a.is_empty()),
             protocol: needs.protocol.as_deref(),
             features: &needs.agent_features,
             mode,
@@ -306,7 +305,7 @@ impl Core {
             return;
         };
         match mode {
-            Mode::Live if queue.offer => self.offer(id, &agent, &queue).await,
+            Mode::Live if queue.assign == AssignMode::Offer => self.offer(id, &agent, &queue).await,
             Mode::Live => self.assign(id, &agent, SessionState::Live).await,
             Mode::Async => self.assign(id, &agent, SessionState::Async).await,
         }
