@@ -116,8 +116,15 @@ async fn sms_customers_go_to_sms_agents_or_the_fallback(db: Db) {
         "{text}"
     );
 
-    // With Bob on duty, the next SMS customer is his, not Alice's.
+    // With Bob on duty, the next SMS customer is his, not Alice's. His
+    // presence and the SMS come over two connections: the gateway must
+    // have seen the first before the second arrives.
     let mut bob = agent(&c, BOB).await;
+    c.sb.wait_for_log(
+        "agent availability agent=bob@agents.support.test availability=Live",
+        TIMEOUT,
+    )
+    .await;
     sms.send(json!({"cmd": "message", "from": "+15550002", "to": HELP, "body": "second"}));
     let ctx = line_containing(&mut bob, "+15550002@sms.support.test").await;
     let text = body(&ctx);
