@@ -1,6 +1,6 @@
 //! Hot reload of the gateway configuration. A [`GatewayConfigHandle`] holds
 //! the configuration in force; readers take an `Arc` snapshot without ever
-//! blocking a reload. [`watch`] reloads when `agents.toml` or
+//! blocking a reload. [`watch()`] reloads when `agents.toml` or
 //! `routing.toml` changes, or on SIGHUP. A version that fails validation is
 //! refused, its problems logged as `file:line: message`, and the previous
 //! configuration stays in force: a typo must not take the contact center

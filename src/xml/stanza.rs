@@ -44,7 +44,8 @@ pub fn escape_attr(s: &str) -> Cow<'_, str> {
 ///
 /// Its bytes never declare the stream's default namespace: a stanza framed on
 /// a `jabber:server` stream is read as `jabber:client` by [`Stanza::element`],
-/// which is the normalisation DESIGN.md asks for at the stream edge.
+/// which is the normalisation every stream edge needs: xmpp-parsers reads
+/// `Message`, `Iq` and `Presence` only in `jabber:client`.
 #[derive(Clone)]
 pub struct Stanza {
     raw: Bytes,
