@@ -179,13 +179,20 @@ impl PgDatabase {
 }
 
 fn run_psql(url: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([url, "-v", "ON_ERROR_STOP=1", "-qtAc", sql])
+    let mut psql = Command::new("psql");
+    psql.args([url, "-v", "ON_ERROR_STOP=1", "-qtAc", sql]);
+    stdout_of(psql, &format!("psql {sql}"))
+}
+
+/// Runs `cmd` to its end and returns its trimmed stdout, panicking with
+/// its stderr if it fails.
+pub fn stdout_of(mut cmd: Command, what: &str) -> String {
+    let out = cmd
         .output()
-        .expect("running psql");
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
     assert!(
         out.status.success(),
-        "psql {sql}: {}",
+        "{what}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()

@@ -1,7 +1,7 @@
 //! [`TestServer`]: a real `switchboard serve` in a temp dir.
 
 use super::{addrs_of, bin, parse_ready, python, sigterm, tail, toml_str, wait_timeout};
-use super::{Db, PgDatabase};
+use super::{stdout_of, Db, PgDatabase};
 use super::{AGENT_DOMAIN, START_TIMEOUT, SUPPORT_DOMAIN};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -449,23 +449,16 @@ impl TestServer {
             "db_value reads the test's own stores only"
         );
         // Python's sqlite3, beside the running server (WAL lets it read).
-        let out = Command::new(python())
-            .args([
-                "-c",
-                "import sqlite3, sys\n\
-                 c = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)\n\
-                 print(c.execute(sys.argv[2]).fetchone()[0])",
-            ])
-            .arg(self.path().join("data/switchboard.db"))
-            .arg(sql)
-            .output()
-            .expect("running python3 for sqlite3");
-        assert!(
-            out.status.success(),
-            "sqlite3 {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        let mut read = Command::new(python());
+        read.args([
+            "-c",
+            "import sqlite3, sys\n\
+             c = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)\n\
+             print(c.execute(sys.argv[2]).fetchone()[0])",
+        ])
+        .arg(self.path().join("data/switchboard.db"))
+        .arg(sql);
+        stdout_of(read, &format!("sqlite3 {sql}"))
     }
 
     pub fn pid(&self) -> Option<u32> {
