@@ -1,0 +1,264 @@
+//! SASL (RFC 6120 §6): the mechanisms offered, the exchange, and the stream
+//! restart after success. The mechanisms themselves are in
+//! [`crate::stream::sasl`].
+
+use base64::Engine;
+use jid::BareJid;
+use minidom::Element;
+use tracing::{debug, info};
+
+use super::bind::Authenticated;
+use super::header::{Opening, Phase};
+use super::{Failure, Negotiation, Stream, LOG};
+use crate::config::C2s;
+use crate::net::Transport;
+use crate::stream::sasl::{self, Exchange, Mech, SaslFailure, Step};
+use crate::stream::{StreamError, StreamErrorCondition as Cond, XmlIo};
+use crate::xml::{ns, Stanza};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+/// Failed SASL attempts allowed on one stream (RFC 6120 §6.4.5 asks for a
+/// configurable number of retries, at least two).
+const MAX_AUTH_FAILURES: u32 = 3;
+
+/// An encrypted stream before authentication: SASL, every mechanism offered.
+pub(super) struct Encrypted {
+    pub(super) sasl: Sasl,
+}
+
+/// SASL on one connection. All of it but the running exchange carries over
+/// the STARTTLS restart.
+#[derive(Default)]
+pub(super) struct Sasl {
+    failures: u32,
+    /// A mechanism chosen without an initial response, awaiting one.
+    pending_mech: Option<Mech>,
+    /// The running exchange, and the account it is about.
+    exchange: Option<(Exchange, BareJid)>,
+}
+
+enum SaslResult {
+    Success(BareJid),
+    Continue,
+    Failed,
+}
+
+/// `<mechanisms/>` in order of preference.
+pub(super) fn mechanisms(tls: bool) -> String {
+    let mut f = format!("<mechanisms xmlns='{}'>", ns::SASL);
+    for m in sasl::MECHANISMS {
+        // PLAIN would reveal the password on a clear channel.
+        if m != "PLAIN" || tls {
+            f += &format!("<mechanism>{m}</mechanism>");
+        }
+    }
+    f += "</mechanisms>";
+    f
+}
+
+impl Phase for Encrypted {
+    fn features(&self, _: &C2s) -> String {
+        mechanisms(true)
+    }
+}
+
+impl<'n> Stream<'n, Encrypted> {
+    /// Runs SASL until it succeeds.
+    pub(super) async fn authenticate(
+        mut self,
+    ) -> Result<Stream<'n, Opening<Authenticated>>, Failure> {
+        loop {
+            let el = match self.element().await {
+                Ok(el) => el,
+                Err(e) => return Err(self.fail(e)),
+            };
+            let step = self.phase.sasl.element(self.neg, &mut self.xio, &el, true);
+            match step.await {
+                Ok(Some(account)) => {
+                    return Ok(self.advance(|_| Opening(Authenticated { account })))
+                }
+                Ok(None) => {}
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+    }
+}
+
+impl Sasl {
+    /// What outlives the STARTTLS restart.
+    pub(super) fn restarted(self) -> Sasl {
+        Sasl {
+            exchange: None,
+            ..self
+        }
+    }
+
+    /// One element before authentication; `Some(account)` once SASL
+    /// succeeded, the framer reset for the stream the client restarts
+    /// (RFC 6120 §6.4.6).
+    pub(super) async fn element(
+        &mut self,
+        neg: &Negotiation,
+        xio: &mut XmlIo<Transport>,
+        el: &Stanza,
+        tls: bool,
+    ) -> Result<Option<BareJid>, StreamError> {
+        if el.ns() != Some(ns::SASL) {
+            return Err(StreamError::protocol(
+                Cond::NotAuthorized,
+                "authenticate first",
+            ));
+        }
+        match self.step(neg, xio, el, tls).await? {
+            SaslResult::Success(jid) => {
+                info!(target: LOG, %jid, "authenticated");
+                xio.framer.reset();
+                Ok(Some(jid))
+            }
+            SaslResult::Continue => Ok(None),
+            SaslResult::Failed => {
+                self.failures += 1;
+                if self.failures >= MAX_AUTH_FAILURES {
+                    return Err(StreamError::protocol(
+                        Cond::PolicyViolation,
+                        "too many failed authentication attempts",
+                    ));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// One SASL element, answered.
+    async fn step(
+        &mut self,
+        neg: &Negotiation,
+        xio: &mut XmlIo<Transport>,
+        el: &Stanza,
+        tls: bool,
+    ) -> Result<SaslResult, StreamError> {
+        let failure = |f: SaslFailure| {
+            format!(
+                "<failure xmlns='{}'><{}/></failure>",
+                ns::SASL,
+                f.condition()
+            )
+        };
+        let tree = el
+            .element()
+            .map_err(|e| StreamError::protocol(Cond::NotWellFormed, e.to_string()))?;
+        let payload = |tree: &Element| -> Result<Vec<u8>, SaslFailure> {
+            let text = tree.text();
+            let text = text.trim();
+            if text == "=" {
+                return Ok(Vec::new());
+            }
+            B64.decode(text).map_err(|_| SaslFailure::IncorrectEncoding)
+        };
+        let outcome: Result<Step, SaslFailure> = match el.name() {
+            "auth" => {
+                self.exchange = None;
+                let mech = tree.attr("mechanism").and_then(Mech::parse);
+                match mech {
+                    None => Err(SaslFailure::InvalidMechanism),
+                    Some(Mech::Plain) if !tls => Err(SaslFailure::EncryptionRequired),
+                    Some(_) if !tls && neg.shared.settings.c2s.require_encryption => {
+                        Err(SaslFailure::EncryptionRequired)
+                    }
+                    Some(mech) => match payload(&tree) {
+                        Err(f) => Err(f),
+                        // No initial response: ask for it with an empty challenge.
+                        Ok(data) if data.is_empty() => {
+                            self.exchange = None;
+                            self.pending_mech = Some(mech);
+                            Ok(Step::Challenge(Vec::new()))
+                        }
+                        Ok(data) => self.begin(neg, mech, &data).await,
+                    },
+                }
+            }
+            "response" => match payload(&tree) {
+                Err(f) => Err(f),
+                Ok(data) => match (self.exchange.as_mut(), self.pending_mech.take()) {
+                    (Some((ex, _)), _) => Ok(ex.step(&data)),
+                    (None, Some(mech)) => self.begin(neg, mech, &data).await,
+                    (None, None) => Err(SaslFailure::MalformedRequest),
+                },
+            },
+            "abort" => {
+                self.exchange = None;
+                Err(SaslFailure::Aborted)
+            }
+            _ => Err(SaslFailure::MalformedRequest),
+        };
+        let reply = match outcome {
+            Ok(Step::Challenge(data)) => format!(
+                "<challenge xmlns='{}'>{}</challenge>",
+                ns::SASL,
+                if data.is_empty() {
+                    "=".to_string()
+                } else {
+                    B64.encode(&data)
+                }
+            ),
+            Ok(Step::Success(data)) => {
+                let Some((_, jid)) = self.exchange.take() else {
+                    return Err(StreamError::protocol(
+                        Cond::InternalServerError,
+                        "SASL without account",
+                    ));
+                };
+                let body = if data.is_empty() {
+                    String::new()
+                } else {
+                    B64.encode(&data)
+                };
+                xio.send(format!("<success xmlns='{}'>{body}</success>", ns::SASL).as_bytes())
+                    .await?;
+                return Ok(SaslResult::Success(jid));
+            }
+            Ok(Step::Failure(f)) | Err(f) => {
+                debug!(target: LOG, failure = %f, "SASL failure");
+                self.exchange = None;
+                self.pending_mech = None;
+                xio.send(failure(f).as_bytes()).await?;
+                return Ok(SaslResult::Failed);
+            }
+        };
+        xio.send(reply.as_bytes()).await?;
+        Ok(SaslResult::Continue)
+    }
+
+    /// Reads who the client claims to be, loads that account's keys and
+    /// runs the first step.
+    async fn begin(
+        &mut self,
+        neg: &Negotiation,
+        mech: Mech,
+        first: &[u8],
+    ) -> Result<Step, SaslFailure> {
+        let (user, authzid) = sasl::first_message_identity(mech, first)?;
+        let domain = &neg.shared.settings.agent_domain;
+        // Nodeprep through the jid crate: "Alice" and "alice" are one account.
+        let bare =
+            BareJid::new(&format!("{user}@{domain}")).map_err(|_| SaslFailure::NotAuthorized)?;
+        if let Some(z) = authzid {
+            if BareJid::new(&z).ok().as_ref() != Some(&bare) {
+                return Err(SaslFailure::InvalidAuthzid);
+            }
+        }
+        let creds = neg
+            .shared
+            .store
+            .credentials(bare.as_str())
+            .await
+            .map_err(|e| {
+                tracing::error!(target: LOG, error = %e, "loading credentials");
+                SaslFailure::TemporaryAuthFailure
+            })?;
+        let mut ex = Exchange::start(mech, creds)?;
+        let step = ex.step(first);
+        self.exchange = Some((ex, bare));
+        Ok(step)
+    }
+}
