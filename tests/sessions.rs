@@ -51,6 +51,36 @@ async fn resumption_after_a_dropped_connection_loses_nothing() {
     }
 }
 
+/// A resumed session keeps reading after the time limit of the
+/// negotiation that resumed it (it used to stop there: the reader ran
+/// inside that limit).
+#[tokio::test]
+async fn a_resumed_session_outlives_the_negotiation_time_limit() {
+    let s = TestServer::start(
+        ServerOpts::default()
+            .account(ALICE, PW)
+            .account(BOB, PW)
+            .c2s_toml("negotiation_timeout_secs = 2"),
+    );
+    let mut alice = Client::login(&s, ALICE, PW, ClientOpts::default()).await;
+    let mut bob = Client::login(&s, BOB, PW, ClientOpts::default()).await;
+    alice.request_ok(json!({"cmd": "drop_tcp"})).await;
+    alice
+        .expect_what(
+            "sm resumed",
+            |e| e["event"] == "sm" && e["state"] == "resumed",
+            common::TIMEOUT,
+        )
+        .await;
+    // Nothing to wait for but the clock: the limit (2 s, plus the second
+    // of grace a stalled TLS handshake gets) must be behind us.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    alice.message(BOB, "still reading").await;
+    bob.expect_message(ALICE, "still reading").await;
+    bob.message(ALICE, "and writing").await;
+    alice.expect_message(BOB, "and writing").await;
+}
+
 #[tokio::test]
 async fn carbons_copy_each_chat_to_the_other_device() {
     let s = server();

@@ -107,14 +107,32 @@ async fn open(
     Some((handle, read, framer))
 }
 
+/// A hibernating session that a new connection took over: its writer
+/// writes to the new connection; [`Resumed::run`] reads from it.
+pub struct Resumed {
+    handle: Arc<SessionHandle>,
+    sm: Arc<SmShared>,
+    read: ReadHalf<Transport>,
+    framer: Framer,
+}
+
+impl Resumed {
+    /// The session's reader, for as long as the connection lasts: run it
+    /// outside the negotiation, whose time limit is not the session's.
+    pub async fn run(self, shared: Arc<Shared>) {
+        reader::run(shared, self.handle, self.sm, self.read, self.framer).await;
+    }
+}
+
 /// XEP-0198 resumption: hands this connection to a hibernating session.
-/// Gives the stream back when there is nothing to resume.
+/// Gives the stream back when there is nothing to resume; `Ok(None)` when
+/// the session ended while being taken over.
 pub async fn resume(
     shared: Arc<Shared>,
     mut xio: XmlIo<Transport>,
     bare: &BareJid,
     el: &Stanza,
-) -> Result<(), XmlIo<Transport>> {
+) -> Result<Option<Resumed>, XmlIo<Transport>> {
     let tree = el.element().ok();
     let previd = tree.as_ref().and_then(|t| t.attr("previd")).unwrap_or("");
     let h = tree
@@ -147,16 +165,20 @@ pub async fn resume(
             reply: reply_tx,
         };
         if !handle.tell(attach).await {
-            return Ok(());
+            return Ok(None);
         }
         match reply_rx.await {
             Ok(()) => handle.sm.clone(),
-            Err(_) => return Ok(()),
+            Err(_) => return Ok(None),
         }
     };
     tracing::info!("session resumed");
-    reader::run(shared, handle, sm, read, framer).await;
-    Ok(())
+    Ok(Some(Resumed {
+        handle,
+        sm,
+        read,
+        framer,
+    }))
 }
 
 /// Hands stored offline messages to a session that just became available.

@@ -61,7 +61,13 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, direct
                 let tasks = shared.tasks.clone();
                 tasks.spawn(session::start(shared, xio, jid, iq_id).in_current_span());
             }
-            Ok(Done::Resumed) => {}
+            // Its own task too, and out of the negotiation's time limit,
+            // which would otherwise end the resumed session's reading.
+            Ok(Done::Resumed(Some(resumed))) => {
+                let tasks = shared.tasks.clone();
+                tasks.spawn(resumed.run(shared).in_current_span());
+            }
+            Ok(Done::Resumed(None)) => {}
             Err(failure) => neg.close(failure).await,
         }
     }
@@ -93,7 +99,8 @@ enum Done {
         jid: FullJid,
         iq_id: String,
     },
-    Resumed,
+    /// None: the session ended while being taken over.
+    Resumed(Option<session::Resumed>),
 }
 
 /// What every phase of one connection's negotiation needs.
