@@ -427,8 +427,11 @@ def raw_xml_and_clean_disconnect(server):
     b = Client(server, "bob@customer.test", "secret2")
     try:
         a.event("session_start")
-        b.event("session_start")
-        a.request(cmd="raw", xml="<message xmlns='jabber:client' to='bob@customer.test' "
+        # To Bob's full JID: a headline to his bare JID goes only to
+        # resources Prosody has already seen available, and his presence
+        # and this message race over two connections.
+        bob = b.event("session_start")["jid"]
+        a.request(cmd="raw", xml=f"<message xmlns='jabber:client' to='{bob}' "
                                  "type='headline' id='r1'><body>raw</body></message>")
         msg = b.event("message", id="r1")
         assert msg["type"] == "headline" and msg["body"] == "raw", msg
