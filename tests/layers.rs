@@ -33,7 +33,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("src/session/writer.rs", "router"),
     ("src/session/writer.rs", "server"),
     ("src/session/writer.rs", "stream"),
-    ("src/stream/c2s.rs", "server"),
+    ("src/stream/c2s/mod.rs", "server"),
     ("src/stream/component.rs", "server"),
     ("src/stream/s2s/inbound.rs", "server"),
 ];
