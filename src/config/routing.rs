@@ -106,6 +106,12 @@ pub struct QueueDef {
 }
 
 impl QueueDef {
+    /// The agents the queue is limited to, if any: an empty list limits
+    /// nothing.
+    pub fn only_agents(&self) -> Option<&BTreeSet<BareJid>> {
+        self.agents.as_ref().filter(|a| !a.is_empty())
+    }
+
     /// Whether `agent` is capable of this queue's sessions (availability
     /// and limits are the gateway's business).
     pub fn accepts(&self, agent: &AgentDef) -> bool {

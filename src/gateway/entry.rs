@@ -165,9 +165,7 @@ impl Core {
             let skilled = queue.skills.is_subset(v.skills)
                 && queue.tier.is_none_or(|t| t == v.tier)
                 && queue
-                    .agents
-                    .as_ref()
-                    .filter(|a| !a.is_empty())
+                    .only_agents()
                     .is_none_or(|o| o.iter().any(|j| j.as_str() == v.jid));
             on_duty |= skilled && v.availability != Availability::Off;
         }

@@ -236,7 +236,7 @@ impl Core {
             skills: &q.skills,
             extra_skills: &needs.skills,
             tier: q.tier,
-            only: q.agents.as_ref().filter(|a| !a.is_empty()),
+            only: q.only_agents(),
             protocol: needs.protocol.as_deref(),
             features: &needs.agent_features,
             mode,
