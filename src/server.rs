@@ -182,8 +182,16 @@ impl Server {
     pub async fn run(self, signal: impl Future<Output = ()>) {
         let shared = self.shared.clone();
         let dir = Arc::new(Directory::from_config(self.gateway_cfg.current()));
+        let env = gateway::Env {
+            out: shared.router.clone(),
+            store: shared.store.clone(),
+            clock: gateway::ports::Clock::system(),
+            support_domain: shared.settings.support_domain.clone(),
+            agent_domain: shared.settings.agent_domain.clone(),
+            tasks: shared.tasks.clone(),
+        };
         shared.tasks.spawn(gateway::run(
-            shared.router.clone(),
+            env,
             self.gateway.clone(),
             self.gateway_rx,
             dir,

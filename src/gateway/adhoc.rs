@@ -30,7 +30,6 @@ impl Core {
         let Ok(tree) = s.element() else { return };
         if !self.is_agent(&agent) {
             return self
-                .router
                 .bounce(s, Condition::Forbidden, Some("for agents only"))
                 .await;
         }
@@ -52,7 +51,7 @@ impl Core {
         };
         let node = cmd.attr("node").unwrap_or("").to_string();
         if !COMMANDS.iter().any(|(n, _)| *n == node) {
-            return self.router.bounce(s, Condition::ItemNotFound, None).await;
+            return self.bounce(s, Condition::ItemNotFound, None).await;
         }
         if cmd.attr("action") == Some("cancel") {
             return self

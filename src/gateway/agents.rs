@@ -8,7 +8,6 @@ use tracing::info;
 use super::assign::Availability;
 use super::Core;
 use crate::store::SessionState;
-use crate::util::now_ms;
 
 impl Core {
     /// A local account's presence changed: if it is an agent, its
@@ -19,28 +18,17 @@ impl Core {
         }
         let mut best: Option<Availability> = None;
         let mut resources = Vec::new();
-        for s in self.router.table.sessions(bare) {
-            let (available, last) = {
-                let st = s.state();
-                (
-                    st.available,
-                    st.last.as_ref().and_then(|p| p.element().ok()),
-                )
-            };
-            if let (true, Some(p)) = (available, &last) {
-                self.note_presence(&Jid::from(s.jid.clone()), p).await;
-                resources.push(s.jid.to_string());
+        for r in self.out.resources(bare) {
+            let last = r.presence.as_ref().and_then(|p| p.element().ok());
+            if let (true, Some(p)) = (r.available, &last) {
+                self.note_presence(&Jid::from(r.jid.clone()), p).await;
+                resources.push(r.jid.to_string());
             }
-            let st = s.state();
-            let show = st
-                .last
-                .as_ref()
-                .and_then(|p| p.element().ok())
-                .and_then(|e| {
-                    e.get_child("show", crate::xml::ns::CLIENT)
-                        .map(|x| x.text())
-                });
-            let a = Availability::from_show(st.available, show.as_deref());
+            let show = last.as_ref().and_then(|e| {
+                e.get_child("show", crate::xml::ns::CLIENT)
+                    .map(|x| x.text())
+            });
+            let a = Availability::from_show(r.available, show.as_deref());
             best = best.max(Some(a));
         }
         // Agents on other servers: what their presence to us said.
@@ -63,7 +51,7 @@ impl Core {
             return;
         }
         if rt.availability.is_none() || rt.availability == Some(Availability::Off) {
-            rt.idle_since_ms = now_ms();
+            rt.idle_since_ms = self.clock.now_ms();
         }
         rt.availability = Some(now);
         rt.grace_seq += 1;

@@ -10,7 +10,6 @@ use super::adapt::{adapt, Target};
 use super::journal::Entry;
 use super::{Core, Sess};
 use crate::store::{Direction, NewMessage, SessionState};
-use crate::util::now_ms;
 use crate::xml::build::{el, stanza, BuilderExt};
 use crate::xml::Condition;
 use crate::xml::{escape_attr, ns, Kind, Stanza};
@@ -24,13 +23,12 @@ impl Core {
             // Customers never reach a session through its proxy, and an
             // agent never writes into someone else's session.
             if s.kind() != Kind::Presence {
-                self.router
-                    .bounce(
-                        &s,
-                        Condition::Forbidden,
-                        Some("this conversation belongs to another agent"),
-                    )
-                    .await;
+                self.bounce(
+                    &s,
+                    Condition::Forbidden,
+                    Some("this conversation belongs to another agent"),
+                )
+                .await;
             }
             return;
         }
@@ -47,11 +45,7 @@ impl Core {
                 Some("probe") | Some("subscribe") => self.worklist_presence(id).await,
                 _ => {}
             },
-            Kind::Iq => {
-                self.router
-                    .bounce(&s, Condition::ServiceUnavailable, None)
-                    .await
-            }
+            Kind::Iq => self.bounce(&s, Condition::ServiceUnavailable, None).await,
             _ => {}
         }
     }
@@ -62,7 +56,6 @@ impl Core {
         };
         if !matches!(sess.rec.state, SessionState::Live | SessionState::Async) {
             return self
-                .router
                 .bounce(
                     &s,
                     Condition::NotAllowed,
@@ -86,7 +79,7 @@ impl Core {
             sender: from.to_string(),
             body: Some(b),
             stanza: String::from_utf8_lossy(s.bytes()).into_owned(),
-            created_at: now_ms(),
+            created_at: self.clock.now_ms(),
             delivered: true,
         });
         let writer = row.is_some().then_some(s);
@@ -154,7 +147,10 @@ impl Core {
             done.push(m.id);
         }
         if !done.is_empty() {
-            let _ = self.store.messages_mark_delivered(&done, now_ms()).await;
+            let _ = self
+                .store
+                .messages_mark_delivered(&done, self.clock.now_ms())
+                .await;
         }
     }
 
@@ -185,7 +181,7 @@ impl Core {
             sender: sess.rec.entry_jid.clone(),
             body: Some(text.to_string()),
             stanza: String::from_utf8_lossy(m.bytes()).into_owned(),
-            created_at: now_ms(),
+            created_at: self.clock.now_ms(),
             delivered: true,
         };
         let then = adapt(&m, target);

@@ -8,7 +8,6 @@ use jid::Jid;
 
 use super::Core;
 use crate::store::{Direction, SessionState};
-use crate::util::now_ms;
 use crate::xml::{ns, Stanza};
 
 pub(super) const HELP: &str = "Commands: /take, /close, /note TEXT, /transfer AGENT|QUEUE, /info, /list; \
@@ -47,7 +46,7 @@ impl Core {
                         agent,
                         Some(arg.trim()),
                         "",
-                        now_ms(),
+                        self.clock.now_ms(),
                         true,
                     )
                     .await;
@@ -106,7 +105,6 @@ impl Core {
         let agent = from.to_bare().to_string();
         if !self.is_agent(&agent) {
             return self
-                .router
                 .bounce(s, crate::xml::Condition::Forbidden, Some("for agents only"))
                 .await;
         }

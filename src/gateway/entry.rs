@@ -103,20 +103,15 @@ impl Core {
         let Ok(tree) = s.element() else { return };
         if s.type_() != Some("get") {
             if matches!(s.type_(), Some("set")) {
-                self.router
-                    .bounce(s, Condition::ServiceUnavailable, None)
-                    .await;
+                self.bounce(s, Condition::ServiceUnavailable, None).await;
             }
             return;
         }
         let Some(q) = tree.get_child("query", ns::DISCO_INFO) else {
-            return self
-                .router
-                .bounce(s, Condition::ServiceUnavailable, None)
-                .await;
+            return self.bounce(s, Condition::ServiceUnavailable, None).await;
         };
         if q.attr("node").is_some() {
-            return self.router.bounce(s, Condition::ItemNotFound, None).await;
+            return self.bounce(s, Condition::ItemNotFound, None).await;
         }
         let queue = self
             .dir
@@ -150,7 +145,7 @@ impl Core {
         let Some(queue) = self.dir.queue_of_entry(entry) else {
             return Status::Closed;
         };
-        if !self.dir.is_open(queue, jiff::Timestamp::now()) {
+        if !self.dir.is_open(queue, self.clock.timestamp()) {
             return Status::Closed;
         }
         let mut on_duty = false;

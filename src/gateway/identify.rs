@@ -18,7 +18,6 @@ use tracing::debug;
 use super::context::Ident;
 use super::discover::{self, CapsRef, ClientInfo, NetworkInfo, Software};
 use super::{Core, Event};
-use crate::util::now_ms;
 use crate::xml::build::{el, stanza, BuilderExt};
 use crate::xml::{ns, Stanza};
 
@@ -67,8 +66,7 @@ pub(super) struct Cache {
 }
 
 impl Cache {
-    fn trim(&mut self) {
-        let now = now_ms();
+    fn trim(&mut self, now: i64) {
         self.asked.retain(|_, (_, at)| now - *at < ASKED_TTL_MS);
         self.networks
             .retain(|_, (_, at)| now - *at < NETWORK_TTL_MS);
@@ -135,7 +133,9 @@ impl Core {
                 .a("to", query.target())
                 .append(payload),
         );
-        self.ident.asked.insert(id.clone(), (query, now_ms()));
+        self.ident
+            .asked
+            .insert(id.clone(), (query, self.clock.now_ms()));
         self.route(iq).await;
         id
     }
@@ -143,16 +143,16 @@ impl Core {
     /// Starts identifying a new session's customer, who wrote `first` from
     /// `from`. Routing happens when the answers are in (or time is up).
     pub(super) async fn start_identify(&mut self, id: &str, from: &Jid, first: &Stanza) {
-        self.ident.trim();
+        self.ident.trim(self.clock.now_ms());
         let domain = from.domain().to_string();
         let full = from.to_string();
         let mut waiting = Vec::new();
-        let local = domain == self.router.settings.agent_domain;
+        let local = domain == self.agent_domain;
         let fresh = self
             .ident
             .networks
             .get(&domain)
-            .is_some_and(|(_, at)| now_ms() - at < NETWORK_TTL_MS);
+            .is_some_and(|(_, at)| self.clock.now_ms() - at < NETWORK_TTL_MS);
         if !local && !fresh {
             waiting.push(self.ask(Query::Network(domain.clone())).await);
         }
@@ -230,7 +230,7 @@ impl Core {
                 .as_ref()
                 .and_then(|e| e.get_child("query", ns).cloned())
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         match query {
             Query::Network(domain) => {
                 let info = child(ns::DISCO_INFO).and_then(|q| discover::network(&q));
@@ -378,7 +378,7 @@ impl Core {
             ..Ident::default()
         };
         let mut network_features = None;
-        if domain == self.router.settings.agent_domain {
+        if domain == self.agent_domain {
             ident.channel_source = "local".into();
         } else if let Some((Some(n), _)) = self.ident.networks.get(&domain) {
             if let Some(p) = &n.protocol {

@@ -15,12 +15,13 @@
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::task::TaskTracker;
 use tracing::error;
 
-use crate::router::Router;
+use super::ports::Outbox;
 use crate::store::{NewMessage, Store, TranscriptWriter};
-use crate::xml::Condition;
 use crate::xml::Stanza;
+use crate::xml::{error_reply, Condition};
 
 /// Rows per commit at most: bounds the latency one commit adds (about 5 µs
 /// a row). Large because a commit's cost is mostly one index page per
@@ -55,9 +56,9 @@ pub(super) struct Journal {
 }
 
 impl Journal {
-    pub fn start(store: Store, router: Arc<Router>) -> Journal {
+    pub fn start(store: Store, out: Arc<dyn Outbox>, tasks: &TaskTracker) -> Journal {
         let (tx, rx) = mpsc::channel(CAPACITY);
-        tokio::spawn(run(rx, store, router));
+        tasks.spawn(run(rx, store, out));
         Journal { tx }
     }
 
@@ -75,7 +76,7 @@ impl Journal {
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Op>, store: Store, router: Arc<Router>) {
+async fn run(mut rx: mpsc::Receiver<Op>, store: Store, out: Arc<dyn Outbox>) {
     let mut writer = store.transcript_writer();
     let mut batch: Vec<Entry> = Vec::new();
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
@@ -91,14 +92,14 @@ async fn run(mut rx: mpsc::Receiver<Op>, store: Store, router: Arc<Router>) {
             }
             next = rx.try_recv().ok();
         }
-        commit(&mut writer, &router, std::mem::take(&mut batch)).await;
+        commit(&mut writer, &*out, std::mem::take(&mut batch)).await;
         for done in flushes.drain(..) {
             let _ = done.send(());
         }
     }
 }
 
-async fn commit(writer: &mut TranscriptWriter, router: &Router, batch: Vec<Entry>) {
+async fn commit(writer: &mut TranscriptWriter, out: &dyn Outbox, batch: Vec<Entry>) {
     let mut batch = batch;
     let had_row: Vec<bool> = batch.iter().map(|e| e.row.is_some()).collect();
     let rows: Vec<NewMessage> = batch.iter_mut().filter_map(|e| e.row.take()).collect();
@@ -118,16 +119,15 @@ async fn commit(writer: &mut TranscriptWriter, router: &Router, batch: Vec<Entry
         // Entries without a row (chat states and the like) always go.
         if !had_row || stored.next() == Some(true) {
             for s in e.then {
-                router.route(s).await;
+                out.route(s).await;
             }
         } else if let Some(w) = e.writer {
-            router
-                .bounce(
-                    &w,
-                    Condition::InternalServerError,
-                    Some("not stored; please send again"),
-                )
-                .await;
+            let text = Some("not stored; please send again");
+            // `w` came in addressed to the support domain: the reply's
+            // `from` is always its `to`, never the fallback.
+            if let Some(reply) = error_reply(&w, Condition::InternalServerError, text, "") {
+                out.route(reply).await;
+            }
         }
     }
 }

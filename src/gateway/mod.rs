@@ -22,26 +22,30 @@ mod entry;
 mod identify;
 mod journal;
 mod moves;
+pub mod ports;
 mod queue;
 mod remote;
 mod route;
 mod sessions;
 mod worklist;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use jid::{BareJid, Jid};
 use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
-use crate::router::{DomainHandler, Handed, Router};
+use crate::router::{DomainHandler, Handed};
 use crate::store::{SessionRecord, SessionState, Store};
-use crate::xml::Stanza;
+use crate::xml::{Condition, Stanza};
 use assign::Availability;
 use directory::Directory;
+use ports::{Clock, Outbox};
 
 /// What the actor reacts to, besides what the router hands it (stanzas
 /// for the support domain, local accounts' presence changes).
@@ -56,6 +60,22 @@ pub enum Event {
     Sweep,
     /// A session's identification ran out of time.
     IdentifyTimeout { session: String },
+    /// Answered once every event and stanza sent before it is handled and
+    /// what the bridge accepted is stored and relayed.
+    Settled(oneshot::Sender<()>),
+}
+
+/// What the gateway is given to work with.
+pub struct Env {
+    /// Where its stanzas go: the router, or a test's recorder.
+    pub out: Arc<dyn Outbox>,
+    pub store: Store,
+    pub clock: Clock,
+    pub support_domain: String,
+    /// The server's own accounts' domain: agents there get roster pushes.
+    pub agent_domain: String,
+    /// The gateway's helper tasks (the journal) are tracked with these.
+    pub tasks: TaskTracker,
 }
 
 /// The handle on the gateway: events for the actor, and the support
@@ -164,7 +184,10 @@ struct AgentRt {
 }
 
 struct Core {
-    router: Arc<Router>,
+    out: Arc<dyn Outbox>,
+    clock: Clock,
+    agent_domain: String,
+    timers: Timers,
     store: Store,
     dir: Arc<Directory>,
     support: String,
@@ -183,25 +206,26 @@ struct Core {
     journal: journal::Journal,
     /// Each agent's client features, when known (see `agent_features`).
     agent_feats: HashMap<String, std::collections::BTreeSet<String>>,
-    events: mpsc::Sender<Event>,
     gateway: Gateway,
 }
 
 /// Runs the gateway until shutdown. Open sessions are loaded from the store
 /// first: a restart loses neither sessions nor queue order.
 pub async fn run(
-    router: Arc<Router>,
+    env: Env,
     gateway: Gateway,
     mut inbox: Inbox,
     dir: Arc<Directory>,
     shutdown: CancellationToken,
 ) {
-    let store = router.store.clone();
-    let journal = journal::Journal::start(store.clone(), Arc::clone(&router));
+    let journal = journal::Journal::start(env.store.clone(), Arc::clone(&env.out), &env.tasks);
     let mut core = Core {
-        support: router.settings.support_domain.clone(),
-        router,
-        store,
+        support: env.support_domain,
+        agent_domain: env.agent_domain,
+        out: env.out,
+        clock: env.clock,
+        timers: Timers::default(),
+        store: env.store,
         dir,
         sessions: HashMap::new(),
         by_customer: HashMap::new(),
@@ -212,7 +236,6 @@ pub async fn run(
         ident: identify::Cache::default(),
         journal,
         agent_feats: HashMap::new(),
-        events: gateway.tx.clone(),
         gateway,
     };
     if let Err(e) = core.load().await {
@@ -220,14 +243,11 @@ pub async fn run(
     }
     core.later(core.sweep_every(), Event::Sweep);
     loop {
+        let next_due = core.timers.next_due();
         let event = tokio::select! {
             h = inbox.handed.recv() => match h {
-                Some(Handed::Stanza(s)) => {
-                    core.stanza(s).await;
-                    continue;
-                }
-                Some(Handed::AccountPresence(bare)) => {
-                    core.agent_presence(&bare).await;
+                Some(h) => {
+                    core.handed(h).await;
                     continue;
                 }
                 None => break,
@@ -236,32 +256,68 @@ pub async fn run(
                 Some(e) => e,
                 None => break,
             },
+            _ = core.clock.until(next_due.unwrap_or(i64::MAX)), if next_due.is_some() => {
+                let now = core.clock.now_ms();
+                match core.timers.pop_due(now) {
+                    Some(e) => e,
+                    None => continue,
+                }
+            }
             _ = shutdown.cancelled() => break,
         };
-        match event {
-            Event::OfferExpired { session, seq } => core.offer_expired(&session, seq).await,
-            Event::GraceExpired { agent, seq } => core.grace_expired(&agent, seq).await,
-            Event::IdentifyTimeout { session } => core.identify_timeout(&session).await,
-            Event::Sweep => {
-                core.close_idle().await;
-                core.probe_silent_agents().await;
-                // Business hours open and close with time alone.
-                core.broadcast_status().await;
-                core.later(core.sweep_every(), Event::Sweep);
+        if let Event::Settled(done) = event {
+            // What the router handed over before this was sent is in the
+            // other channel, which `select!` may not have read yet.
+            while let Ok(h) = inbox.handed.try_recv() {
+                core.handed(h).await;
             }
-            Event::Reload(dir) => {
-                core.dir = dir;
-                info!("gateway configuration reloaded");
-                core.subscribe_remote_agents().await;
-                core.refresh_all().await;
-            }
+            core.event(Event::Settled(done)).await;
+            continue;
         }
+        core.event(event).await;
     }
     // What the bridge accepted is stored before the process goes.
     core.journal.flush().await;
 }
 
 impl Core {
+    async fn handed(&mut self, h: Handed) {
+        match h {
+            Handed::Stanza(s) => self.stanza(s).await,
+            Handed::AccountPresence(bare) => self.agent_presence(&bare).await,
+        }
+    }
+
+    async fn event(&mut self, event: Event) {
+        match event {
+            Event::OfferExpired { session, seq } => self.offer_expired(&session, seq).await,
+            Event::GraceExpired { agent, seq } => self.grace_expired(&agent, seq).await,
+            Event::IdentifyTimeout { session } => self.identify_timeout(&session).await,
+            Event::Sweep => {
+                self.close_idle().await;
+                self.probe_silent_agents().await;
+                // Business hours open and close with time alone.
+                self.broadcast_status().await;
+                self.later(self.sweep_every(), Event::Sweep);
+            }
+            Event::Settled(done) => {
+                // Timers due by now count as sent before: the clock may have
+                // moved just before this event came.
+                while let Some(e) = self.timers.pop_due(self.clock.now_ms()) {
+                    Box::pin(self.event(e)).await;
+                }
+                self.journal.flush().await;
+                let _ = done.send(());
+            }
+            Event::Reload(dir) => {
+                self.dir = dir;
+                info!("gateway configuration reloaded");
+                self.subscribe_remote_agents().await;
+                self.refresh_all().await;
+            }
+        }
+    }
+
     async fn load(&mut self) -> Result<(), crate::store::StoreError> {
         for rec in self.store.sessions_open().await? {
             self.gateway
@@ -332,8 +388,7 @@ impl Core {
         if self.sessions.contains_key(&node) {
             return self.at_proxy(&from, &node, s).await;
         }
-        self.router
-            .bounce(&s, crate::xml::Condition::ItemNotFound, None)
+        self.bounce(&s, crate::xml::Condition::ItemNotFound, None)
             .await;
     }
 
@@ -365,17 +420,49 @@ impl Core {
         format!("{id}@{}", self.support)
     }
 
-    /// Schedules an event for later (offer timeouts); the actor never sleeps.
-    fn later(&self, after: Duration, event: Event) {
-        let tx = self.events.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            let _ = tx.send(event).await;
-        });
+    /// Schedules an event for later (offer timeouts); the actor never
+    /// sleeps, it waits for the earliest timer among its other inputs.
+    fn later(&mut self, after: Duration, event: Event) {
+        let due = self.clock.now_ms() + after.as_millis() as i64;
+        self.timers.add(due, event);
     }
 
     async fn route(&self, s: Stanza) {
-        self.router.route(s).await;
+        self.out.route(s).await;
+    }
+
+    /// The error reply to a stanza sent to the support domain.
+    async fn bounce(&self, s: &Stanza, cond: Condition, text: Option<&str>) {
+        if let Some(reply) = crate::xml::error_reply(s, cond, text, &self.support) {
+            self.route(reply).await;
+        }
+    }
+}
+
+/// The actor's pending timers, earliest first; equal times keep the order
+/// they were set in.
+#[derive(Default)]
+struct Timers {
+    due: BTreeMap<(i64, u64), Event>,
+    seq: u64,
+}
+
+impl Timers {
+    fn add(&mut self, due_ms: i64, event: Event) {
+        self.seq += 1;
+        self.due.insert((due_ms, self.seq), event);
+    }
+
+    fn next_due(&self) -> Option<i64> {
+        self.due.keys().next().map(|(due, _)| *due)
+    }
+
+    fn pop_due(&mut self, now_ms: i64) -> Option<Event> {
+        let entry = self.due.first_entry()?;
+        if entry.key().0 > now_ms {
+            return None;
+        }
+        Some(entry.remove())
     }
 }
 

@@ -7,14 +7,13 @@ use tracing::info;
 use super::assign::{self, Mode};
 use super::{Core, Event};
 use crate::store::{Direction, SessionState};
-use crate::util::now_ms;
 
 impl Core {
     /// Changes state (and group in the work list) keeping the agent.
     pub(super) async fn set_state(&mut self, id: &str, state: SessionState, agent: &str) {
         if let Err(e) = self
             .store
-            .session_set_state(id, state, Some(agent), now_ms())
+            .session_set_state(id, state, Some(agent), self.clock.now_ms())
             .await
         {
             return tracing::error!(error = %e, "storing a state change failed");

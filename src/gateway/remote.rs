@@ -17,11 +17,8 @@ impl Core {
     fn is_remote_agent(&self, jid: &str) -> bool {
         self.is_agent(jid)
             && BareJid::new(jid).is_ok_and(|b| {
-                !self
-                    .router
-                    .settings
-                    .domains()
-                    .contains(&b.domain().as_str())
+                let d = b.domain().as_str();
+                d != self.support && d != self.agent_domain
             })
     }
 

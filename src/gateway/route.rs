@@ -142,7 +142,7 @@ impl Core {
             text,
             answers: &ident.answers,
             lang: ident.lang.as_deref(),
-            now: jiff::Timestamp::now(),
+            now: self.clock.timestamp(),
         };
         let Some(rule) = self.dir.routing().first_match(&facts) else {
             return Decision::default();

@@ -13,7 +13,6 @@ use super::journal::Entry;
 use super::{new_session_id, Core, Event, Sess};
 use crate::config::{AssignMode, QueueDef as Queue};
 use crate::store::{Direction, NewMessage, NewSession, SessionState};
-use crate::util::now_ms;
 use crate::xml::Stanza;
 
 impl Core {
@@ -26,7 +25,6 @@ impl Core {
         if self.is_agent(&customer) {
             // Agents test entry JIDs too; they are not customers.
             return self
-                .router
                 .bounce(
                     &s,
                     crate::xml::Condition::NotAcceptable,
@@ -46,7 +44,6 @@ impl Core {
                 }
                 None => {
                     return self
-                        .router
                         .bounce(&s, crate::xml::Condition::InternalServerError, None)
                         .await
                 }
@@ -55,7 +52,7 @@ impl Core {
         let was_async = match self.sessions.get_mut(&id) {
             Some(sess) => {
                 sess.customer_full = Some(from.to_string());
-                sess.last_activity_ms = now_ms();
+                sess.last_activity_ms = self.clock.now_ms();
                 sess.rec.state == SessionState::Async
             }
             None => false,
@@ -74,7 +71,7 @@ impl Core {
             sender: from.to_string(),
             body: Some(b.clone()),
             stanza: String::from_utf8_lossy(s.bytes()).into_owned(),
-            created_at: now_ms(),
+            created_at: self.clock.now_ms(),
             delivered: relay.is_some(),
         });
         if row.is_some() || relay.is_some() {
@@ -105,7 +102,7 @@ impl Core {
 
     async fn open_session(&mut self, customer: &str, entry: &str) -> Option<String> {
         let queue = self.dir.queue_of_entry(entry)?.clone();
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let c = match self
             .store
             .customer_upsert(customer, now, &crate::util::random_id(12))
@@ -314,7 +311,7 @@ impl Core {
     async fn offer(&mut self, id: &str, agent: &str, queue: &Queue) {
         if let Err(e) = self
             .store
-            .session_set_state(id, SessionState::Offered, Some(agent), now_ms())
+            .session_set_state(id, SessionState::Offered, Some(agent), self.clock.now_ms())
             .await
         {
             return error!(error = %e, "storing an offer failed");
@@ -364,7 +361,7 @@ impl Core {
     pub(super) async fn assign(&mut self, id: &str, agent: &str, state: SessionState) {
         if let Err(e) = self
             .store
-            .session_set_state(id, state, Some(agent), now_ms())
+            .session_set_state(id, state, Some(agent), self.clock.now_ms())
             .await
         {
             return error!(error = %e, "storing an assignment failed");
@@ -385,7 +382,7 @@ impl Core {
         self.agents
             .entry(agent.to_string())
             .or_default()
-            .idle_since_ms = now_ms();
+            .idle_since_ms = self.clock.now_ms();
         info!(session = %id, %agent, state = state.as_str(), "assigned");
         self.worklist_add(id).await;
         self.send_context(id).await;
@@ -397,7 +394,11 @@ impl Core {
 
     /// Back to waiting (at the front when `front`), no agent.
     pub(super) async fn requeue(&mut self, id: &str, front: bool) {
-        if let Err(e) = self.store.session_requeue(id, front, now_ms()).await {
+        if let Err(e) = self
+            .store
+            .session_requeue(id, front, self.clock.now_ms())
+            .await
+        {
             return error!(error = %e, "storing a requeue failed");
         }
         if let Ok(Some(rec)) = self.store.session_get(id).await {
@@ -423,14 +424,18 @@ impl Core {
     }
 
     async fn close_with(&mut self, id: &str, reason: &str, farewell: Option<&str>) {
-        if let Err(e) = self.store.session_close(id, reason, now_ms()).await {
+        if let Err(e) = self
+            .store
+            .session_close(id, reason, self.clock.now_ms())
+            .await
+        {
             return error!(error = %e, "storing a close failed");
         }
         self.worklist_remove(id).await;
         if let Some(sess) = self.sessions.remove(id) {
             self.by_customer.remove(&sess.rec.customer_jid);
             if let Some(agent) = &sess.rec.agent {
-                self.agents.entry(agent.clone()).or_default().idle_since_ms = now_ms();
+                self.agents.entry(agent.clone()).or_default().idle_since_ms = self.clock.now_ms();
             }
             info!(session = %id, %reason, "session closed");
             if let Some(text) = farewell {

@@ -40,8 +40,8 @@ impl Core {
             return;
         };
         if let Ok(owner) = BareJid::new(&agent) {
-            if owner.domain().as_str() == self.router.settings.agent_domain {
-                self.router.roster_set(&owner, &item).await;
+            if owner.domain().as_str() == self.agent_domain {
+                self.out.roster_set(&owner, &item).await;
             }
         }
         self.worklist_presence(id).await;
@@ -60,8 +60,8 @@ impl Core {
         ))
         .await;
         if let Ok(owner) = BareJid::new(&agent) {
-            if owner.domain().as_str() == self.router.settings.agent_domain {
-                self.router.roster_remove(&owner, &proxy).await;
+            if owner.domain().as_str() == self.agent_domain {
+                self.out.roster_remove(&owner, &proxy).await;
             }
         }
     }

@@ -1,0 +1,369 @@
+//! The gateway alone, in-process: its actor driven by the stanzas and
+//! presence changes the router would hand it, with a recording outbox in
+//! place of the router, an in-memory SQLite store and a manual clock. A
+//! test reads what the gateway sent after [`Harness::settle`], which
+//! returns once everything handed over before is handled, so nothing here
+//! sleeps or polls; time-outs happen when the test moves the clock.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jid::{BareJid, FullJid};
+use switchboard::config::GatewayConfig;
+use switchboard::gateway::directory::Directory;
+use switchboard::gateway::ports::{Clock, Outbox, Resource, Sending};
+use switchboard::gateway::{self, Env, Event, Gateway};
+use switchboard::router::{DomainHandler, Handed};
+use switchboard::store::{RosterItem, Store};
+use switchboard::xml::Stanza;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub const SUPPORT: &str = "support.test";
+pub const AGENTS_DOMAIN: &str = "agents.support.test";
+pub const HELP: &str = "help@support.test";
+pub const ALICE: &str = "alice@agents.support.test";
+pub const BOB: &str = "bob@agents.support.test";
+pub const ROMEO: &str = "romeo@customer.test/phone";
+pub const JULIET: &str = "juliet@customer.test/laptop";
+
+/// When the manual clock starts: 2026-12-01 10:00 UTC, a Tuesday.
+const START_MS: i64 = 1_796_119_200_000;
+
+/// Something the gateway sent.
+#[derive(Debug, Clone)]
+pub enum Out {
+    Stanza(Stanza),
+    RosterSet { owner: String, item: RosterItem },
+    RosterRemove { owner: String, contact: String },
+}
+
+/// A connected resource and its presence (None: not available).
+type Connected = Vec<(FullJid, Option<Stanza>)>;
+
+#[derive(Default)]
+struct Recorder {
+    sent: Mutex<Vec<Out>>,
+    /// Connected resources of local accounts and their presence.
+    resources: Mutex<HashMap<BareJid, Connected>>,
+}
+
+impl Outbox for Recorder {
+    fn route(&self, s: Stanza) -> Sending<'_> {
+        self.sent.lock().unwrap().push(Out::Stanza(s));
+        Box::pin(async {})
+    }
+
+    fn roster_set<'a>(&'a self, owner: &'a BareJid, item: &'a RosterItem) -> Sending<'a> {
+        self.sent.lock().unwrap().push(Out::RosterSet {
+            owner: owner.to_string(),
+            item: item.clone(),
+        });
+        Box::pin(async {})
+    }
+
+    fn roster_remove<'a>(&'a self, owner: &'a BareJid, contact: &'a str) -> Sending<'a> {
+        self.sent.lock().unwrap().push(Out::RosterRemove {
+            owner: owner.to_string(),
+            contact: contact.to_string(),
+        });
+        Box::pin(async {})
+    }
+
+    fn resources(&self, bare: &BareJid) -> Vec<Resource> {
+        let map = self.resources.lock().unwrap();
+        map.get(bare)
+            .into_iter()
+            .flatten()
+            .map(|(jid, presence)| Resource {
+                jid: jid.clone(),
+                available: presence.is_some(),
+                presence: presence.clone(),
+            })
+            .collect()
+    }
+}
+
+pub struct Harness {
+    pub gateway: Gateway,
+    pub clock: Clock,
+    pub store: Store,
+    handler: DomainHandler,
+    out: Arc<Recorder>,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<()>>,
+    /// What was sent and not yet taken by a test.
+    log: Vec<Out>,
+}
+
+/// Two agents, Alice and Bob, on the local agent domain, with `agents`
+/// (more `[[agent]]` settings appended to each is not possible, so tests
+/// pass whole files) and `routing`.
+pub fn agents_toml(max_live: u32) -> String {
+    format!(
+        "[[agent]]\njid = \"{ALICE}\"\nname = \"Alice\"\ntier = 1\nskills = [\"billing\"]\n\
+         protocols = [\"xmpp\"]\nmax_live = {max_live}\nmax_async = 5\n\n\
+         [[agent]]\njid = \"{BOB}\"\nname = \"Bob\"\ntier = 1\nskills = [\"billing\"]\n\
+         protocols = [\"xmpp\"]\nmax_live = {max_live}\nmax_async = 5\n"
+    )
+}
+
+/// One queue `general` behind help@, with `defaults` lines for
+/// `[defaults]` and `more` appended (queues, rules).
+pub fn routing_toml(assign: &str, defaults: &str, more: &str) -> String {
+    format!(
+        "[defaults]\nassign = \"{assign}\"\noffer_timeout_secs = 5\n{defaults}\n\
+         [[queue]]\nname = \"general\"\nentry = [\"{HELP}\"]\nskills = []\n\
+         strategy = \"longest-idle\"\n{more}"
+    )
+}
+
+pub fn directory(agents: &str, routing: &str) -> Arc<Directory> {
+    let cfg = GatewayConfig::from_strs(
+        SUPPORT,
+        (Path::new("agents.toml"), agents),
+        (Path::new("routing.toml"), routing),
+    )
+    .unwrap_or_else(|e| panic!("test configuration: {e}"));
+    Arc::new(Directory::from_config(Arc::new(cfg)))
+}
+
+impl Harness {
+    pub async fn start(agents: &str, routing: &str) -> Harness {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        Harness::on_store(store, Clock::manual(START_MS), agents, routing).await
+    }
+
+    /// A gateway on an existing store and clock: a restart.
+    pub async fn on_store(store: Store, clock: Clock, agents: &str, routing: &str) -> Harness {
+        let out = Arc::new(Recorder::default());
+        let (gw, inbox) = Gateway::new(1024);
+        let shutdown = CancellationToken::new();
+        let env = Env {
+            out: out.clone(),
+            store: store.clone(),
+            clock: clock.clone(),
+            support_domain: SUPPORT.into(),
+            agent_domain: AGENTS_DOMAIN.into(),
+            tasks: TaskTracker::new(),
+        };
+        let task = tokio::spawn(gateway::run(
+            env,
+            gw.clone(),
+            inbox,
+            directory(agents, routing),
+            shutdown.clone(),
+        ));
+        let mut h = Harness {
+            handler: gw.domain_handler(SUPPORT),
+            gateway: gw,
+            clock,
+            store,
+            out,
+            shutdown,
+            task: Some(task),
+            log: Vec::new(),
+        };
+        h.settle().await;
+        h
+    }
+
+    /// Stops the gateway as a shutdown would; the store stays.
+    pub async fn stop(mut self) -> (Store, Clock) {
+        self.shutdown.cancel();
+        if let Some(t) = self.task.take() {
+            t.await.unwrap();
+        }
+        (self.store.clone(), self.clock.clone())
+    }
+
+    /// Waits until the gateway has handled everything handed to it so far
+    /// (timers that fell due included), then collects what it sent.
+    pub async fn settle(&mut self) {
+        let (tx, rx) = oneshot::channel();
+        self.gateway.send(Event::Settled(tx)).await;
+        rx.await.expect("the gateway stopped");
+        let sent = std::mem::take(&mut *self.out.sent.lock().unwrap());
+        self.log.extend(sent);
+    }
+
+    /// Moves the clock on and lets what fell due happen.
+    pub async fn advance(&mut self, by: Duration) {
+        self.clock.advance(by);
+        self.settle().await;
+    }
+
+    /// Hands the gateway a stanza as the router would, and settles.
+    pub async fn stanza(&mut self, xml: &str) {
+        let s = Stanza::parse(bytes::Bytes::from(xml.to_string()))
+            .unwrap_or_else(|e| panic!("test stanza {xml}: {e:?}"));
+        self.handler.hand(Handed::Stanza(s)).await;
+        self.settle().await;
+    }
+
+    /// A chat message from `from` to `to`.
+    pub async fn message(&mut self, from: &str, to: &str, body: &str) {
+        let body = escape(body);
+        self.stanza(&format!(
+            "<message type='chat' from='{from}' to='{to}' id='m{}'>\
+             <body>{body}</body></message>",
+            self.clock.now_ms()
+        ))
+        .await;
+    }
+
+    /// A local agent's resource comes online with `show` (None: plain
+    /// available), or goes offline (`online` false).
+    pub async fn agent_presence(&mut self, full: &str, online: bool, show: Option<&str>) {
+        let full = FullJid::new(full).unwrap();
+        let bare = full.to_bare();
+        {
+            let mut map = self.out.resources.lock().unwrap();
+            let list = map.entry(bare.clone()).or_default();
+            list.retain(|(j, _)| *j != full);
+            if online {
+                let show = show
+                    .map(|s| format!("<show>{s}</show>"))
+                    .unwrap_or_default();
+                let p = Stanza::parse(bytes::Bytes::from(format!(
+                    "<presence from='{full}'>{show}</presence>"
+                )))
+                .unwrap();
+                list.push((full.clone(), Some(p)));
+            }
+        }
+        self.handler.hand(Handed::AccountPresence(bare)).await;
+        self.settle().await;
+    }
+
+    /// Alice and Bob online, on their `desk` resources.
+    pub async fn agents_online(&mut self) {
+        self.agent_presence(&format!("{ALICE}/desk"), true, None)
+            .await;
+        self.agent_presence(&format!("{BOB}/desk"), true, None)
+            .await;
+    }
+
+    /// A customer's first message, and identification given up on (their
+    /// server does not answer in this harness), so the session is routed.
+    pub async fn customer_opens(&mut self, customer: &str, body: &str) {
+        self.message(customer, HELP, body).await;
+        self.advance(Duration::from_secs(3)).await;
+    }
+
+    /// The messages sent to `to` (a bare or full JID) so far and not yet
+    /// taken, with their bodies; takes them.
+    pub fn messages_to(&mut self, to: &str) -> Vec<(Stanza, String)> {
+        let mut taken = Vec::new();
+        self.log.retain(|o| match o {
+            Out::Stanza(s) if s.kind() == switchboard::xml::Kind::Message && addressed(s, to) => {
+                taken.push((s.clone(), s.body().unwrap_or_default()));
+                false
+            }
+            _ => true,
+        });
+        taken
+    }
+
+    /// Takes the first message to `to` whose body contains `text`; panics
+    /// with everything sent when there is none.
+    pub fn line_to(&mut self, to: &str, text: &str) -> Stanza {
+        let i = self.log.iter().position(|o| match o {
+            Out::Stanza(s) => addressed(s, to) && s.body().is_some_and(|b| b.contains(text)),
+            _ => false,
+        });
+        match i {
+            Some(i) => match self.log.remove(i) {
+                Out::Stanza(s) => s,
+                _ => unreachable!(),
+            },
+            None => panic!(
+                "no message to {to} containing {text:?}; sent:\n{}",
+                self.dump()
+            ),
+        }
+    }
+
+    /// Whether some message to `to` contains `text` (not taken).
+    pub fn has_line_to(&self, to: &str, text: &str) -> bool {
+        self.log.iter().any(|o| match o {
+            Out::Stanza(s) => addressed(s, to) && s.body().is_some_and(|b| b.contains(text)),
+            _ => false,
+        })
+    }
+
+    /// Takes every stanza sent so far for which `pred` holds.
+    pub fn take(&mut self, pred: impl Fn(&Out) -> bool) -> Vec<Out> {
+        let mut taken = Vec::new();
+        self.log.retain(|o| {
+            if pred(o) {
+                taken.push(o.clone());
+                false
+            } else {
+                true
+            }
+        });
+        taken
+    }
+
+    /// Drops everything sent so far.
+    pub fn clear(&mut self) {
+        self.log.clear();
+    }
+
+    pub fn dump(&self) -> String {
+        self.log
+            .iter()
+            .map(|o| match o {
+                Out::Stanza(s) => String::from_utf8_lossy(s.bytes()).into_owned(),
+                other => format!("{other:?}"),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The proxy JID of the session offered or assigned to `agent` last.
+    pub fn proxy_of(&self, agent: &str) -> Option<String> {
+        self.log.iter().rev().find_map(|o| match o {
+            Out::Stanza(s) if addressed(s, agent) => s
+                .from()
+                .filter(|f| f.starts_with("s-"))
+                .map(|f| f.split('/').next().unwrap().to_string()),
+            _ => None,
+        })
+    }
+
+    /// A query of the store, for what the gateway kept there.
+    pub async fn session_states(&self) -> Vec<(String, String, Option<String>)> {
+        self.store
+            .sessions_open()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.customer_jid, r.state.as_str().to_string(), r.agent))
+            .collect()
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// `to` is the stanza's `to`, or its bare part.
+fn addressed(s: &Stanza, to: &str) -> bool {
+    s.to()
+        .is_some_and(|t| t == to || (!to.contains('/') && t.split('/').next() == Some(to)))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
