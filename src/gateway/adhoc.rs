@@ -100,13 +100,13 @@ impl Core {
             ));
         } else {
             let mut mine: Vec<(String, String)> = self
-                .sessions
-                .values()
-                .filter(|s| s.rec.agent.as_deref() == Some(agent))
+                .state
+                .sessions()
+                .filter(|s| s.rec().agent.as_deref() == Some(agent))
                 .map(|s| {
                     (
-                        s.rec.id.clone(),
-                        format!("{} ({})", s.rec.customer_jid, s.rec.state.as_str()),
+                        s.rec().id.clone(),
+                        format!("{} ({})", s.rec().customer_jid, s.rec().state.as_str()),
                     )
                 })
                 .collect();

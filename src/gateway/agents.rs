@@ -38,20 +38,19 @@ impl Core {
         }
         self.refresh_agent_features(bare.as_str(), &resources);
         let now = best.unwrap_or(Availability::Off);
-        let rt = self.agents.entry(bare.to_string()).or_default();
+        let rt = self.state.agent_mut(bare.as_str());
         let back = !rt.online && !resources.is_empty();
         rt.online = !resources.is_empty();
         if back {
             self.deliver_held(bare.as_str()).await;
         }
-        let Some(rt) = self.agents.get_mut(bare.as_str()) else {
-            return;
-        };
+        let now_ms = self.clock.now_ms();
+        let rt = self.state.agent_mut(bare.as_str());
         if rt.availability == Some(now) {
             return;
         }
         if rt.availability.is_none() || rt.availability == Some(Availability::Off) {
-            rt.idle_since_ms = self.clock.now_ms();
+            rt.idle_since_ms = now_ms;
         }
         rt.availability = Some(now);
         rt.grace_seq += 1;
@@ -68,13 +67,13 @@ impl Core {
     /// in the transcript, see `AgentRt::online`) goes to them now.
     async fn deliver_held(&mut self, agent: &str) {
         let ids: Vec<String> = self
-            .sessions
-            .values()
+            .state
+            .sessions()
             .filter(|s| {
-                s.rec.agent.as_deref() == Some(agent)
-                    && matches!(s.rec.state, SessionState::Live | SessionState::Async)
+                s.rec().agent.as_deref() == Some(agent)
+                    && matches!(s.rec().state, SessionState::Live | SessionState::Async)
             })
-            .map(|s| s.rec.id.clone())
+            .map(|s| s.rec().id.clone())
             .collect();
         for id in ids {
             self.deliver_waiting(&id).await;

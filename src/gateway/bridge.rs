@@ -8,17 +8,42 @@ use jid::Jid;
 
 use super::adapt::{adapt, Target};
 use super::journal::Entry;
-use super::{Core, Sess};
+use super::state::{Change, Sess};
+use super::Core;
 use crate::store::{Direction, NewMessage, SessionState};
 use crate::xml::build::{el, stanza, BuilderExt};
 use crate::xml::Condition;
 use crate::xml::{escape_attr, ns, Kind, Stanza};
 
+/// The bridge's reactions: a new agent gets the session's context and what
+/// the customer wrote while waiting, and the customer is told who answers;
+/// a closed session's customer gets its farewell.
+pub(super) async fn on_change(core: &mut Core, change: &Change) {
+    match change {
+        Change::Assigned { id, agent } => {
+            core.send_context(id).await;
+            core.deliver_waiting(id).await;
+            let name = core
+                .dir
+                .agent(agent)
+                .map(|a| a.name.clone())
+                .unwrap_or_default();
+            core.to_customer_text(id, &format!("You are now chatting with {name}."))
+                .await;
+        }
+        Change::Closed {
+            sess,
+            farewell: Some(text),
+        } => core.to_customer_raw(sess, text).await,
+        _ => {}
+    }
+}
+
 impl Core {
     /// A stanza to a session's proxy JID.
     pub(super) async fn at_proxy(&mut self, from: &Jid, id: &str, s: Stanza) {
         let sender = from.to_bare().to_string();
-        let agent = self.sessions.get(id).and_then(|x| x.rec.agent.clone());
+        let agent = self.state.session(id).and_then(|x| x.rec().agent.clone());
         if !self.is_agent(&sender) || agent.as_deref() != Some(sender.as_str()) {
             // Customers never reach a session through its proxy, and an
             // agent never writes into someone else's session.
@@ -51,10 +76,10 @@ impl Core {
     }
 
     async fn agent_message(&mut self, from: &Jid, id: &str, s: Stanza, body: Option<String>) {
-        let Some(sess) = self.sessions.get(id) else {
+        let Some(sess) = self.state.session(id) else {
             return;
         };
-        if !matches!(sess.rec.state, SessionState::Live | SessionState::Async) {
+        if !matches!(sess.rec().state, SessionState::Live | SessionState::Async) {
             return self
                 .bounce(
                     &s,
@@ -64,8 +89,8 @@ impl Core {
                 .await;
         }
         // To the bare JID: every device of the customer gets it.
-        let to = sess.rec.customer_jid.clone();
-        let entry = sess.rec.entry_jid.clone();
+        let to = sess.rec().customer_jid.clone();
+        let entry = sess.rec().entry_jid.clone();
         let out = s.with_addresses(Some(&entry), Some(&to));
         let name = self
             .dir
@@ -88,10 +113,12 @@ impl Core {
 
     /// What the session's customer can receive, as identification found.
     fn customer_target(&self, id: &str) -> Target<'_> {
-        self.sessions.get(id).map_or(Target::default(), |s| Target {
-            features: s.ctx.ident.features.as_ref(),
-            max_length: s.ctx.ident.max_length,
-        })
+        self.state
+            .session(id)
+            .map_or(Target::default(), |s| Target {
+                features: s.ctx().ident.features.as_ref(),
+                max_length: s.ctx().ident.max_length,
+            })
     }
 
     /// What an agent's client can show.
@@ -109,10 +136,10 @@ impl Core {
     /// with the transcript calling it delivered. It waits in the transcript
     /// instead, for `deliver_held`.
     pub(super) fn stanzas_to_agent(&self, id: &str, s: &Stanza) -> Option<Vec<Stanza>> {
-        let sess = self.sessions.get(id)?;
-        let agent = sess.rec.agent.as_ref()?;
-        if !matches!(sess.rec.state, SessionState::Live | SessionState::Async)
-            || !self.agents.get(agent).is_some_and(|a| a.online)
+        let sess = self.state.session(id)?;
+        let agent = sess.rec().agent.as_ref()?;
+        if !matches!(sess.rec().state, SessionState::Live | SessionState::Async)
+            || !self.state.agent(agent).is_some_and(|a| a.online)
         {
             return None;
         }
@@ -124,12 +151,17 @@ impl Core {
     /// On assignment: what the customer wrote while waiting, stamped with
     /// when they wrote it (XEP-0203).
     pub(super) async fn deliver_waiting(&self, id: &str) {
-        let Some(agent) = self.sessions.get(id).and_then(|s| s.rec.agent.clone()) else {
+        let Some(agent) = self.state.session(id).and_then(|s| s.rec().agent.clone()) else {
             return;
         };
         // Messages still in the journal must be stored to be found.
         self.journal.flush().await;
-        let pending = match self.store.messages_undelivered(id, Direction::In).await {
+        let pending = match self
+            .state
+            .store()
+            .messages_undelivered(id, Direction::In)
+            .await
+        {
             Ok(p) => p,
             Err(e) => return tracing::error!(error = %e, "loading queued messages failed"),
         };
@@ -148,7 +180,8 @@ impl Core {
         }
         if !done.is_empty() {
             let _ = self
-                .store
+                .state
+                .store()
                 .messages_mark_delivered(&done, self.clock.now_ms())
                 .await;
         }
@@ -163,22 +196,22 @@ impl Core {
     /// A line from Switchboard to the customer, from the entry JID; stored
     /// in the transcript.
     pub(super) async fn to_customer_text(&self, id: &str, text: &str) {
-        if let Some(sess) = self.sessions.get(id) {
+        if let Some(sess) = self.state.session(id) {
             self.to_customer_raw(sess, text).await;
         }
     }
 
     pub(super) async fn to_customer_raw(&self, sess: &Sess, text: &str) {
-        let m = chat(&sess.rec.entry_jid, &sess.rec.customer_jid, text);
+        let m = chat(&sess.rec().entry_jid, &sess.rec().customer_jid, text);
         // Only the length matters for our own plain texts.
         let target = Target {
             features: None,
-            max_length: sess.ctx.ident.max_length,
+            max_length: sess.ctx().ident.max_length,
         };
         let row = NewMessage {
-            session_id: sess.rec.id.clone(),
+            session_id: sess.rec().id.clone(),
             direction: Direction::System,
-            sender: sess.rec.entry_jid.clone(),
+            sender: sess.rec().entry_jid.clone(),
             body: Some(text.to_string()),
             stanza: String::from_utf8_lossy(m.bytes()).into_owned(),
             created_at: self.clock.now_ms(),

@@ -16,15 +16,15 @@ pub(super) const HELP: &str = "Commands: /take, /close, /note TEXT, /transfer AG
 impl Core {
     /// One action on session `id` by `agent`; the reply to show them.
     pub(super) async fn action(&mut self, agent: &str, id: &str, cmd: &str, arg: &str) -> String {
-        let Some(sess) = self.sessions.get(id) else {
+        let Some(sess) = self.state.session(id) else {
             return format!("No open session {id}.");
         };
-        if sess.rec.agent.as_deref() != Some(agent) {
+        if sess.rec().agent.as_deref() != Some(agent) {
             return format!("Session {id} is not yours.");
         }
         match cmd {
             "take" => {
-                if sess.rec.state == SessionState::Offered {
+                if sess.rec().state == SessionState::Offered {
                     self.assign(id, agent, SessionState::Live).await;
                     format!("Session {id} is yours.")
                 } else {
@@ -39,7 +39,8 @@ impl Core {
                 // After what the journal holds, so the transcript keeps order.
                 self.journal.flush().await;
                 let stored = self
-                    .store
+                    .state
+                    .store()
                     .message_append(
                         id,
                         Direction::Note,
@@ -71,17 +72,17 @@ impl Core {
     /// Who the customer is, how they reach us and why the session came
     /// here: the same lines as at assignment.
     pub(super) fn session_info(&self, id: &str) -> String {
-        let Some(sess) = self.sessions.get(id) else {
+        let Some(sess) = self.state.session(id) else {
             return format!("No open session {id}.");
         };
         let mut lines = vec![format!(
             "Session {id} · {} · queue {} · {}",
-            sess.rec.customer_jid,
-            sess.rec.queue,
-            sess.rec.state.as_str()
+            sess.rec().customer_jid,
+            sess.rec().queue,
+            sess.rec().state.as_str()
         )];
-        if sess.routed {
-            lines.extend(sess.ctx.describe());
+        if sess.routed() {
+            lines.extend(sess.ctx().describe());
         } else {
             lines.push("Identification is still under way.".into());
         }
@@ -129,7 +130,7 @@ impl Core {
     /// Going off duty makes an agent unavailable to routing whatever their
     /// presence says; on duty, presence decides again.
     pub(super) async fn duty(&mut self, agent: &str, on: bool) -> String {
-        self.agents.entry(agent.to_string()).or_default().off_duty = !on;
+        self.state.agent_mut(agent).off_duty = !on;
         self.assign_waiting().await;
         self.broadcast_status().await;
         if on {
@@ -141,15 +142,15 @@ impl Core {
 
     pub(super) fn work_of(&self, agent: &str) -> String {
         let mut lines: Vec<String> = self
-            .sessions
-            .values()
-            .filter(|s| s.rec.agent.as_deref() == Some(agent))
+            .state
+            .sessions()
+            .filter(|s| s.rec().agent.as_deref() == Some(agent))
             .map(|s| {
                 format!(
                     "{} {} {}",
-                    s.rec.state.as_str(),
-                    self.proxy_jid(&s.rec.id),
-                    s.rec.customer_jid
+                    s.rec().state.as_str(),
+                    self.proxy_jid(&s.rec().id),
+                    s.rec().customer_jid
                 )
             })
             .collect();

@@ -6,6 +6,7 @@ use jid::Jid;
 
 use super::assign::{Availability, Mode};
 use super::context::Needs;
+use super::state::Change;
 use super::Core;
 use crate::store::{RosterItem, Subscription};
 use crate::xml::build::{el, stanza, BuilderExt};
@@ -21,6 +22,14 @@ pub enum Status {
     Busy(u64),
     /// Nobody on duty.
     Closed,
+}
+
+/// An assignment can change what an entry's presence says (its agents
+/// may now be full).
+pub(super) async fn on_change(core: &mut Core, change: &Change) {
+    if let Change::Assigned { .. } = change {
+        core.broadcast_status().await;
+    }
 }
 
 impl Core {
@@ -45,7 +54,7 @@ impl Core {
                     ask: false,
                     groups: Vec::new(),
                 };
-                let known = self.store.roster_item(entry, &customer).await;
+                let known = self.state.store().roster_item(entry, &customer).await;
                 let mutual = matches!(&known, Ok(Some(i)) if i.subscription == Subscription::Both);
                 let item = RosterItem {
                     subscription: if mutual {
@@ -56,7 +65,7 @@ impl Core {
                     ask: !mutual,
                     ..item
                 };
-                if let Err(e) = self.store.roster_upsert(entry, &item).await {
+                if let Err(e) = self.state.store().roster_upsert(entry, &item).await {
                     tracing::error!(error = %e, "storing an entry subscription failed");
                 }
                 self.route(presence(entry, &customer, Some("subscribed"), None))
@@ -71,20 +80,20 @@ impl Core {
                 self.send_status(entry, &customer).await;
             }
             Some(t @ ("subscribed" | "unsubscribed")) => {
-                if let Ok(Some(mut item)) = self.store.roster_item(entry, &customer).await {
+                if let Ok(Some(mut item)) = self.state.store().roster_item(entry, &customer).await {
                     item.subscription = if t == "subscribed" {
                         Subscription::Both
                     } else {
                         Subscription::From
                     };
                     item.ask = false;
-                    if let Err(e) = self.store.roster_upsert(entry, &item).await {
+                    if let Err(e) = self.state.store().roster_upsert(entry, &item).await {
                         tracing::error!(error = %e, "storing an entry subscription failed");
                     }
                 }
             }
             Some("unsubscribe") => {
-                let _ = self.store.roster_remove(entry, &customer).await;
+                let _ = self.state.store().roster_remove(entry, &customer).await;
                 self.route(presence(entry, &customer, Some("unsubscribed"), None))
                     .await;
             }
@@ -168,9 +177,9 @@ impl Core {
             return Status::Closed;
         }
         let waiting = self
-            .sessions
-            .values()
-            .filter(|s| s.rec.queue == queue.name && s.rec.agent.is_none())
+            .state
+            .sessions()
+            .filter(|s| s.rec().queue == queue.name && s.rec().agent.is_none())
             .count() as u64;
         let minutes = self.dir.wait_estimate().as_secs().div_ceil(60).max(1) * (waiting + 1);
         Status::Busy(minutes)
@@ -209,7 +218,7 @@ impl Core {
                 continue;
             }
             self.entry_status.insert(entry.clone(), now);
-            let subscribers = self.store.roster(&entry).await.unwrap_or_default();
+            let subscribers = self.state.store().roster(&entry).await.unwrap_or_default();
             for item in subscribers {
                 self.send_status(&entry, &item.contact).await;
             }

@@ -173,10 +173,10 @@ impl Core {
             e.attr_ns(&minidom::rxml::Namespace::XML, "lang")
                 .map(String::from)
         });
-        let Some(sess) = self.sessions.get_mut(id) else {
+        let Some(sess) = self.state.session_mut(id) else {
             return;
         };
-        sess.ctx.ident.lang = lang;
+        sess.lang = lang;
         sess.pending = waiting.into_iter().collect();
         if sess.pending.is_empty() {
             return self.route_session(id).await;
@@ -192,10 +192,10 @@ impl Core {
 
     /// Time is up: route with what is known.
     pub(super) async fn identify_timeout(&mut self, id: &str) {
-        let Some(sess) = self.sessions.get_mut(id) else {
+        let Some(sess) = self.state.session_mut(id) else {
             return;
         };
-        if sess.routed {
+        if sess.routed() {
             return;
         }
         debug!(session = %id, unanswered = sess.pending.len(), "identification timed out");
@@ -262,11 +262,11 @@ impl Core {
         }
         let id = s.id().unwrap_or_default().to_string();
         let done: Vec<String> = self
-            .sessions
-            .values_mut()
+            .state
+            .sessions_mut()
             .filter_map(|x| {
-                let done = !x.routed && x.pending.remove(&id) && x.pending.is_empty();
-                done.then(|| x.rec.id.clone())
+                let done = !x.routed() && x.pending.remove(&id) && x.pending.is_empty();
+                done.then(|| x.rec().id.clone())
             })
             .collect();
         for session in done {

@@ -27,9 +27,10 @@ mod queue;
 mod remote;
 mod route;
 mod sessions;
+mod state;
 mod worklist;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,7 +42,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info};
 
 use crate::router::{DomainHandler, Handed};
-use crate::store::{SessionRecord, SessionState, Store};
+use crate::store::{SessionState, Store};
 use crate::xml::{Condition, Stanza};
 use assign::Availability;
 use directory::Directory;
@@ -124,76 +125,15 @@ impl Gateway {
     }
 }
 
-/// A session as the actor keeps it: the stored record plus what only
-/// matters while the process runs.
-struct Sess {
-    rec: SessionRecord,
-    /// The resource the customer last wrote from, where replies go.
-    customer_full: Option<String>,
-    /// Offers are numbered so a stale timer cannot withdraw a new offer.
-    offer_seq: u64,
-    /// Agents whose offer lapsed, skipped when offering again.
-    lapsed: Vec<String>,
-    /// The position last told to the customer.
-    told_position: Option<usize>,
-    /// When someone last wrote in the session (ms), for the idle close.
-    last_activity_ms: i64,
-    /// Who the customer is and what routing decided (stored as JSON).
-    ctx: context::Context,
-    /// Identification queries still unanswered.
-    pending: HashSet<String>,
-    /// Rules have been applied; until then the session waits unoffered.
-    routed: bool,
-    /// The first message's body, which keyword and regex rules read.
-    first_text: String,
-    /// The agent the customer spoke with last, once looked up (the lookup
-    /// is a query; assignment attempts are many).
-    sticky: Option<Option<String>>,
-}
-
-impl Sess {
-    fn new(rec: SessionRecord, routed: bool, now: i64) -> Sess {
-        Sess {
-            ctx: context::Context::from_json(rec.context.as_deref()),
-            rec,
-            customer_full: None,
-            offer_seq: 0,
-            lapsed: Vec::new(),
-            told_position: None,
-            last_activity_ms: now,
-            pending: HashSet::new(),
-            routed,
-            first_text: String::new(),
-            sticky: None,
-        }
-    }
-}
-
-#[derive(Default)]
-struct AgentRt {
-    availability: Option<Availability>,
-    idle_since_ms: i64,
-    /// Numbers the grace periods, so a return cancels the pending one.
-    grace_seq: u64,
-    /// `/off`: no new sessions whatever the presence says.
-    off_duty: bool,
-    /// Some resource of the agent is available (whatever its `<show/>`):
-    /// the bridge relays to them only then, and otherwise leaves what the
-    /// customer writes undelivered in the transcript until they are back.
-    online: bool,
-}
-
 struct Core {
     out: Arc<dyn Outbox>,
     clock: Clock,
     agent_domain: String,
     timers: Timers,
-    store: Store,
+    /// Sessions and agents: changed only through its methods.
+    state: state::State,
     dir: Arc<Directory>,
     support: String,
-    sessions: HashMap<String, Sess>,
-    by_customer: HashMap<String, String>,
-    agents: HashMap<String, AgentRt>,
     cursors: HashMap<String, usize>,
     /// Availability of agents hosted on other servers, per resource, from
     /// the presence they send the support domain once subscribed.
@@ -206,7 +146,6 @@ struct Core {
     journal: journal::Journal,
     /// Each agent's client features, when known (see `agent_features`).
     agent_feats: HashMap<String, std::collections::BTreeSet<String>>,
-    gateway: Gateway,
 }
 
 /// Runs the gateway until shutdown. Open sessions are loaded from the store
@@ -225,18 +164,14 @@ pub async fn run(
         out: env.out,
         clock: env.clock,
         timers: Timers::default(),
-        store: env.store,
+        state: state::State::new(env.store, Arc::clone(&gateway.customers)),
         dir,
-        sessions: HashMap::new(),
-        by_customer: HashMap::new(),
-        agents: HashMap::new(),
         cursors: HashMap::new(),
         entry_status: HashMap::new(),
         remote_presence: HashMap::new(),
         ident: identify::Cache::default(),
         journal,
         agent_feats: HashMap::new(),
-        gateway,
     };
     if let Err(e) = core.load().await {
         error!(error = %e, "loading open sessions failed");
@@ -295,6 +230,7 @@ impl Core {
             Event::IdentifyTimeout { session } => self.identify_timeout(&session).await,
             Event::Sweep => {
                 self.close_idle().await;
+                self.route_stalled().await;
                 self.probe_silent_agents().await;
                 // Business hours open and close with time alone.
                 self.broadcast_status().await;
@@ -319,25 +255,10 @@ impl Core {
     }
 
     async fn load(&mut self) -> Result<(), crate::store::StoreError> {
-        for rec in self.store.sessions_open().await? {
-            self.gateway
-                .customers
-                .write()
-                .expect("customer set")
-                .insert(rec.customer_jid.clone());
-            self.by_customer
-                .insert(rec.customer_jid.clone(), rec.id.clone());
-            // Routed before the restart: its context holds the decision.
-            self.sessions
-                .insert(rec.id.clone(), Sess::new(rec, true, 0));
-        }
+        // Routed before the restart: their contexts hold the decisions.
+        self.state.load().await?;
         // An offer does not survive a restart: its timer is gone.
-        let offered: Vec<String> = self
-            .sessions
-            .values()
-            .filter(|s| s.rec.state == SessionState::Offered)
-            .map(|s| s.rec.id.clone())
-            .collect();
+        let offered = self.state.ids_where(|s| s.state() == SessionState::Offered);
         for id in offered {
             self.requeue(&id, true).await;
         }
@@ -348,7 +269,7 @@ impl Core {
                 self.agent_presence(&bare).await;
             }
         }
-        info!(open = self.sessions.len(), "gateway ready");
+        info!(open = self.state.len(), "gateway ready");
         Ok(())
     }
 
@@ -385,7 +306,7 @@ impl Core {
         if self.dir.is_entry(&bare_to) {
             return self.at_entry(&from, &bare_to, s).await;
         }
-        if self.sessions.contains_key(&node) {
+        if self.state.session(&node).is_some() {
             return self.at_proxy(&from, &node, s).await;
         }
         self.bounce(&s, crate::xml::Condition::ItemNotFound, None)
@@ -402,10 +323,10 @@ impl Core {
     async fn close_idle(&mut self) {
         let cutoff = crate::util::now_ms() - self.dir.session_idle().as_millis() as i64;
         let idle: Vec<String> = self
-            .sessions
-            .values()
-            .filter(|s| s.rec.updated_at.max(s.last_activity_ms) < cutoff)
-            .map(|s| s.rec.id.clone())
+            .state
+            .sessions()
+            .filter(|s| s.rec().updated_at.max(s.last_activity_ms) < cutoff)
+            .map(|s| s.rec().id.clone())
             .collect();
         for id in idle {
             self.close(&id, "idle").await;
@@ -429,6 +350,22 @@ impl Core {
 
     async fn route(&self, s: Stanza) {
         self.out.route(s).await;
+    }
+
+    /// Hands a change the state made to each feature that reacts to
+    /// changes, in this order; a feature that must hear of them adds its
+    /// line here (see ARCHITECTURE.md, "How to add a gateway feature").
+    ///
+    /// Boxed: a reaction may change the state again (a close lets the next
+    /// waiting session be assigned), so this future contains itself.
+    fn react(&mut self, change: state::Change) -> ports::Sending<'_> {
+        Box::pin(async move {
+            sessions::on_change(self, &change).await;
+            worklist::on_change(self, &change).await;
+            bridge::on_change(self, &change).await;
+            queue::on_change(self, &change).await;
+            entry::on_change(self, &change).await;
+        })
     }
 
     /// The error reply to a stanza sent to the support domain.

@@ -10,34 +10,27 @@ use crate::store::{Direction, SessionState};
 
 impl Core {
     /// Changes state (and group in the work list) keeping the agent.
-    pub(super) async fn set_state(&mut self, id: &str, state: SessionState, agent: &str) {
-        if let Err(e) = self
-            .store
-            .session_set_state(id, state, Some(agent), self.clock.now_ms())
-            .await
-        {
-            return tracing::error!(error = %e, "storing a state change failed");
+    pub(super) async fn set_state(&mut self, id: &str, state: SessionState) {
+        match self.state.set_state(id, state, self.clock.now_ms()).await {
+            Ok(change) => self.react(change).await,
+            Err(e) => tracing::error!(error = %e, session = %id, "storing a state change failed"),
         }
-        if let Some(s) = self.sessions.get_mut(id) {
-            s.rec.state = state;
-        }
-        self.worklist_add(id).await;
     }
 
     /// An async session whose customer writes again: live with its agent
     /// when they have room, else live with a second capable agent, else it
     /// stays async.
     pub(super) async fn go_live(&mut self, id: &str) {
-        let Some(sess) = self.sessions.get(id) else {
+        let Some(sess) = self.state.session(id) else {
             return;
         };
-        let Some(agent) = sess.rec.agent.clone() else {
+        let Some(agent) = sess.rec().agent.clone() else {
             return;
         };
-        let Some(queue) = self.dir.queue(&sess.rec.queue).cloned() else {
+        let Some(queue) = self.dir.queue(&sess.rec().queue).cloned() else {
             return;
         };
-        let needs = sess.ctx.needs.clone();
+        let needs = sess.ctx().needs.clone();
         let views = self.agent_views();
         let exclude = [agent.clone()];
         let own = views.iter().find(|v| v.jid == agent);
@@ -45,7 +38,7 @@ impl Core {
             .is_some_and(|v| v.availability == assign::Availability::Live && v.live < v.max_live);
         if room {
             info!(session = %id, %agent, "async session goes live");
-            return self.set_state(id, SessionState::Live, &agent).await;
+            return self.set_state(id, SessionState::Live).await;
         }
         let need = self.need_for(&queue, &needs, Mode::Live, &exclude, None);
         let mut cursor = *self.cursors.get(&queue.name).unwrap_or(&0);
@@ -61,7 +54,7 @@ impl Core {
 
     /// Moves a session from its agent to `to`, telling the first agent.
     pub(super) async fn hand_over(&mut self, id: &str, to: &str, state: SessionState, why: &str) {
-        if let Some(old) = self.sessions.get(id).and_then(|s| s.rec.agent.clone()) {
+        if let Some(old) = self.state.session(id).and_then(|s| s.rec().agent.clone()) {
             self.worklist_remove(id).await;
             let name = self
                 .dir
@@ -77,10 +70,10 @@ impl Core {
     /// it now, or back into a queue, first in line.
     pub(super) async fn transfer(&mut self, id: &str, target: &str) -> String {
         let target = target.trim();
-        let Some(sess) = self.sessions.get(id) else {
+        let Some(sess) = self.state.session(id) else {
             return "No such session.".into();
         };
-        let state = sess.rec.state;
+        let state = sess.rec().state;
         let agent = self
             .dir
             .agents()
@@ -89,7 +82,7 @@ impl Core {
             })
             .map(|a| a.jid.to_string());
         if let Some(to) = agent {
-            let Some(queue) = self.dir.queue(&sess.rec.queue).cloned() else {
+            let Some(queue) = self.dir.queue(&sess.rec().queue).cloned() else {
                 return "The session's queue no longer exists.".into();
             };
             let mode = if state == SessionState::Async {
@@ -97,7 +90,7 @@ impl Core {
             } else {
                 Mode::Live
             };
-            let needs = sess.ctx.needs.clone();
+            let needs = sess.ctx().needs.clone();
             let views = self.agent_views();
             let need = self.need_for(&queue, &needs, mode, &[], None);
             let ok = views
@@ -115,11 +108,10 @@ impl Core {
             return String::new();
         }
         if self.dir.queue(target).is_some() {
-            if let Err(e) = self.store.session_set_queue(id, target).await {
+            if let Err(e) = self.state.set_queue(id, target).await {
                 tracing::error!(error = %e, "storing a transfer failed");
                 return "The transfer failed; try again.".into();
             }
-            self.worklist_remove(id).await;
             self.requeue(id, true).await;
             self.to_customer_text(id, "You are being transferred; one moment please.")
                 .await;
@@ -133,11 +125,11 @@ impl Core {
     /// The session's context for its new agent: the customer's
     /// identification and routing, and what was said before them.
     pub(super) async fn send_context(&self, id: &str) {
-        let Some(agent) = self.sessions.get(id).and_then(|s| s.rec.agent.clone()) else {
+        let Some(agent) = self.state.session(id).and_then(|s| s.rec().agent.clone()) else {
             return;
         };
         self.journal.flush().await;
-        let Ok(entries) = self.store.transcript(id).await else {
+        let Ok(entries) = self.state.store().transcript(id).await else {
             return;
         };
         let lines: Vec<String> = entries
@@ -172,23 +164,22 @@ impl Core {
     /// grace period for them to come back.
     pub(super) async fn agent_left(&mut self, agent: &str, seq: u64) {
         let offered: Vec<String> = self
-            .sessions
-            .values()
+            .state
+            .sessions()
             .filter(|s| {
-                s.rec.agent.as_deref() == Some(agent) && s.rec.state == SessionState::Offered
+                s.rec().agent.as_deref() == Some(agent) && s.rec().state == SessionState::Offered
             })
-            .map(|s| s.rec.id.clone())
+            .map(|s| s.rec().id.clone())
             .collect();
         for id in offered {
-            if let Some(s) = self.sessions.get_mut(&id) {
+            if let Some(s) = self.state.session_mut(&id) {
                 s.lapsed.push(agent.to_string());
             }
             self.requeue(&id, true).await;
         }
-        let live = self
-            .sessions
-            .values()
-            .any(|s| s.rec.agent.as_deref() == Some(agent) && s.rec.state == SessionState::Live);
+        let live = self.state.sessions().any(|s| {
+            s.rec().agent.as_deref() == Some(agent) && s.rec().state == SessionState::Live
+        });
         if live {
             self.later(
                 self.dir.agent_grace(),
@@ -203,21 +194,22 @@ impl Core {
     /// The grace period passed and the agent is still away: each live
     /// session goes back to the front of its queue.
     pub(super) async fn grace_expired(&mut self, agent: &str, seq: u64) {
-        let still_gone = self.agents.get(agent).is_some_and(|a| {
+        let still_gone = self.state.agent(agent).is_some_and(|a| {
             a.grace_seq == seq && a.availability == Some(assign::Availability::Off)
         });
         if !still_gone {
             return;
         }
         let live: Vec<String> = self
-            .sessions
-            .values()
-            .filter(|s| s.rec.agent.as_deref() == Some(agent) && s.rec.state == SessionState::Live)
-            .map(|s| s.rec.id.clone())
+            .state
+            .sessions()
+            .filter(|s| {
+                s.rec().agent.as_deref() == Some(agent) && s.rec().state == SessionState::Live
+            })
+            .map(|s| s.rec().id.clone())
             .collect();
         for id in live {
             info!(session = %id, %agent, "agent gone: session re-queued at the front");
-            self.worklist_remove(&id).await;
             self.requeue(&id, true).await;
             self.to_customer_text(
                 &id,

@@ -3,18 +3,27 @@
 
 use std::collections::HashMap;
 
+use super::state::Change;
 use super::Core;
 use crate::store::SessionState;
+
+/// The line moves when a session leaves it for good: the agent who closed
+/// it may take the next.
+pub(super) async fn on_change(core: &mut Core, change: &Change) {
+    if let Change::Closed { .. } = change {
+        core.assign_waiting().await;
+    }
+}
 
 impl Core {
     /// Tries every waiting session, in queue order, while some agent has
     /// room; then tells each waiting customer their place.
     pub(super) async fn assign_waiting(&mut self) {
         let mut waiting: Vec<(i64, i64, String)> = self
-            .sessions
-            .values()
-            .filter(|s| s.rec.state == SessionState::Waiting)
-            .map(|s| (-s.rec.priority, s.rec.enqueued_at, s.rec.id.clone()))
+            .state
+            .sessions()
+            .filter(|s| s.rec().state == SessionState::Waiting)
+            .map(|s| (-s.rec().priority, s.rec().enqueued_at, s.rec().id.clone()))
             .collect();
         waiting.sort();
         for (_, _, id) in waiting {
@@ -30,12 +39,12 @@ impl Core {
     /// queue instead of a count per customer.
     async fn tell_positions(&mut self) {
         let mut lines: HashMap<&str, Vec<(i64, i64, &str)>> = HashMap::new();
-        for s in self.sessions.values() {
-            if s.rec.state == SessionState::Waiting && s.routed {
-                lines.entry(s.rec.queue.as_str()).or_default().push((
-                    -s.rec.priority,
-                    s.rec.enqueued_at,
-                    s.rec.id.as_str(),
+        for s in self.state.sessions() {
+            if s.rec().state == SessionState::Waiting && s.routed() {
+                lines.entry(s.rec().queue.as_str()).or_default().push((
+                    -s.rec().priority,
+                    s.rec().enqueued_at,
+                    s.rec().id.as_str(),
                 ));
             }
         }
@@ -43,7 +52,7 @@ impl Core {
         for line in lines.values_mut() {
             line.sort_unstable();
             for (i, (_, _, id)) in line.iter().enumerate() {
-                if self.sessions.get(*id).and_then(|s| s.told_position) != Some(i + 1) {
+                if self.state.session(id).and_then(|s| s.told_position) != Some(i + 1) {
                     changed.push((id.to_string(), i + 1));
                 }
             }
@@ -61,22 +70,22 @@ impl Core {
     /// Tells a waiting customer their place and the expected wait, when it
     /// changed since they were last told.
     pub(super) async fn tell_position(&mut self, id: &str) {
-        let Some(sess) = self.sessions.get(id) else {
+        let Some(sess) = self.state.session(id) else {
             return;
         };
-        if sess.rec.state != SessionState::Waiting || !sess.routed {
+        if sess.rec().state != SessionState::Waiting || !sess.routed() {
             return;
         }
         let key = (
-            -sess.rec.priority,
-            sess.rec.enqueued_at,
-            sess.rec.id.as_str(),
+            -sess.rec().priority,
+            sess.rec().enqueued_at,
+            sess.rec().id.as_str(),
         );
         let position = 1 + self
-            .sessions
-            .values()
-            .filter(|s| s.rec.state == SessionState::Waiting && s.rec.queue == sess.rec.queue)
-            .filter(|s| (-s.rec.priority, s.rec.enqueued_at, s.rec.id.as_str()) < key)
+            .state
+            .sessions()
+            .filter(|s| s.rec().state == SessionState::Waiting && s.rec().queue == sess.rec().queue)
+            .filter(|s| (-s.rec().priority, s.rec().enqueued_at, s.rec().id.as_str()) < key)
             .count();
         if sess.told_position == Some(position) {
             return;
@@ -88,7 +97,7 @@ impl Core {
         let minutes = self.dir.wait_estimate().as_secs().div_ceil(60).max(1) * position as u64;
         let text =
             format!("You are number {position} in the queue; the wait is about {minutes} min.");
-        if let Some(s) = self.sessions.get_mut(id) {
+        if let Some(s) = self.state.session_mut(id) {
             s.told_position = Some(position);
         }
         self.to_customer_text(id, &text).await;

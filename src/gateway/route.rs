@@ -32,20 +32,20 @@ impl Core {
     /// Identification is done (or timed out): apply the rules and let the
     /// session compete for an agent.
     pub(super) async fn route_session(&mut self, id: &str) {
-        let Some(sess) = self.sessions.get(id) else {
+        let Some(sess) = self.state.session(id) else {
             return;
         };
-        if sess.routed {
+        if sess.routed() {
             return;
         }
         let full = sess
             .customer_full
             .clone()
-            .unwrap_or_else(|| sess.rec.customer_jid.clone());
+            .unwrap_or_else(|| sess.rec().customer_jid.clone());
         let mut ident = self.compose_ident(&full);
-        ident.lang = sess.ctx.ident.lang.clone();
-        ident.answers = sess.ctx.ident.answers.clone();
-        let entry = sess.rec.entry_jid.clone();
+        ident.lang = sess.lang.clone();
+        ident.answers = sess.ctx().ident.answers.clone();
+        let entry = sess.rec().entry_jid.clone();
         let text = sess.first_text.clone();
         let d = self.decide(&entry, &ident, &text);
         let entry_queue = self.dir.queue_of_entry(&entry).map(|q| q.name.clone());
@@ -73,37 +73,23 @@ impl Core {
             .priority
             .or_else(|| self.dir.queue(&queue).map(|q| i64::from(q.priority)))
             .unwrap_or(0);
-        let Some(sess) = self.sessions.get_mut(id) else {
+        let Some(sess) = self.state.session(id) else {
             return;
         };
-        sess.routed = true;
-        sess.ctx.ident = ident;
-        sess.ctx.needs = needs;
-        let json = sess.ctx.to_json();
-        let queue_changed = sess.rec.queue != queue;
-        let priority_changed = sess.rec.priority != priority;
-        sess.rec.queue = queue.clone();
-        sess.rec.priority = priority;
+        let mut ctx = sess.ctx().clone();
+        ctx.ident = ident;
+        ctx.needs = needs;
         info!(
             session = %id,
-            channel = %sess.ctx.ident.channel,
-            client = sess.ctx.ident.client.as_deref().unwrap_or("?"),
-            rule = sess.ctx.needs.rule.as_deref().unwrap_or("-"),
+            channel = %ctx.ident.channel,
+            client = ctx.ident.client.as_deref().unwrap_or("?"),
+            rule = ctx.needs.rule.as_deref().unwrap_or("-"),
             %queue,
             "session routed"
         );
-        let stored = async {
-            self.store.session_set_context(id, &json).await?;
-            if queue_changed {
-                self.store.session_set_queue(id, &queue).await?;
-            }
-            if priority_changed {
-                self.store.session_set_priority(id, priority).await?;
-            }
-            Ok::<_, crate::store::StoreError>(())
-        };
-        if let Err(e) = stored.await {
-            error!(error = %e, session = %id, "storing the routing of a session failed");
+        if let Err(e) = self.state.route(id, ctx, &queue, priority).await {
+            // Unrouted, it waits for the next sweep to try again.
+            return error!(error = %e, session = %id, "storing the routing of a session failed");
         }
         if let Some(text) = &d.reject {
             self.to_customer_text(id, text).await;
@@ -115,6 +101,17 @@ impl Core {
         self.try_assign(id).await;
         self.tell_position(id).await;
         self.broadcast_status().await;
+    }
+
+    /// Sessions whose routing could not be stored, tried again (with the
+    /// idle sweep).
+    pub(super) async fn route_stalled(&mut self) {
+        let stalled = self
+            .state
+            .ids_where(|s| !s.routed() && s.pending.is_empty());
+        for id in stalled {
+            self.route_session(&id).await;
+        }
     }
 
     /// Whether some agent able to serve `queue` with `needs` is on duty

@@ -10,10 +10,19 @@ use tracing::{error, info, warn};
 use super::assign::{self, AgentView, Availability, Mode, Need};
 use super::context::Needs;
 use super::journal::Entry;
-use super::{new_session_id, Core, Event, Sess};
+use super::state::Change;
+use super::{new_session_id, Core, Event};
 use crate::config::{AssignMode, QueueDef as Queue};
-use crate::store::{Direction, NewMessage, NewSession, SessionState};
+use crate::store::{Direction, NewMessage, SessionState};
 use crate::xml::Stanza;
+
+/// The assignment feature's reactions: an offer is told to its agent and
+/// its time-out starts.
+pub(super) async fn on_change(core: &mut Core, change: &Change) {
+    if let Change::Offered { id, agent, seq } = change {
+        core.on_offered(id, agent, *seq).await;
+    }
+}
 
 impl Core {
     /// A message from a customer to an entry JID.
@@ -34,8 +43,8 @@ impl Core {
         }
         let body = s.body();
         let mut opened = false;
-        let id = match self.by_customer.get(&customer) {
-            Some(id) => id.clone(),
+        let id = match self.state.session_of(&customer) {
+            Some(id) => id.to_string(),
             None if body.is_none() => return, // chat states before any chat
             None => match self.open_session(&customer, entry).await {
                 Some(id) => {
@@ -49,11 +58,11 @@ impl Core {
                 }
             },
         };
-        let was_async = match self.sessions.get_mut(&id) {
+        let was_async = match self.state.session_mut(&id) {
             Some(sess) => {
                 sess.customer_full = Some(from.to_string());
                 sess.last_activity_ms = self.clock.now_ms();
-                sess.rec.state == SessionState::Async
+                sess.rec().state == SessionState::Async
             }
             None => false,
         };
@@ -85,15 +94,15 @@ impl Core {
         }
         if opened {
             // Stored first; now find out who this is, then route.
-            if let Some(sess) = self.sessions.get_mut(&id) {
+            if let Some(sess) = self.state.session_mut(&id) {
                 sess.first_text = body.clone().unwrap_or_default();
             }
             return self.start_identify(&id, from, &s).await;
         }
         let waiting = self
-            .sessions
-            .get(&id)
-            .is_some_and(|x| x.rec.state == SessionState::Waiting && x.routed);
+            .state
+            .session(&id)
+            .is_some_and(|x| x.rec().state == SessionState::Waiting && x.routed());
         if waiting {
             self.try_assign(&id).await;
             self.tell_position(&id).await;
@@ -102,70 +111,37 @@ impl Core {
 
     async fn open_session(&mut self, customer: &str, entry: &str) -> Option<String> {
         let queue = self.dir.queue_of_entry(entry)?.clone();
+        let id = new_session_id();
         let now = self.clock.now_ms();
-        let c = match self
-            .store
-            .customer_upsert(customer, now, &crate::util::random_id(12))
+        if let Err(e) = self
+            .state
+            .open(id.clone(), customer, entry, &queue, now)
             .await
         {
-            Ok(c) => c,
-            Err(e) => {
-                error!(error = %e, "storing a customer failed");
-                return None;
-            }
-        };
-        let id = new_session_id();
-        let rec = self
-            .store
-            .session_create(
-                &NewSession {
-                    id: &id,
-                    customer_id: &c.id,
-                    entry_jid: entry,
-                    queue: &queue.name,
-                    state: SessionState::Waiting,
-                    agent: None,
-                    priority: i64::from(queue.priority),
-                    context: None,
-                },
-                now,
-            )
-            .await;
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                error!(error = %e, "storing a session failed");
-                return None;
-            }
-        };
+            error!(error = %e, "storing a new session failed");
+            return None;
+        }
         info!(session = %id, %customer, queue = %queue.name, "session opened");
-        self.gateway
-            .customers
-            .write()
-            .expect("customer set")
-            .insert(customer.to_string());
-        self.by_customer.insert(customer.to_string(), id.clone());
-        self.sessions.insert(id.clone(), Sess::new(rec, false, now));
         Some(id)
     }
 
     pub(super) async fn customer_online(&mut self, from: &Jid, online: bool) {
         let customer = from.to_bare().to_string();
-        let Some(id) = self.by_customer.get(&customer).cloned() else {
+        let Some(id) = self.state.session_of(&customer).map(str::to_string) else {
             return;
         };
-        let live = match self.sessions.get_mut(&id) {
+        let live = match self.state.session_mut(&id) {
             Some(sess) => {
                 sess.customer_full = online.then(|| from.to_string());
-                sess.rec.state == SessionState::Live
+                sess.rec().state == SessionState::Live
             }
             None => false,
         };
         if live && !online {
             // No live chat with someone who left: the agent answers when
             // they can, and the reply waits on the customer's server.
-            if let Some(agent) = self.sessions.get(&id).and_then(|s| s.rec.agent.clone()) {
-                self.set_state(&id, SessionState::Async, &agent).await;
+            if self.state.session(&id).is_some_and(|s| s.agent().is_some()) {
+                self.set_state(&id, SessionState::Async).await;
             }
         }
         self.worklist_presence(&id).await;
@@ -176,12 +152,12 @@ impl Core {
         // One pass over the sessions, not one per agent: with thousands
         // waiting this runs at every assignment attempt.
         let mut load: HashMap<&str, (u32, u32)> = HashMap::new();
-        for s in self.sessions.values() {
-            let Some(agent) = s.rec.agent.as_deref() else {
+        for s in self.state.sessions() {
+            let Some(agent) = s.rec().agent.as_deref() else {
                 continue;
             };
             let l = load.entry(agent).or_default();
-            match s.rec.state {
+            match s.rec().state {
                 SessionState::Live | SessionState::Offered => l.0 += 1,
                 SessionState::Async => l.1 += 1,
                 _ => {}
@@ -190,7 +166,7 @@ impl Core {
         self.dir
             .agents()
             .map(|a| {
-                let rt = self.agents.get(a.jid.as_str());
+                let rt = self.state.agent(a.jid.as_str());
                 let (live, async_) = load.get(a.jid.as_str()).copied().unwrap_or_default();
                 AgentView {
                     jid: a.jid.as_str(),
@@ -246,15 +222,15 @@ impl Core {
     /// online and a live agent has room, else async when an agent can take
     /// it that way; otherwise it keeps waiting.
     pub(super) async fn try_assign(&mut self, id: &str) {
-        let Some(sess) = self.sessions.get(id) else {
+        let Some(sess) = self.state.session(id) else {
             return;
         };
-        if sess.rec.state != SessionState::Waiting || !sess.routed {
+        if sess.rec().state != SessionState::Waiting || !sess.routed() {
             return;
         }
-        let needs = sess.ctx.needs.clone();
-        let Some(queue) = self.dir.queue(&sess.rec.queue).cloned() else {
-            warn!(session = %id, queue = %sess.rec.queue, "the session's queue no longer exists");
+        let needs = sess.ctx().needs.clone();
+        let Some(queue) = self.dir.queue(&sess.rec().queue).cloned() else {
+            warn!(session = %id, queue = %sess.rec().queue, "the session's queue no longer exists");
             return;
         };
         let online = sess.customer_full.is_some();
@@ -262,14 +238,15 @@ impl Core {
         let sticky = match &sess.sticky {
             Some(known) => known.clone(),
             None => {
-                let customer = sess.rec.customer_id.clone();
+                let customer = sess.rec().customer_id.clone();
                 let found = self
-                    .store
+                    .state
+                    .store()
                     .last_agent_of_customer(&customer)
                     .await
                     .ok()
                     .flatten();
-                if let Some(s) = self.sessions.get_mut(id) {
+                if let Some(s) = self.state.session_mut(id) {
                     s.sticky = Some(found.clone());
                 }
                 found
@@ -294,7 +271,7 @@ impl Core {
         let Some((agent, mode)) = choice else {
             // Everyone let an offer lapse: start a new round with all of them.
             if !lapsed.is_empty() {
-                if let Some(s) = self.sessions.get_mut(id) {
+                if let Some(s) = self.state.session_mut(id) {
                     s.lapsed.clear();
                 }
                 Box::pin(self.try_assign(id)).await;
@@ -302,28 +279,28 @@ impl Core {
             return;
         };
         match mode {
-            Mode::Live if queue.assign == AssignMode::Offer => self.offer(id, &agent, &queue).await,
+            Mode::Live if queue.assign == AssignMode::Offer => self.offer(id, &agent).await,
             Mode::Live => self.assign(id, &agent, SessionState::Live).await,
             Mode::Async => self.assign(id, &agent, SessionState::Async).await,
         }
     }
 
-    async fn offer(&mut self, id: &str, agent: &str, queue: &Queue) {
-        if let Err(e) = self
-            .store
-            .session_set_state(id, SessionState::Offered, Some(agent), self.clock.now_ms())
-            .await
-        {
-            return error!(error = %e, "storing an offer failed");
+    async fn offer(&mut self, id: &str, agent: &str) {
+        match self.state.offer(id, agent, self.clock.now_ms()).await {
+            Ok(change) => self.react(change).await,
+            Err(e) => error!(error = %e, session = %id, "storing an offer failed"),
         }
-        let Some(sess) = self.sessions.get_mut(id) else {
+    }
+
+    /// Reacting to an offer: the agent is told, and the offer's clock runs.
+    async fn on_offered(&mut self, id: &str, agent: &str, seq: u64) {
+        let Some(sess) = self.state.session(id) else {
             return;
         };
-        sess.rec.state = SessionState::Offered;
-        sess.rec.agent = Some(agent.to_string());
-        sess.offer_seq += 1;
-        let seq = sess.offer_seq;
-        let customer = sess.rec.customer_jid.clone();
+        let Some(queue) = self.dir.queue(&sess.rec().queue).cloned() else {
+            return;
+        };
+        let customer = sess.rec().customer_jid.clone();
         info!(session = %id, %agent, "offered");
         let text = format!(
             "New chat from {customer} (queue {}). Reply /take to accept within {} s.",
@@ -341,13 +318,13 @@ impl Core {
     }
 
     pub(super) async fn offer_expired(&mut self, id: &str, seq: u64) {
-        let Some(sess) = self.sessions.get_mut(id) else {
+        let Some(sess) = self.state.session_mut(id) else {
             return;
         };
-        if sess.rec.state != SessionState::Offered || sess.offer_seq != seq {
+        if sess.state() != SessionState::Offered || sess.offer_seq() != seq {
             return;
         }
-        let agent = sess.rec.agent.clone().unwrap_or_default();
+        let agent = sess.agent().unwrap_or_default().to_string();
         sess.lapsed.push(agent.clone());
         info!(session = %id, %agent, "offer lapsed");
         self.to_agent_text(id, &agent, "The offer lapsed and went to someone else.")
@@ -356,55 +333,27 @@ impl Core {
         self.try_assign(id).await;
     }
 
-    /// Makes `agent` the session's agent: the work list, the messages that
-    /// waited, and the customer are all told.
+    /// Makes `agent` the session's agent; the features that react to the
+    /// assignment tell the work list, the agent and the customer.
     pub(super) async fn assign(&mut self, id: &str, agent: &str, state: SessionState) {
-        if let Err(e) = self
-            .store
-            .session_set_state(id, state, Some(agent), self.clock.now_ms())
+        match self
+            .state
+            .assign(id, agent, state, self.clock.now_ms())
             .await
         {
-            return error!(error = %e, "storing an assignment failed");
+            Ok(change) => {
+                info!(session = %id, %agent, state = state.as_str(), "assigned");
+                self.react(change).await
+            }
+            Err(e) => error!(error = %e, session = %id, "storing an assignment failed"),
         }
-        let name = self
-            .dir
-            .agent(agent)
-            .map(|a| a.name.clone())
-            .unwrap_or_default();
-        let Some(sess) = self.sessions.get_mut(id) else {
-            return;
-        };
-        sess.rec.state = state;
-        sess.rec.agent = Some(agent.to_string());
-        sess.told_position = None;
-        // The customer has now spoken with this agent: look it up afresh.
-        sess.sticky = None;
-        self.agents
-            .entry(agent.to_string())
-            .or_default()
-            .idle_since_ms = self.clock.now_ms();
-        info!(session = %id, %agent, state = state.as_str(), "assigned");
-        self.worklist_add(id).await;
-        self.send_context(id).await;
-        self.deliver_waiting(id).await;
-        self.to_customer_text(id, &format!("You are now chatting with {name}."))
-            .await;
-        self.broadcast_status().await;
     }
 
     /// Back to waiting (at the front when `front`), no agent.
     pub(super) async fn requeue(&mut self, id: &str, front: bool) {
-        if let Err(e) = self
-            .store
-            .session_requeue(id, front, self.clock.now_ms())
-            .await
-        {
-            return error!(error = %e, "storing a requeue failed");
-        }
-        if let Ok(Some(rec)) = self.store.session_get(id).await {
-            if let Some(sess) = self.sessions.get_mut(id) {
-                sess.rec = rec;
-            }
+        match self.state.requeue(id, front, self.clock.now_ms()).await {
+            Ok(change) => self.react(change).await,
+            Err(e) => error!(error = %e, session = %id, "storing a requeue failed"),
         }
     }
 
@@ -423,25 +372,18 @@ impl Core {
         self.close_with(id, reason, None).await
     }
 
-    async fn close_with(&mut self, id: &str, reason: &str, farewell: Option<&str>) {
-        if let Err(e) = self
-            .store
-            .session_close(id, reason, self.clock.now_ms())
+    async fn close_with(&mut self, id: &str, reason: &str, farewell: Option<&'static str>) {
+        match self
+            .state
+            .close(id, reason, farewell, self.clock.now_ms())
             .await
         {
-            return error!(error = %e, "storing a close failed");
-        }
-        self.worklist_remove(id).await;
-        if let Some(sess) = self.sessions.remove(id) {
-            self.by_customer.remove(&sess.rec.customer_jid);
-            if let Some(agent) = &sess.rec.agent {
-                self.agents.entry(agent.clone()).or_default().idle_since_ms = self.clock.now_ms();
+            Ok(Some(change)) => {
+                info!(session = %id, %reason, "session closed");
+                self.react(change).await
             }
-            info!(session = %id, %reason, "session closed");
-            if let Some(text) = farewell {
-                self.to_customer_raw(&sess, text).await;
-            }
+            Ok(None) => {}
+            Err(e) => error!(error = %e, session = %id, "storing a close failed"),
         }
-        self.assign_waiting().await;
     }
 }

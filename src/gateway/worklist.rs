@@ -4,23 +4,44 @@
 
 use jid::BareJid;
 
+use super::state::Change;
 use super::Core;
 use crate::store::{RosterItem, SessionState, Subscription};
 
+/// The work list follows the session: listed when an agent holds it (in
+/// the group of its state), unlisted when it goes back to the line or
+/// closes.
+pub(super) async fn on_change(core: &mut Core, change: &Change) {
+    match change {
+        Change::Assigned { id, .. } | Change::StateChanged { id } => core.worklist_add(id).await,
+        Change::Requeued {
+            id,
+            was: SessionState::Live | SessionState::Async,
+            agent: Some(agent),
+        } => core.unlist(id, agent).await,
+        Change::Closed { sess, .. } => {
+            if let Some(agent) = sess.agent() {
+                core.unlist(sess.id(), agent).await;
+            }
+        }
+        _ => {}
+    }
+}
+
 impl Core {
     fn item_for(&self, id: &str) -> Option<(String, RosterItem)> {
-        let sess = self.sessions.get(id)?;
-        let agent = sess.rec.agent.clone()?;
-        let group = match sess.rec.state {
+        let sess = self.state.session(id)?;
+        let agent = sess.rec().agent.clone()?;
+        let group = match sess.rec().state {
             SessionState::Live => "Live",
             SessionState::Async => "Async",
             _ => return None,
         };
         let (node, domain) = sess
-            .rec
+            .rec()
             .customer_jid
             .split_once('@')
-            .unwrap_or(("", &sess.rec.customer_jid));
+            .unwrap_or(("", &sess.rec().customer_jid));
         let who = if node.is_empty() { domain } else { node };
         Some((
             agent,
@@ -48,18 +69,22 @@ impl Core {
     }
 
     pub(super) async fn worklist_remove(&self, id: &str) {
-        let Some(agent) = self.sessions.get(id).and_then(|s| s.rec.agent.clone()) else {
-            return;
-        };
+        if let Some(agent) = self.state.session(id).and_then(|s| s.agent()) {
+            self.unlist(id, agent).await;
+        }
+    }
+
+    /// Takes the session's proxy out of `agent`'s work list.
+    async fn unlist(&self, id: &str, agent: &str) {
         let proxy = self.proxy_jid(id);
         self.route(super::entry::presence(
             &proxy,
-            &agent,
+            agent,
             Some("unavailable"),
             None,
         ))
         .await;
-        if let Ok(owner) = BareJid::new(&agent) {
+        if let Ok(owner) = BareJid::new(agent) {
             if owner.domain().as_str() == self.agent_domain {
                 self.out.roster_remove(&owner, &proxy).await;
             }
@@ -68,11 +93,13 @@ impl Core {
 
     /// The proxy's presence for its agent: online while the customer is.
     pub(super) async fn worklist_presence(&self, id: &str) {
-        let Some(sess) = self.sessions.get(id) else {
+        let Some(sess) = self.state.session(id) else {
             return;
         };
-        let Some(agent) = &sess.rec.agent else { return };
-        if !matches!(sess.rec.state, SessionState::Live | SessionState::Async) {
+        let Some(agent) = &sess.rec().agent else {
+            return;
+        };
+        if !matches!(sess.rec().state, SessionState::Live | SessionState::Async) {
             return;
         }
         let proxy = self.proxy_jid(id);
