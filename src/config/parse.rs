@@ -1,5 +1,5 @@
 //! Parsing helpers shared by the validators of every file (settings,
-//! agents, routing, calendars, protocols, rules). A leaf: it imports only
+//! agents, routing, queues, calendars, protocols, rules). A leaf: it imports only
 //! the problem type, so that the validators, which use each other's
 //! results in one direction only, need not import one another for these.
 
@@ -102,4 +102,30 @@ pub(super) fn validate_domain(d: &str) -> Result<(), String> {
         return Err(format!("'{d}' is not a valid domain"));
     }
     Ok(())
+}
+
+/// One of a fixed set of names.
+pub(super) fn choice<T: Copy>(
+    lines: &LineIndex,
+    value: &Spanned<String>,
+    key: &str,
+    names: &[(&str, T)],
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    let found = names
+        .iter()
+        .find(|(n, _)| n == value.get_ref())
+        .map(|(_, v)| *v);
+    if found.is_none() {
+        let all: Vec<_> = names.iter().map(|(n, _)| *n).collect();
+        problems.push(lines.problem(
+            value,
+            &format!(
+                "unknown {key} '{}': use {}",
+                value.get_ref(),
+                all.join(", ")
+            ),
+        ));
+    }
+    found
 }

@@ -2,14 +2,15 @@
 //! structs of `raw.rs`) and validated into [`Settings`], where every path
 //! is absolute and every address parsed.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_spanned::Spanned;
 
-use super::parse::validate_domain;
-use super::problem::{ConfigError, LineIndex};
+use super::parse::{parse_toml, validate_domain};
+use super::problem::{ConfigError, LineIndex, Problem};
 use super::raw;
 
 /// The validated server configuration.
@@ -34,7 +35,7 @@ pub struct Settings {
 pub struct Component {
     pub listen: Vec<SocketAddr>,
     /// Component domain → shared secret.
-    pub accept: std::collections::BTreeMap<String, String>,
+    pub accept: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,7 +68,7 @@ pub struct S2s {
     /// Stanzas waiting for one outbound stream before senders are refused.
     pub queue: usize,
     /// Static name resolution that takes precedence over DNS.
-    pub hosts: std::collections::BTreeMap<String, SocketAddr>,
+    pub hosts: BTreeMap<String, SocketAddr>,
 }
 
 /// The contact-center files, absolute (read into a `GatewayConfig` by
@@ -99,182 +100,250 @@ impl Settings {
 
     pub fn from_str(path: &Path, text: &str) -> Result<Settings, ConfigError> {
         let lines = LineIndex::new(path, text);
-        let raw: raw::File = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(1, |s| lines.line_of(s.start));
-            ConfigError::Invalid(vec![lines.problem_at(line, e.message().trim_end())])
-        })?;
+        let raw: raw::File = parse_toml(&lines, text).map_err(|p| ConfigError::Invalid(vec![p]))?;
         let base = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf();
         let mut problems = Vec::new();
-        let mut check_domain = |d: &Spanned<String>| {
-            if let Err(msg) = validate_domain(d.get_ref()) {
-                problems.push(lines.problem(d, &msg));
-            }
-            d.get_ref().to_ascii_lowercase()
-        };
-        let support_domain = check_domain(&raw.server.support_domain);
-        let agent_domain = check_domain(&raw.server.agent_domain);
-        if support_domain == agent_domain && !support_domain.is_empty() {
-            problems.push(lines.problem(
-                &raw.server.agent_domain,
-                "agent_domain must differ from support_domain",
-            ));
-        }
-        let mut addrs = |list: &[Spanned<String>]| -> Vec<SocketAddr> {
-            list.iter()
-                .filter_map(|a| match a.get_ref().parse() {
-                    Ok(addr) => Some(addr),
-                    Err(_) => {
-                        problems.push(lines.problem(
-                            a,
-                            &format!("'{}' is not an address like 127.0.0.1:5222", a.get_ref()),
-                        ));
-                        None
-                    }
-                })
-                .collect()
-        };
-        let listen = addrs(&raw.c2s.listen);
-        let direct_tls = addrs(&raw.c2s.direct_tls);
-        let s2s_listen = addrs(&raw.s2s.listen);
-        let s2s_direct_tls = addrs(&raw.s2s.direct_tls);
-        let nameservers = addrs(&raw.s2s.nameservers);
-        let component_listen = addrs(&raw.component.listen);
-        let mut hosts = std::collections::BTreeMap::new();
-        for (domain, addr) in &raw.s2s.hosts {
-            let name = domain.to_ascii_lowercase();
-            if let Err(msg) = validate_domain(&name) {
-                problems.push(lines.problem(addr, &format!("[s2s.hosts]: {msg}")));
-            }
-            match addr.get_ref().parse::<SocketAddr>() {
-                Ok(a) => {
-                    hosts.insert(name, a);
-                }
-                Err(_) => problems.push(lines.problem(
-                    addr,
-                    &format!(
-                        "[s2s.hosts] \"{domain}\": '{}' is not an address like 127.0.0.21:5269",
-                        addr.get_ref()
-                    ),
-                )),
-            }
-        }
-        let mut accept = std::collections::BTreeMap::new();
-        for a in &raw.component.accept {
-            let domain = a.domain.get_ref().to_ascii_lowercase();
-            if let Err(msg) = validate_domain(&domain) {
-                problems.push(lines.problem(&a.domain, &format!("[[component.accept]]: {msg}")));
-            } else if domain == support_domain || domain == agent_domain {
-                problems.push(lines.problem(
-                    &a.domain,
-                    &format!("component domain '{domain}' is one of the server's own domains"),
-                ));
-            } else if accept.contains_key(&domain) {
-                problems.push(lines.problem(
-                    &a.domain,
-                    &format!("component domain '{domain}' is declared twice"),
-                ));
-            }
-            if a.secret.get_ref().len() < 8 {
-                problems.push(
-                    lines.problem(&a.secret, "component secret must be at least 8 characters"),
-                );
-            }
-            accept.insert(domain, a.secret.get_ref().clone());
-        }
-        let secret = raw.s2s.dialback_secret.get_ref();
-        if !secret.is_empty() && secret.len() < 16 {
-            problems.push(lines.problem(
-                &raw.s2s.dialback_secret,
-                "dialback_secret must be at least 16 characters (or empty for a random one)",
-            ));
-        }
-        let database_url = resolve_db_url(&base, raw.database.url.get_ref());
-        if database_url.is_none() {
-            problems.push(lines.problem(
-                &raw.database.url,
-                "database url must start with sqlite:// or postgres://",
-            ));
-        }
-        let max_stanza = *raw.limits.max_stanza_bytes.get_ref();
-        if !(10_000..=16 * 1024 * 1024).contains(&max_stanza) {
-            problems.push(lines.problem(
-                &raw.limits.max_stanza_bytes,
-                "max_stanza_bytes must be between 10000 and 16777216 (RFC 6120 §13.12 asks for at least 10000)",
-            ));
-        }
-        let agents_file = base.join(raw.gateway.agents.get_ref());
-        let routing_file = base.join(raw.gateway.routing.get_ref());
-        for f in [&raw.gateway.agents, &raw.gateway.routing] {
-            if f.get_ref().is_empty() {
-                problems.push(lines.problem(f, "the file name is empty"));
-            }
-        }
-        if agents_file == routing_file {
-            // Each file is read with its own schema: one file cannot be both.
-            problems.push(lines.problem(
-                &raw.gateway.routing,
-                "routing and agents must be different files",
-            ));
-        }
+        let (support_domain, agent_domain) = server_domains(&lines, &raw.server, &mut problems);
+        let c2s = c2s(&lines, &raw.c2s, &mut problems);
+        let s2s = s2s(&lines, &raw.s2s, &mut problems);
+        let own = [support_domain.as_str(), agent_domain.as_str()];
+        let component = component(&lines, &raw.component, own, &mut problems);
+        let database_url = database_url(&lines, &base, &raw.database, &mut problems);
+        let limits = limits(&lines, &raw.limits, &mut problems);
+        let gateway = gateway_files(&lines, &base, &raw.gateway, &mut problems);
         if !problems.is_empty() {
+            // Found section by section; the admin reads them in file order.
             problems.sort_by_key(|p| p.line);
             return Err(ConfigError::Invalid(problems));
         }
-        let secs = Duration::from_secs;
         Ok(Settings {
             file: path.to_path_buf(),
             support_domain,
             agent_domain,
-            shutdown_grace: secs(raw.server.shutdown_grace_secs),
-            database_url: database_url.unwrap_or_default(),
+            shutdown_grace: Duration::from_secs(raw.server.shutdown_grace_secs),
+            database_url,
             cert_dir: base.join(&raw.tls.cert_dir),
             ca_file: (!raw.tls.ca_file.is_empty()).then(|| base.join(&raw.tls.ca_file)),
-            c2s: C2s {
-                listen,
-                direct_tls,
-                require_encryption: raw.c2s.require_encryption,
-                negotiation_timeout: secs(raw.c2s.negotiation_timeout_secs),
-                idle_timeout: secs(raw.c2s.idle_timeout_secs),
-                ping_timeout: secs(raw.c2s.ping_timeout_secs),
-                resume_timeout: secs(raw.c2s.resume_timeout_secs),
-            },
-            s2s: S2s {
-                listen: s2s_listen,
-                direct_tls: s2s_direct_tls,
-                secure_auth: raw.s2s.secure_auth,
-                require_encryption: raw.s2s.require_encryption,
-                dialback_secret: (!secret.is_empty()).then(|| secret.clone()),
-                nameservers,
-                connect_timeout: secs(raw.s2s.connect_timeout_secs.max(1)),
-                negotiation_timeout: secs(raw.s2s.negotiation_timeout_secs.max(1)),
-                idle_timeout: secs(raw.s2s.idle_timeout_secs.max(1)),
-                queue: raw.s2s.queue.max(16),
-                hosts,
-            },
-            limits: Limits {
-                max_stanza_bytes: max_stanza,
-                max_offline_messages: raw.limits.max_offline_messages,
-                session_queue: raw.limits.session_queue.max(16),
-                max_unacked: raw.limits.max_unacked.max(16),
-            },
-            gateway: GatewayFiles {
-                agents_file,
-                routing_file,
-            },
-            component: Component {
-                listen: component_listen,
-                accept,
-            },
+            c2s,
+            s2s,
+            limits,
+            gateway,
+            component,
         })
     }
 
     /// Every domain this server answers for.
     pub fn domains(&self) -> [&str; 2] {
         [&self.support_domain, &self.agent_domain]
+    }
+}
+
+/// `[server]`: the two domains, lowercased.
+fn server_domains(
+    lines: &LineIndex,
+    raw: &raw::Server,
+    problems: &mut Vec<Problem>,
+) -> (String, String) {
+    let support_domain = domain(lines, &raw.support_domain, problems);
+    let agent_domain = domain(lines, &raw.agent_domain, problems);
+    if support_domain == agent_domain && !support_domain.is_empty() {
+        problems.push(lines.problem(
+            &raw.agent_domain,
+            "agent_domain must differ from support_domain",
+        ));
+    }
+    (support_domain, agent_domain)
+}
+
+fn domain(lines: &LineIndex, d: &Spanned<String>, problems: &mut Vec<Problem>) -> String {
+    if let Err(msg) = validate_domain(d.get_ref()) {
+        problems.push(lines.problem(d, &msg));
+    }
+    d.get_ref().to_ascii_lowercase()
+}
+
+/// The addresses that parse; a problem for each that does not.
+fn addresses(
+    lines: &LineIndex,
+    list: &[Spanned<String>],
+    problems: &mut Vec<Problem>,
+) -> Vec<SocketAddr> {
+    list.iter()
+        .filter_map(|a| match a.get_ref().parse() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                problems.push(lines.problem(
+                    a,
+                    &format!("'{}' is not an address like 127.0.0.1:5222", a.get_ref()),
+                ));
+                None
+            }
+        })
+        .collect()
+}
+
+fn c2s(lines: &LineIndex, raw: &raw::C2s, problems: &mut Vec<Problem>) -> C2s {
+    let secs = Duration::from_secs;
+    C2s {
+        listen: addresses(lines, &raw.listen, problems),
+        direct_tls: addresses(lines, &raw.direct_tls, problems),
+        require_encryption: raw.require_encryption,
+        negotiation_timeout: secs(raw.negotiation_timeout_secs),
+        idle_timeout: secs(raw.idle_timeout_secs),
+        ping_timeout: secs(raw.ping_timeout_secs),
+        resume_timeout: secs(raw.resume_timeout_secs),
+    }
+}
+
+fn s2s(lines: &LineIndex, raw: &raw::S2s, problems: &mut Vec<Problem>) -> S2s {
+    let secs = |v: u64| Duration::from_secs(v.max(1));
+    let listen = addresses(lines, &raw.listen, problems);
+    let direct_tls = addresses(lines, &raw.direct_tls, problems);
+    let nameservers = addresses(lines, &raw.nameservers, problems);
+    let hosts = s2s_hosts(lines, &raw.hosts, problems);
+    let secret = raw.dialback_secret.get_ref();
+    if !secret.is_empty() && secret.len() < 16 {
+        problems.push(lines.problem(
+            &raw.dialback_secret,
+            "dialback_secret must be at least 16 characters (or empty for a random one)",
+        ));
+    }
+    S2s {
+        listen,
+        direct_tls,
+        secure_auth: raw.secure_auth,
+        require_encryption: raw.require_encryption,
+        dialback_secret: (!secret.is_empty()).then(|| secret.clone()),
+        nameservers,
+        connect_timeout: secs(raw.connect_timeout_secs),
+        negotiation_timeout: secs(raw.negotiation_timeout_secs),
+        idle_timeout: secs(raw.idle_timeout_secs),
+        queue: raw.queue.max(16),
+        hosts,
+    }
+}
+
+/// `[s2s.hosts]`, with lowercased domains.
+fn s2s_hosts(
+    lines: &LineIndex,
+    raw: &BTreeMap<String, Spanned<String>>,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, SocketAddr> {
+    let mut hosts = BTreeMap::new();
+    for (domain, addr) in raw {
+        let name = domain.to_ascii_lowercase();
+        if let Err(msg) = validate_domain(&name) {
+            problems.push(lines.problem(addr, &format!("[s2s.hosts]: {msg}")));
+        }
+        match addr.get_ref().parse::<SocketAddr>() {
+            Ok(a) => {
+                hosts.insert(name, a);
+            }
+            Err(_) => problems.push(lines.problem(
+                addr,
+                &format!(
+                    "[s2s.hosts] \"{domain}\": '{}' is not an address like 127.0.0.21:5269",
+                    addr.get_ref()
+                ),
+            )),
+        }
+    }
+    hosts
+}
+
+/// `[component]`; `own` are the server's domains, which no component may
+/// take.
+fn component(
+    lines: &LineIndex,
+    raw: &raw::Component,
+    own: [&str; 2],
+    problems: &mut Vec<Problem>,
+) -> Component {
+    let listen = addresses(lines, &raw.listen, problems);
+    let mut accept = BTreeMap::new();
+    for a in &raw.accept {
+        let domain = a.domain.get_ref().to_ascii_lowercase();
+        if let Err(msg) = validate_domain(&domain) {
+            problems.push(lines.problem(&a.domain, &format!("[[component.accept]]: {msg}")));
+        } else if own.contains(&domain.as_str()) {
+            problems.push(lines.problem(
+                &a.domain,
+                &format!("component domain '{domain}' is one of the server's own domains"),
+            ));
+        } else if accept.contains_key(&domain) {
+            problems.push(lines.problem(
+                &a.domain,
+                &format!("component domain '{domain}' is declared twice"),
+            ));
+        }
+        if a.secret.get_ref().len() < 8 {
+            problems
+                .push(lines.problem(&a.secret, "component secret must be at least 8 characters"));
+        }
+        accept.insert(domain, a.secret.get_ref().clone());
+    }
+    Component { listen, accept }
+}
+
+/// `[database]`: the url with a relative SQLite path made absolute; empty
+/// when it is neither SQLite nor PostgreSQL (a problem then).
+fn database_url(
+    lines: &LineIndex,
+    base: &Path,
+    raw: &raw::Database,
+    problems: &mut Vec<Problem>,
+) -> String {
+    let url = resolve_db_url(base, raw.url.get_ref());
+    if url.is_none() {
+        problems.push(lines.problem(
+            &raw.url,
+            "database url must start with sqlite:// or postgres://",
+        ));
+    }
+    url.unwrap_or_default()
+}
+
+fn limits(lines: &LineIndex, raw: &raw::Limits, problems: &mut Vec<Problem>) -> Limits {
+    let max_stanza = *raw.max_stanza_bytes.get_ref();
+    if !(10_000..=16 * 1024 * 1024).contains(&max_stanza) {
+        problems.push(lines.problem(
+            &raw.max_stanza_bytes,
+            "max_stanza_bytes must be between 10000 and 16777216 (RFC 6120 §13.12 asks for at least 10000)",
+        ));
+    }
+    Limits {
+        max_stanza_bytes: max_stanza,
+        max_offline_messages: raw.max_offline_messages,
+        session_queue: raw.session_queue.max(16),
+        max_unacked: raw.max_unacked.max(16),
+    }
+}
+
+/// `[gateway]`: the two contact-center files, relative to `base`.
+fn gateway_files(
+    lines: &LineIndex,
+    base: &Path,
+    raw: &raw::Gateway,
+    problems: &mut Vec<Problem>,
+) -> GatewayFiles {
+    let agents_file = base.join(raw.agents.get_ref());
+    let routing_file = base.join(raw.routing.get_ref());
+    for f in [&raw.agents, &raw.routing] {
+        if f.get_ref().is_empty() {
+            problems.push(lines.problem(f, "the file name is empty"));
+        }
+    }
+    if agents_file == routing_file {
+        // Each file is read with its own schema: one file cannot be both.
+        problems.push(lines.problem(&raw.routing, "routing and agents must be different files"));
+    }
+    GatewayFiles {
+        agents_file,
+        routing_file,
     }
 }
 
