@@ -26,13 +26,10 @@ fn rank(module: &str) -> Option<u8> {
 const KNOWN: &[(&str, &str)] = &[
     ("src/session/mod.rs", "router"),
     ("src/session/mod.rs", "server"),
-    ("src/session/mod.rs", "stream"),
     ("src/session/reader.rs", "router"),
     ("src/session/reader.rs", "server"),
-    ("src/session/reader.rs", "stream"),
     ("src/session/writer.rs", "router"),
     ("src/session/writer.rs", "server"),
-    ("src/session/writer.rs", "stream"),
     ("src/stream/c2s/mod.rs", "server"),
     ("src/stream/component.rs", "server"),
     ("src/stream/s2s/inbound.rs", "server"),

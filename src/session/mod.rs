@@ -24,8 +24,7 @@ use tracing::Instrument;
 use crate::net::Transport;
 use crate::router::{Router, SessionHandle};
 use crate::server::Shared;
-use crate::stream::{StreamErrorCondition, XmlIo};
-use crate::xml::{escape_attr, ns, Framer, Stanza};
+use crate::xml::{escape_attr, ns, Framer, Stanza, StreamErrorCondition, XmlIo};
 
 /// Room in a writer's control queue.
 const CONTROL_QUEUE: usize = 64;

@@ -10,8 +10,9 @@ use super::{Control, SmShared};
 use crate::net::Transport;
 use crate::router::SessionHandle;
 use crate::server::Shared;
-use crate::stream::{xmlio::read_frame, StreamError, StreamErrorCondition as Cond};
-use crate::xml::{ns, Frame, Framer, Kind, Stanza};
+use crate::xml::{
+    ns, read_frame, Frame, Framer, Kind, Stanza, StreamError, StreamErrorCondition as Cond,
+};
 
 pub async fn run(
     shared: Arc<Shared>,

@@ -15,8 +15,7 @@ use super::{Control, SmShared};
 use crate::net::Transport;
 use crate::router::SessionHandle;
 use crate::server::Shared;
-use crate::stream::StreamErrorCondition;
-use crate::xml::{escape_attr, ns, Kind, Stanza};
+use crate::xml::{escape_attr, ns, Kind, Stanza, StreamErrorCondition};
 
 /// A batch longer than this goes to the transport in pieces.
 const WRITE_CHUNK: usize = 16 * 1024;

@@ -13,11 +13,12 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tracing::{debug, info, Instrument};
 
-use super::xmlio::read_frame;
-use super::{StreamError, StreamErrorCondition as Cond, XmlIo};
 use crate::net::Transport;
 use crate::server::Shared;
-use crate::xml::{escape_attr, ns, Frame, Framer, Kind, Stanza};
+use crate::xml::{
+    escape_attr, ns, read_frame, Frame, Framer, Kind, Stanza, StreamError,
+    StreamErrorCondition as Cond, XmlIo,
+};
 
 /// Serves one component connection until it ends.
 pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {

@@ -4,10 +4,20 @@
 
 pub mod c2s;
 pub mod component;
-mod error;
 pub mod s2s;
 pub mod sasl;
-pub mod xmlio;
 
-pub use error::{StreamError, StreamErrorCondition};
-pub use xmlio::{header, XmlIo};
+use crate::xml::escape_attr;
+
+/// Our stream header (RFC 6120 §4.7), answering a peer's.
+pub fn header(default_ns: &str, from: &str, to: Option<&str>, id: &str) -> String {
+    let to = to
+        .map(|t| format!(" to='{}'", escape_attr(t)))
+        .unwrap_or_default();
+    format!(
+        "<?xml version='1.0'?><stream:stream xmlns='{default_ns}' \
+         xmlns:stream='http://etherx.jabber.org/streams' from='{}'{to} id='{id}' \
+         version='1.0' xml:lang='en'>",
+        escape_attr(from)
+    )
+}

@@ -13,8 +13,7 @@ use super::{Failure, Negotiation, Stream, LOG};
 use crate::config::C2s;
 use crate::net::Transport;
 use crate::stream::sasl::{self, Exchange, Mech, SaslFailure, Step};
-use crate::stream::{StreamError, StreamErrorCondition as Cond, XmlIo};
-use crate::xml::{ns, Stanza};
+use crate::xml::{ns, Stanza, StreamError, StreamErrorCondition as Cond, XmlIo};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 /// Failed SASL attempts allowed on one stream (RFC 6120 §6.4.5 asks for a

@@ -7,8 +7,7 @@ use super::header::Phase;
 use super::{Done, Failure, Stream};
 use crate::config::C2s;
 use crate::session;
-use crate::stream::{StreamError, StreamErrorCondition as Cond};
-use crate::xml::{ns, Kind, Stanza};
+use crate::xml::{ns, Kind, Stanza, StreamError, StreamErrorCondition as Cond};
 
 /// Authenticated as `account`, not yet bound.
 pub(super) struct Authenticated {

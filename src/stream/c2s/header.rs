@@ -3,8 +3,8 @@
 
 use super::{Failure, Stream};
 use crate::config::C2s;
-use crate::stream::{header, StreamError, StreamErrorCondition as Cond};
-use crate::xml::{ns, Frame};
+use crate::stream::header;
+use crate::xml::{ns, Frame, StreamError, StreamErrorCondition as Cond};
 
 /// The client's stream header is due; phase `P` follows it.
 pub(super) struct Opening<P>(pub(super) P);

@@ -23,11 +23,10 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tracing::{debug, info, Instrument};
 
-use super::{StreamError, StreamErrorCondition as Cond, XmlIo};
 use crate::net::Transport;
 use crate::server::Shared;
 use crate::session;
-use crate::xml::{ns, Frame, Stanza};
+use crate::xml::{ns, Frame, Stanza, StreamError, StreamErrorCondition as Cond, XmlIo};
 
 /// One log target for the whole negotiation, whichever phase's file logs:
 /// the lines read as they did before the phases had files of their own.

@@ -8,8 +8,7 @@ use super::header::{Opening, Phase};
 use super::{Failure, Negotiation, Stream};
 use crate::config::C2s;
 use crate::net::Transport;
-use crate::stream::XmlIo;
-use crate::xml::ns;
+use crate::xml::{ns, XmlIo};
 
 /// A cleartext stream before authentication: STARTTLS is offered, and SASL
 /// too unless encryption is required.

@@ -17,8 +17,9 @@ use super::dialback::{self, DbElement};
 use super::{header, S2sContext};
 use crate::net::Transport;
 use crate::server::Shared;
-use crate::stream::{StreamError, StreamErrorCondition as Cond, XmlIo};
-use crate::xml::{ns, Frame, Kind, Stanza, StreamHeader};
+use crate::xml::{
+    ns, Frame, Kind, Stanza, StreamError, StreamErrorCondition as Cond, StreamHeader, XmlIo,
+};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
