@@ -22,9 +22,10 @@ pub use carbons::sent as carbons_sent;
 pub use domains::{DomainHandler, DomainInfo, DomainPolicy, Handed};
 pub use presence::session_gone;
 pub use s2s::Pool;
-pub use table::{PresenceState, SessionHandle, Table};
+pub use table::Table;
 
 use crate::config::Settings;
+use crate::session::SessionHandle;
 use crate::store::Store;
 use crate::xml::{error_reply, Condition, Kind, Stanza};
 

@@ -7,10 +7,12 @@
 //! each other cannot deadlock. The writer owns XEP-0198 state and outlives
 //! a dropped connection while the session may be resumed.
 
+mod handle;
 mod inbox;
 mod reader;
 mod writer;
 
+pub use handle::{PresenceState, SessionHandle};
 pub use inbox::Inbox;
 
 use std::sync::atomic::{AtomicBool, AtomicU32};
@@ -22,7 +24,6 @@ use tokio::sync::oneshot;
 use tracing::Instrument;
 
 use crate::net::Transport;
-use crate::router::{Router, SessionHandle};
 use crate::server::Shared;
 use crate::xml::{escape_attr, ns, Framer, Stanza, StreamErrorCondition, XmlIo};
 
@@ -178,28 +179,4 @@ pub async fn resume(
         read,
         framer,
     }))
-}
-
-/// Hands stored offline messages to a session that just became available.
-pub async fn deliver_offline(router: &Router, session: &SessionHandle) {
-    let bare = session.jid.to_bare();
-    let stored = match router.store.offline_list(bare.as_str()).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "loading offline messages failed");
-            return;
-        }
-    };
-    if stored.is_empty() {
-        return;
-    }
-    let domain = router.server_jid().to_string();
-    let batch: Vec<(i64, Stanza)> = stored
-        .into_iter()
-        .filter_map(|m| {
-            let s = crate::xml::with_delay(&m.stanza, &domain, m.stored_at_ms)?;
-            Some((m.id, s.with_addresses(None, Some(session.jid.as_str()))))
-        })
-        .collect();
-    session.tell(Control::Offline(batch)).await;
 }

@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use tokio::io::ReadHalf;
 
-use super::{Control, SmShared};
+use super::{Control, SessionHandle, SmShared};
 use crate::net::Transport;
-use crate::router::SessionHandle;
 use crate::server::Shared;
 use crate::xml::{
     ns, read_frame, Frame, Framer, Kind, Stanza, StreamError, StreamErrorCondition as Cond,

@@ -11,9 +11,8 @@ use std::sync::Arc;
 use tokio::io::{AsyncWriteExt, WriteHalf};
 use tokio::time::Instant;
 
-use super::{Control, SmShared};
+use super::{Control, SessionHandle, SmShared};
 use crate::net::Transport;
-use crate::router::SessionHandle;
 use crate::server::Shared;
 use crate::xml::{escape_attr, ns, Kind, Stanza, StreamErrorCondition};
 
