@@ -16,6 +16,7 @@ use crate::gateway::directory::Directory;
 use crate::gateway::{self, Gateway};
 use crate::net::{certs, pki, resolve, tls};
 use crate::router::{Pool, Router};
+use crate::session::SessionContext;
 use crate::store::{Store, StoreError};
 use crate::stream::c2s;
 use crate::stream::s2s::{self, S2sContext};
@@ -25,6 +26,7 @@ pub struct Shared {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub router: Arc<Router>,
+    pub sessions: Arc<SessionContext<Router>>,
     pub tls: Arc<rustls::ServerConfig>,
     pub s2s: Arc<S2sContext>,
     pub shutdown: CancellationToken,
@@ -146,8 +148,16 @@ impl Server {
             let pool = Pool::new(s2s.clone(), weak.clone(), shutdown.clone(), tasks.clone());
             Router::new(settings.clone(), store.clone(), pool, vec![support])
         });
+        let sessions = Arc::new(SessionContext::new(
+            router.clone(),
+            &settings,
+            store.clone(),
+            tasks.clone(),
+            shutdown.clone(),
+        ));
         let shared = Arc::new(Shared {
             router,
+            sessions,
             settings,
             store,
             tls,

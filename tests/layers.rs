@@ -24,11 +24,6 @@ fn rank(module: &str) -> Option<u8> {
 
 /// (file, module it names) pairs still pointing up.
 const KNOWN: &[(&str, &str)] = &[
-    ("src/session/mod.rs", "server"),
-    ("src/session/reader.rs", "router"),
-    ("src/session/reader.rs", "server"),
-    ("src/session/writer.rs", "router"),
-    ("src/session/writer.rs", "server"),
     ("src/stream/c2s/mod.rs", "server"),
     ("src/stream/component.rs", "server"),
     ("src/stream/s2s/inbound.rs", "server"),

@@ -18,14 +18,12 @@ use std::sync::Arc;
 
 use jid::{BareJid, Jid};
 
-pub use carbons::sent as carbons_sent;
 pub use domains::{DomainHandler, DomainInfo, DomainPolicy, Handed};
-pub use presence::session_gone;
 pub use s2s::Pool;
 pub use table::Table;
 
 use crate::config::Settings;
-use crate::session::SessionHandle;
+use crate::session::{SessionHandle, SessionRouter};
 use crate::store::Store;
 use crate::xml::{error_reply, Condition, Kind, Stanza};
 
@@ -264,6 +262,25 @@ impl Router {
                 tracing::error!(error = %e, "account lookup failed");
                 false
             })
+    }
+}
+
+/// Sessions reach the router through this; the table's half is in
+/// `table.rs`.
+impl SessionRouter for Router {
+    async fn route_from_client(&self, session: &SessionHandle, stanza: Stanza) {
+        if stanza.kind() == Kind::Message {
+            carbons::sent(self, session, &stanza).await;
+        }
+        Router::route(self, stanza).await
+    }
+
+    async fn route(&self, stanza: Stanza) {
+        Router::route(self, stanza).await
+    }
+
+    async fn session_gone(&self, session: &SessionHandle) {
+        presence::session_gone(self, session).await
     }
 }
 

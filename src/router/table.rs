@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use jid::{BareJid, FullJid};
 
-use crate::session::SessionHandle;
+use super::Router;
+use crate::session::{SessionHandle, SessionTable};
 
 #[derive(Default)]
 pub struct Table {
@@ -73,5 +74,27 @@ impl Table {
     pub fn forget_resumable(&self, id: &str) {
         let mut map = self.resumable.lock().unwrap_or_else(|e| e.into_inner());
         map.remove(id);
+    }
+}
+
+impl SessionTable for Router {
+    fn insert(&self, session: Arc<SessionHandle>) -> Option<Arc<SessionHandle>> {
+        self.table.insert(session)
+    }
+
+    fn remove(&self, session: &SessionHandle) {
+        self.table.remove(session)
+    }
+
+    fn set_resumable(&self, id: &str, session: Arc<SessionHandle>) {
+        self.table.set_resumable(id, session)
+    }
+
+    fn resumable(&self, id: &str) -> Option<Arc<SessionHandle>> {
+        self.table.resumable(id)
+    }
+
+    fn forget_resumable(&self, id: &str) {
+        self.table.forget_resumable(id)
     }
 }

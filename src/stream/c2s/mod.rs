@@ -57,14 +57,14 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, direct
                 // A task of its own: this one's future is sized for the
                 // negotiation (TLS handshake, SASL, store queries), ~6 KB
                 // that every idle session would otherwise keep.
-                let tasks = shared.tasks.clone();
-                tasks.spawn(session::start(shared, xio, jid, iq_id).in_current_span());
+                let start = session::start(shared.sessions.clone(), xio, jid, iq_id);
+                shared.tasks.spawn(start.in_current_span());
             }
             // Its own task too, and out of the negotiation's time limit,
             // which would otherwise end the resumed session's reading.
             Ok(Done::Resumed(Some(resumed))) => {
-                let tasks = shared.tasks.clone();
-                tasks.spawn(resumed.run(shared).in_current_span());
+                let run = resumed.run(shared.sessions.clone());
+                shared.tasks.spawn(run.in_current_span());
             }
             Ok(Done::Resumed(None)) => {}
             Err(failure) => neg.close(failure).await,
