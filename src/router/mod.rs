@@ -25,6 +25,7 @@ pub use table::Table;
 use crate::config::Settings;
 use crate::session::{SessionHandle, SessionRouter};
 use crate::store::Store;
+use crate::stream::StreamRouter;
 use crate::xml::{error_reply, Condition, Kind, Stanza};
 
 /// Routes stanzas between local sessions, the server itself, handled
@@ -281,6 +282,21 @@ impl SessionRouter for Router {
 
     async fn session_gone(&self, session: &SessionHandle) {
         presence::session_gone(self, session).await
+    }
+}
+
+/// Inbound s2s streams and components reach the router through this.
+impl StreamRouter for Router {
+    async fn route(&self, stanza: Stanza) {
+        Router::route(self, stanza).await
+    }
+
+    fn attach_component(&self, domain: &str, queue: tokio::sync::mpsc::Sender<Stanza>) {
+        self.components.attach(domain, queue)
+    }
+
+    fn detach_component(&self, domain: &str, queue: &tokio::sync::mpsc::Sender<Stanza>) {
+        self.components.detach(domain, queue)
     }
 }
 

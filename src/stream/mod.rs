@@ -1,11 +1,14 @@
 //! Stream negotiation per role (RFC 6120 §4-§7): one state machine per
 //! file. Streams own sockets; they hand bound sessions to [`crate::session`]
-//! and stanzas to [`crate::router`].
+//! and stanzas to the router, which they reach as a [`StreamRouter`].
 
 pub mod c2s;
 pub mod component;
+mod context;
 pub mod s2s;
 pub mod sasl;
+
+pub use context::{StreamContext, StreamRouter};
 
 use crate::xml::escape_attr;
 

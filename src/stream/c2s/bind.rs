@@ -37,7 +37,7 @@ impl Stream<'_, Authenticated> {
             };
             if el.is("resume", ns::SM) {
                 let Stream { neg, xio, phase } = self;
-                match session::resume(&*neg.shared.router, xio, &phase.account, &el).await {
+                match session::resume(&*neg.table, xio, &phase.account, &el).await {
                     Ok(resumed) => return Ok(Done::Resumed(resumed)),
                     Err(xio) => {
                         self = Stream { neg, xio, phase };

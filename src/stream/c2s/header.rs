@@ -27,7 +27,7 @@ impl<'n, P: Phase> Stream<'n, Opening<P>> {
             }
             Err(e) => return Err(Failure::unanswered(self.xio, e)),
         };
-        let settings = &neg.shared.settings;
+        let settings = &neg.ctx.settings;
         let domain = &settings.agent_domain;
         let id = crate::util::random_id(16);
         let to_ok =

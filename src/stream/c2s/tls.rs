@@ -43,7 +43,7 @@ pub(super) async fn direct(
     tcp: TcpStream,
 ) -> Result<Stream<'_, Opening<Encrypted>>, Failure> {
     let io = Transport::Plain(tcp)
-        .into_tls(neg.shared.tls.clone())
+        .into_tls(neg.ctx.tls.clone())
         .await
         .map_err(Failure::lost)?;
     let phase = Encrypted {
@@ -107,7 +107,7 @@ impl<'n> Stream<'n, StartTls> {
         let XmlIo { io, mut framer } = xio;
         framer.reset();
         let io = io
-            .into_tls(neg.shared.tls.clone())
+            .into_tls(neg.ctx.tls.clone())
             .await
             .map_err(Failure::lost)?;
         Ok(Stream {
