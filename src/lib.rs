@@ -15,8 +15,9 @@
 //!   (see [`router::domains`]). Decisions that can be pure are
 //!   ([`gateway::assign`]).
 //! - [`router`]: JID → session table and the dispatch of every stanza; the
-//!   s2s pool; the RFC 6121 rules (presence, roster, offline storage). It
-//!   is the [`session::SessionRouter`] and the [`stream::StreamRouter`].
+//!   s2s pool (behind [`router::S2sLinks`]); the RFC 6121 rules (presence,
+//!   roster, offline storage). It is the [`session::SessionRouter`] and the
+//!   [`stream::StreamRouter`].
 //! - [`stream`]: negotiation per role (c2s, s2s in and out, components),
 //!   handing bound client streams to [`session`] and stanzas to the router.
 //! - [`session`]: a bound client: its mailbox ([`session::SessionHandle`],

@@ -142,7 +142,12 @@ impl Server {
         let support = gateway.domain_handler(&settings.support_domain);
         let router = Arc::new_cyclic(|weak| {
             let pool = Pool::new(s2s.clone(), weak.clone(), shutdown.clone(), tasks.clone());
-            Router::new(settings.clone(), store.clone(), pool, vec![support])
+            Router::new(
+                settings.clone(),
+                store.clone(),
+                Box::new(pool),
+                vec![support],
+            )
         });
         let sessions = Arc::new(SessionContext::new(
             router.clone(),

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use jid::{BareJid, Jid};
 
 pub use domains::{DomainHandler, DomainInfo, DomainPolicy, Handed};
-pub use s2s::Pool;
+pub use s2s::{Pool, S2sLinks};
 pub use table::Table;
 
 use crate::config::Settings;
@@ -34,7 +34,7 @@ pub struct Router {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub table: Table,
-    pub s2s: Pool,
+    pub s2s: Box<dyn S2sLinks>,
     /// Few (one: the support domain), so a scan beats a map.
     domains: Vec<DomainHandler>,
     pub components: components::Components,
@@ -60,7 +60,7 @@ impl Router {
     pub fn new(
         settings: Arc<Settings>,
         store: Store,
-        s2s: Pool,
+        s2s: Box<dyn S2sLinks>,
         domains: Vec<DomainHandler>,
     ) -> Router {
         Router {
