@@ -2,24 +2,30 @@
 //!
 //! # Layout
 //!
-//! Layers point down only (`tests/layers.rs` holds the code to it, listing
-//! the few arrows still being turned round):
+//! Layers point down only (`tests/layers.rs` holds the code to it). What a
+//! layer needs of a higher one it declares as a trait, which the higher one
+//! implements and [`server`] wires in:
 //!
 //! - [`server`]: the wiring. Binds the listeners, builds the store, the
-//!   router and the gateway, runs the accept loops and shuts down
-//!   gracefully. `main.rs` (the CLI) sits on it.
+//!   router, the gateway and the context each layer gets
+//!   ([`stream::StreamContext`], [`session::SessionContext`]), runs the
+//!   accept loops and shuts down gracefully. `main.rs` (the CLI) sits on it.
 //! - [`gateway`]: the contact center. One actor task owns customers,
 //!   sessions, agents and queues; the router hands it the support domain
 //!   (see [`router::domains`]). Decisions that can be pure are
 //!   ([`gateway::assign`]).
 //! - [`router`]: JID → session table and the dispatch of every stanza; the
-//!   s2s pool; the RFC 6121 rules (presence, roster, offline storage).
+//!   s2s pool (behind [`router::S2sLinks`]); the RFC 6121 rules (presence,
+//!   roster, offline storage). It is the [`session::SessionRouter`] and the
+//!   [`stream::StreamRouter`].
 //! - [`stream`]: negotiation per role (c2s, s2s in and out, components),
-//!   handing bound client streams to [`session`].
-//! - [`session`]: a bound client: the reader routes what the client sends,
-//!   the writer drains the session's bounded queue with XEP-0198.
-//! - The ground floor, importing nothing above: [`xml`] (framing, the byte
-//!   level [`xml::Stanza`], the protocol vocabulary), [`net`] (TLS, DNS),
+//!   handing bound client streams to [`session`] and stanzas to the router.
+//! - [`session`]: a bound client: its mailbox ([`session::SessionHandle`],
+//!   which the router's table holds), the reader routes what the client
+//!   sends, the writer drains the session's bounded queue with XEP-0198.
+//! - The ground floor, importing nothing above: [`xml`] (framing and
+//!   reading frames off a transport, the byte level [`xml::Stanza`], the
+//!   protocol vocabulary), [`net`] (TLS, DNS),
 //!   [`store`] (sqlx, SQLite and PostgreSQL), [`config`] (typed, validated
 //!   configuration and hot reload), [`util`].
 //!

@@ -1,6 +1,7 @@
-//! The server: shared state, listeners, accept loops and graceful shutdown
-//! (modelled on mini-redis: a cancellation token every task watches, and a
-//! task tracker the shutdown waits on, within a bound).
+//! The server: the wiring of the layers, listeners, accept loops and
+//! graceful shutdown (modelled on mini-redis: a cancellation token every
+//! task watches, and a task tracker the shutdown waits on, within a bound).
+//! Each layer gets a context of what it uses, and the router as traits.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,19 +17,16 @@ use crate::gateway::directory::Directory;
 use crate::gateway::{self, Gateway};
 use crate::net::{certs, pki, resolve, tls};
 use crate::router::{Pool, Router};
+use crate::session::SessionContext;
 use crate::store::{Store, StoreError};
-use crate::stream::c2s;
 use crate::stream::s2s::{self, S2sContext};
+use crate::stream::{c2s, component, StreamContext};
 
-/// What every connection and session task reaches.
-pub struct Shared {
-    pub settings: Arc<Settings>,
-    pub store: Store,
-    pub router: Arc<Router>,
-    pub tls: Arc<rustls::ServerConfig>,
-    pub s2s: Arc<S2sContext>,
-    pub shutdown: CancellationToken,
-    pub tasks: TaskTracker,
+/// What the accept loops hand each connection.
+struct Wiring {
+    router: Arc<Router>,
+    streams: Arc<StreamContext>,
+    sessions: Arc<SessionContext<Router>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +66,7 @@ struct Listener {
 }
 
 pub struct Server {
-    shared: Arc<Shared>,
+    wiring: Arc<Wiring>,
     listeners: Vec<Listener>,
     gateway: Gateway,
     gateway_rx: gateway::Inbox,
@@ -144,19 +142,35 @@ impl Server {
         let support = gateway.domain_handler(&settings.support_domain);
         let router = Arc::new_cyclic(|weak| {
             let pool = Pool::new(s2s.clone(), weak.clone(), shutdown.clone(), tasks.clone());
-            Router::new(settings.clone(), store.clone(), pool, vec![support])
+            Router::new(
+                settings.clone(),
+                store.clone(),
+                Box::new(pool),
+                vec![support],
+            )
         });
-        let shared = Arc::new(Shared {
-            router,
+        let sessions = Arc::new(SessionContext::new(
+            router.clone(),
+            &settings,
+            store.clone(),
+            tasks.clone(),
+            shutdown.clone(),
+        ));
+        let streams = Arc::new(StreamContext {
             settings,
-            store,
             tls,
+            store,
             s2s,
             shutdown,
             tasks,
         });
+        let wiring = Arc::new(Wiring {
+            router,
+            streams,
+            sessions,
+        });
         Ok(Server {
-            shared,
+            wiring,
             listeners,
             gateway,
             gateway_rx,
@@ -173,53 +187,47 @@ impl Server {
             .collect()
     }
 
-    pub fn shared(&self) -> Arc<Shared> {
-        self.shared.clone()
-    }
-
     /// Serves until `signal` completes, then closes every stream with
     /// `<system-shutdown/>` and waits for them, at most the configured grace.
     pub async fn run(self, signal: impl Future<Output = ()>) {
-        let shared = self.shared.clone();
+        let wiring = self.wiring.clone();
+        let ctx = &wiring.streams;
         let dir = Arc::new(Directory::from_config(self.gateway_cfg.current()));
         let env = gateway::Env {
-            out: shared.router.clone(),
-            store: shared.store.clone(),
+            out: wiring.router.clone(),
+            store: ctx.store.clone(),
             clock: gateway::ports::Clock::system(),
-            support_domain: shared.settings.support_domain.clone(),
-            agent_domain: shared.settings.agent_domain.clone(),
-            tasks: shared.tasks.clone(),
+            support_domain: ctx.settings.support_domain.clone(),
+            agent_domain: ctx.settings.agent_domain.clone(),
+            tasks: ctx.tasks.clone(),
         };
-        shared.tasks.spawn(gateway::run(
+        ctx.tasks.spawn(gateway::run(
             env,
             self.gateway.clone(),
             self.gateway_rx,
             dir,
-            shared.shutdown.clone(),
+            ctx.shutdown.clone(),
         ));
-        shared
-            .tasks
-            .spawn(self.watcher.run(shared.shutdown.clone()));
-        shared.tasks.spawn(forward_reloads(
+        ctx.tasks.spawn(self.watcher.run(ctx.shutdown.clone()));
+        ctx.tasks.spawn(forward_reloads(
             self.gateway_cfg,
             self.gateway,
-            shared.shutdown.clone(),
+            ctx.shutdown.clone(),
         ));
         for l in self.listeners {
-            let shared = shared.clone();
-            shared.tasks.clone().spawn(accept_loop(shared, l));
+            ctx.tasks.spawn(accept_loop(wiring.clone(), l));
         }
         signal.await;
         info!("shutting down");
-        shared.shutdown.cancel();
-        shared.tasks.close();
-        if tokio::time::timeout(shared.settings.shutdown_grace, shared.tasks.wait())
+        ctx.shutdown.cancel();
+        ctx.tasks.close();
+        if tokio::time::timeout(ctx.settings.shutdown_grace, ctx.tasks.wait())
             .await
             .is_err()
         {
             warn!("some connections did not close in time");
         }
-        shared.store.close().await;
+        ctx.store.close().await;
         info!("stopped");
     }
 }
@@ -237,26 +245,33 @@ async fn forward_reloads(cfg: GatewayConfigHandle, gateway: Gateway, shutdown: C
     }
 }
 
-async fn accept_loop(shared: Arc<Shared>, l: Listener) {
+async fn accept_loop(wiring: Arc<Wiring>, l: Listener) {
+    let ctx = &wiring.streams;
     loop {
         let accepted = tokio::select! {
             a = l.socket.accept() => a,
-            _ = shared.shutdown.cancelled() => return,
+            _ = ctx.shutdown.cancelled() => return,
         };
         match accepted {
             Ok((tcp, peer)) => {
                 let _ = tcp.set_nodelay(true);
-                let s = shared.clone();
+                let (streams, router) = (ctx.clone(), wiring.router.clone());
                 match l.role {
-                    Role::C2s => shared.tasks.spawn(c2s::serve(s, tcp, peer, l.direct_tls)),
-                    Role::S2s => {
-                        shared
-                            .tasks
-                            .spawn(s2s::inbound::serve(s, tcp, peer, l.direct_tls))
+                    Role::C2s => {
+                        let sessions = wiring.sessions.clone();
+                        ctx.tasks
+                            .spawn(c2s::serve(streams, sessions, tcp, peer, l.direct_tls))
                     }
-                    Role::Component => shared
+                    Role::S2s => ctx.tasks.spawn(s2s::inbound::serve(
+                        streams,
+                        router,
+                        tcp,
+                        peer,
+                        l.direct_tls,
+                    )),
+                    Role::Component => ctx
                         .tasks
-                        .spawn(crate::stream::component::serve(s, tcp, peer)),
+                        .spawn(component::serve(streams, router, tcp, peer)),
                 };
             }
             Err(e) => {

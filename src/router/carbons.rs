@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use jid::Jid;
 
-use super::{Router, SessionHandle};
+use super::Router;
+use crate::session::SessionHandle;
 use crate::xml::{escape_attr, ns, Stanza};
 
 /// Whether a message is copied (XEP-0280 §6): chat messages, and normal

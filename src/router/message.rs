@@ -5,6 +5,7 @@
 use jid::{BareJid, Jid};
 
 use super::{carbons, Router};
+use crate::session::{Control, SessionHandle};
 use crate::xml::Condition;
 use crate::xml::Stanza;
 
@@ -107,4 +108,28 @@ async fn store_offline(router: &Router, to: &BareJid, stanza: Stanza) {
             .bounce(&stanza, Condition::InternalServerError, None)
             .await;
     }
+}
+
+/// Hands stored offline messages to a session that just became available.
+pub async fn deliver_offline(router: &Router, session: &SessionHandle) {
+    let bare = session.jid.to_bare();
+    let stored = match router.store.offline_list(bare.as_str()).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "loading offline messages failed");
+            return;
+        }
+    };
+    if stored.is_empty() {
+        return;
+    }
+    let domain = router.server_jid().to_string();
+    let batch: Vec<(i64, Stanza)> = stored
+        .into_iter()
+        .filter_map(|m| {
+            let s = crate::xml::with_delay(&m.stanza, &domain, m.stored_at_ms)?;
+            Some((m.id, s.with_addresses(None, Some(session.jid.as_str()))))
+        })
+        .collect();
+    session.tell(Control::Offline(batch)).await;
 }

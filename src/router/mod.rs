@@ -18,14 +18,14 @@ use std::sync::Arc;
 
 use jid::{BareJid, Jid};
 
-pub use carbons::sent as carbons_sent;
 pub use domains::{DomainHandler, DomainInfo, DomainPolicy, Handed};
-pub use presence::session_gone;
-pub use s2s::Pool;
-pub use table::{PresenceState, SessionHandle, Table};
+pub use s2s::{Pool, S2sLinks};
+pub use table::Table;
 
 use crate::config::Settings;
+use crate::session::{SessionHandle, SessionRouter};
 use crate::store::Store;
+use crate::stream::StreamRouter;
 use crate::xml::{error_reply, Condition, Kind, Stanza};
 
 /// Routes stanzas between local sessions, the server itself, handled
@@ -34,7 +34,7 @@ pub struct Router {
     pub settings: Arc<Settings>,
     pub store: Store,
     pub table: Table,
-    pub s2s: Pool,
+    pub s2s: Box<dyn S2sLinks>,
     /// Few (one: the support domain), so a scan beats a map.
     domains: Vec<DomainHandler>,
     pub components: components::Components,
@@ -60,7 +60,7 @@ impl Router {
     pub fn new(
         settings: Arc<Settings>,
         store: Store,
-        s2s: Pool,
+        s2s: Box<dyn S2sLinks>,
         domains: Vec<DomainHandler>,
     ) -> Router {
         Router {
@@ -263,6 +263,40 @@ impl Router {
                 tracing::error!(error = %e, "account lookup failed");
                 false
             })
+    }
+}
+
+/// Sessions reach the router through this; the table's half is in
+/// `table.rs`.
+impl SessionRouter for Router {
+    async fn route_from_client(&self, session: &SessionHandle, stanza: Stanza) {
+        if stanza.kind() == Kind::Message {
+            carbons::sent(self, session, &stanza).await;
+        }
+        Router::route(self, stanza).await
+    }
+
+    async fn route(&self, stanza: Stanza) {
+        Router::route(self, stanza).await
+    }
+
+    async fn session_gone(&self, session: &SessionHandle) {
+        presence::session_gone(self, session).await
+    }
+}
+
+/// Inbound s2s streams and components reach the router through this.
+impl StreamRouter for Router {
+    async fn route(&self, stanza: Stanza) {
+        Router::route(self, stanza).await
+    }
+
+    fn attach_component(&self, domain: &str, queue: tokio::sync::mpsc::Sender<Stanza>) {
+        self.components.attach(domain, queue)
+    }
+
+    fn detach_component(&self, domain: &str, queue: &tokio::sync::mpsc::Sender<Stanza>) {
+        self.components.detach(domain, queue)
     }
 }
 

@@ -3,7 +3,8 @@
 
 use jid::{BareJid, Jid};
 
-use super::{roster, Dest, Router, SessionHandle};
+use super::{roster, Dest, Router};
+use crate::session::SessionHandle;
 use crate::store::{RosterItem, Subscription};
 use crate::xml::{escape_attr, Stanza};
 
@@ -48,7 +49,7 @@ pub async fn route(router: &Router, from: &Jid, to: Option<&Jid>, stanza: Stanza
     }
 }
 
-fn local_session(router: &Router, from: &Jid) -> Option<std::sync::Arc<super::SessionHandle>> {
+fn local_session(router: &Router, from: &Jid) -> Option<std::sync::Arc<SessionHandle>> {
     from.try_as_full()
         .ok()
         .and_then(|f| router.table.session(f))
@@ -395,5 +396,5 @@ async fn broadcast_for(router: &Router, session: &SessionHandle, from: &Jid, sta
             router.deliver_to(session, s).await;
         }
     }
-    crate::session::deliver_offline(router, session).await;
+    super::message::deliver_offline(router, session).await;
 }

@@ -15,13 +15,32 @@ use crate::stream::s2s::{outbound, S2sContext};
 use crate::xml::Condition;
 use crate::xml::Stanza;
 
+/// Where the router sends what goes to other servers. A trait, so that a
+/// router can be built without TLS and a resolver behind it.
+pub trait S2sLinks: Send + Sync {
+    /// Queues `stanza` from `local` for `remote`, without waiting. A
+    /// refusal gives the stanza back with the condition to bounce it with
+    /// (boxed: the rare path should not widen the common one).
+    fn send(
+        &self,
+        local: &str,
+        remote: &str,
+        stanza: Stanza,
+    ) -> Result<(), Box<(Stanza, Condition)>>;
+}
+
 type Pair = (String, String);
 
+/// The queues of the links that are up, shared with the links' tasks.
+/// Senders are only used under this lock (and never awaited on), so a link
+/// can check "empty, then detach" without a stanza slipping in.
+#[derive(Default)]
+struct Links(Mutex<HashMap<Pair, mpsc::Sender<Stanza>>>);
+
 pub struct Pool {
-    /// Senders are only used under this lock (and never awaited on), so a
-    /// link can check "empty, then detach" without a stanza slipping in.
-    links: Mutex<HashMap<Pair, mpsc::Sender<Stanza>>>,
+    links: Arc<Links>,
     ctx: Arc<S2sContext>,
+    /// What a failed link bounces through; weak, as the router owns the pool.
     router: Weak<Router>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -35,7 +54,7 @@ impl Pool {
         tasks: TaskTracker,
     ) -> Pool {
         Pool {
-            links: Mutex::new(HashMap::new()),
+            links: Arc::default(),
             ctx,
             router,
             shutdown,
@@ -43,21 +62,51 @@ impl Pool {
         }
     }
 
-    pub fn context(&self) -> &Arc<S2sContext> {
-        &self.ctx
+    fn spawn(&self, key: Pair, rx: mpsc::Receiver<Stanza>) {
+        let ctx = self.ctx.clone();
+        let weak = self.router.clone();
+        let links = self.links.clone();
+        let shutdown = self.shutdown.clone();
+        self.tasks.spawn(async move {
+            let (local, remote) = key.clone();
+            let idle_key = key.clone();
+            let idle_links = links.clone();
+            let idle_weak = weak.clone();
+            let idle_close = move |q: &mut mpsc::Receiver<Stanza>| {
+                idle_weak.strong_count() == 0 || idle_links.detach_if_empty(&idle_key, q)
+            };
+            let (left, error) = outbound::run(ctx, local, remote, rx, shutdown, idle_close).await;
+            let Some(router) = weak.upgrade() else {
+                return;
+            };
+            links.forget(&key);
+            match error {
+                Some(e) => {
+                    let text = e.to_string();
+                    for s in left {
+                        router.bounce(&s, e.condition(), Some(&text)).await;
+                    }
+                }
+                // A clean close with stanzas still queued: a new link.
+                None => {
+                    for s in left {
+                        router.route(s).await;
+                    }
+                }
+            }
+        });
     }
+}
 
-    /// Queues `stanza` for `remote`, starting a link if none is up. A full
-    /// queue gives the stanza back with `resource-constraint` (boxed: the
-    /// rare path should not widen the common one).
-    pub fn send(
+impl S2sLinks for Pool {
+    fn send(
         &self,
         local: &str,
         remote: &str,
         stanza: Stanza,
     ) -> Result<(), Box<(Stanza, Condition)>> {
         let key = (local.to_string(), remote.to_string());
-        let mut links = self.links.lock().expect("s2s pool");
+        let mut links = self.links.lock();
         let stanza = match links.get(&key) {
             Some(tx) => match tx.try_send(stanza) {
                 Ok(()) => return Ok(()),
@@ -76,44 +125,15 @@ impl Pool {
         self.spawn(key, rx);
         Ok(())
     }
+}
 
-    fn spawn(&self, key: Pair, rx: mpsc::Receiver<Stanza>) {
-        let ctx = self.ctx.clone();
-        let weak = self.router.clone();
-        let shutdown = self.shutdown.clone();
-        self.tasks.spawn(async move {
-            let (local, remote) = key.clone();
-            let idle_key = key.clone();
-            let idle_weak = weak.clone();
-            let idle_close = move |q: &mut mpsc::Receiver<Stanza>| {
-                idle_weak
-                    .upgrade()
-                    .is_none_or(|r| r.s2s.detach_if_empty(&idle_key, q))
-            };
-            let (left, error) = outbound::run(ctx, local, remote, rx, shutdown, idle_close).await;
-            let Some(router) = weak.upgrade() else {
-                return;
-            };
-            router.s2s.forget(&key);
-            match error {
-                Some(e) => {
-                    let text = e.to_string();
-                    for s in left {
-                        router.bounce(&s, e.condition(), Some(&text)).await;
-                    }
-                }
-                // A clean close with stanzas still queued: a new link.
-                None => {
-                    for s in left {
-                        router.route(s).await;
-                    }
-                }
-            }
-        });
+impl Links {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Pair, mpsc::Sender<Stanza>>> {
+        self.0.lock().expect("s2s pool")
     }
 
     fn detach_if_empty(&self, key: &Pair, queue: &mut mpsc::Receiver<Stanza>) -> bool {
-        let mut links = self.links.lock().expect("s2s pool");
+        let mut links = self.lock();
         if !queue.is_empty() {
             return false;
         }
@@ -126,7 +146,7 @@ impl Pool {
 
     /// Drops the entry of a link whose queue is closed (its task ended).
     fn forget(&self, key: &Pair) {
-        let mut links = self.links.lock().expect("s2s pool");
+        let mut links = self.lock();
         if links.get(key).is_some_and(|tx| tx.is_closed()) {
             links.remove(key);
         }

@@ -7,10 +7,14 @@
 //! each other cannot deadlock. The writer owns XEP-0198 state and outlives
 //! a dropped connection while the session may be resumed.
 
+mod context;
+mod handle;
 mod inbox;
 mod reader;
 mod writer;
 
+pub use context::{SessionContext, SessionRouter, SessionTable};
+pub use handle::{PresenceState, SessionHandle};
 pub use inbox::Inbox;
 
 use std::sync::atomic::{AtomicBool, AtomicU32};
@@ -22,10 +26,7 @@ use tokio::sync::oneshot;
 use tracing::Instrument;
 
 use crate::net::Transport;
-use crate::router::{Router, SessionHandle};
-use crate::server::Shared;
-use crate::stream::{StreamErrorCondition, XmlIo};
-use crate::xml::{escape_attr, ns, Framer, Stanza};
+use crate::xml::{escape_attr, ns, Framer, Stanza, StreamErrorCondition, XmlIo};
 
 /// Room in a writer's control queue.
 const CONTROL_QUEUE: usize = 64;
@@ -61,31 +62,31 @@ pub struct SmShared {
 }
 
 /// Registers a freshly bound session, answers the bind IQ and runs it.
-pub async fn start(shared: Arc<Shared>, xio: XmlIo<Transport>, jid: FullJid, iq_id: String) {
+pub async fn start<R: SessionRouter>(
+    ctx: Arc<SessionContext<R>>,
+    xio: XmlIo<Transport>,
+    jid: FullJid,
+    iq_id: String,
+) {
     // The set-up is boxed and gone once it returns: this task's future,
     // which every idle session keeps, is then only the reader's.
-    let Some((handle, read, framer)) = Box::pin(open(&shared, xio, jid, iq_id)).await else {
+    let Some((handle, read, framer)) = Box::pin(open(&ctx, xio, jid, iq_id)).await else {
         return;
     };
     let sm = handle.sm.clone();
-    reader::run(shared, handle, sm, read, framer).await;
+    reader::run(ctx, handle, sm, read, framer).await;
 }
 
 /// Registers the session, answers the bind IQ and starts the writer; the
 /// reader's half of the stream is returned.
-async fn open(
-    shared: &Arc<Shared>,
+async fn open<R: SessionRouter>(
+    ctx: &Arc<SessionContext<R>>,
     xio: XmlIo<Transport>,
     jid: FullJid,
     iq_id: String,
 ) -> Option<(Arc<SessionHandle>, ReadHalf<Transport>, Framer)> {
-    let limits = &shared.settings.limits;
-    let handle = Arc::new(SessionHandle::new(
-        jid.clone(),
-        limits.session_queue,
-        CONTROL_QUEUE,
-    ));
-    if let Some(old) = shared.router.table.insert(handle.clone()) {
+    let handle = Arc::new(SessionHandle::new(jid.clone(), ctx.queue, CONTROL_QUEUE));
+    if let Some(old) = ctx.router.insert(handle.clone()) {
         let text = "replaced by a new connection for this resource".to_string();
         old.tell(Control::Close(Some((StreamErrorCondition::Conflict, text))))
             .await;
@@ -99,11 +100,11 @@ async fn open(
         escape_attr(jid.as_str())
     );
     if write.write_all(result.as_bytes()).await.is_err() || write.flush().await.is_err() {
-        shared.router.table.remove(&handle);
+        ctx.router.remove(&handle);
         return None;
     }
-    let w = writer::Writer::new(shared.clone(), handle.clone(), handle.sm.clone(), write);
-    shared.tasks.spawn(w.run().in_current_span());
+    let w = writer::Writer::new(ctx.clone(), handle.clone(), handle.sm.clone(), write);
+    ctx.tasks.spawn(w.run().in_current_span());
     Some((handle, read, framer))
 }
 
@@ -119,8 +120,8 @@ pub struct Resumed {
 impl Resumed {
     /// The session's reader, for as long as the connection lasts: run it
     /// outside the negotiation, whose time limit is not the session's.
-    pub async fn run(self, shared: Arc<Shared>) {
-        reader::run(shared, self.handle, self.sm, self.read, self.framer).await;
+    pub async fn run<R: SessionRouter>(self, ctx: Arc<SessionContext<R>>) {
+        reader::run(ctx, self.handle, self.sm, self.read, self.framer).await;
     }
 }
 
@@ -128,7 +129,7 @@ impl Resumed {
 /// Gives the stream back when there is nothing to resume; `Ok(None)` when
 /// the session ended while being taken over.
 pub async fn resume(
-    shared: Arc<Shared>,
+    table: &dyn SessionTable,
     mut xio: XmlIo<Transport>,
     bare: &BareJid,
     el: &Stanza,
@@ -139,11 +140,7 @@ pub async fn resume(
         .as_ref()
         .and_then(|t| t.attr("h"))
         .and_then(|h| h.parse::<u32>().ok());
-    let found = shared
-        .router
-        .table
-        .resumable(previd)
-        .filter(|s| s.jid.to_bare() == *bare);
+    let found = table.resumable(previd).filter(|s| s.jid.to_bare() == *bare);
     let (Some(handle), Some(h)) = (found, h) else {
         let failed = format!(
             "<failed xmlns='{}'><item-not-found xmlns='{}'/></failed>",
@@ -179,28 +176,4 @@ pub async fn resume(
         read,
         framer,
     }))
-}
-
-/// Hands stored offline messages to a session that just became available.
-pub async fn deliver_offline(router: &Router, session: &SessionHandle) {
-    let bare = session.jid.to_bare();
-    let stored = match router.store.offline_list(bare.as_str()).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "loading offline messages failed");
-            return;
-        }
-    };
-    if stored.is_empty() {
-        return;
-    }
-    let domain = router.server_jid().to_string();
-    let batch: Vec<(i64, Stanza)> = stored
-        .into_iter()
-        .filter_map(|m| {
-            let s = crate::xml::with_delay(&m.stanza, &domain, m.stored_at_ms)?;
-            Some((m.id, s.with_addresses(None, Some(session.jid.as_str()))))
-        })
-        .collect();
-    session.tell(Control::Offline(batch)).await;
 }

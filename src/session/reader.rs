@@ -6,37 +6,35 @@ use std::sync::Arc;
 
 use tokio::io::ReadHalf;
 
-use super::{Control, SmShared};
+use super::{Control, SessionContext, SessionHandle, SessionRouter, SessionTable, SmShared};
 use crate::net::Transport;
-use crate::router::SessionHandle;
-use crate::server::Shared;
-use crate::stream::{xmlio::read_frame, StreamError, StreamErrorCondition as Cond};
-use crate::xml::{ns, Frame, Framer, Kind, Stanza};
+use crate::xml::{
+    ns, read_frame, Frame, Framer, Kind, Stanza, StreamError, StreamErrorCondition as Cond,
+};
 
-pub async fn run(
-    shared: Arc<Shared>,
+pub async fn run<R: SessionRouter>(
+    ctx: Arc<SessionContext<R>>,
     handle: Arc<SessionHandle>,
     sm: Arc<SmShared>,
     mut read: ReadHalf<Transport>,
     mut framer: Framer,
 ) {
-    let c2s = &shared.settings.c2s;
     let mut pinged = false;
     loop {
         let wait = if pinged {
-            c2s.ping_timeout
+            ctx.ping_timeout
         } else {
-            c2s.idle_timeout
+            ctx.idle_timeout
         };
         // The one await outside a box: what an idle session waits in is
         // all its future holds (the frame, the routing and the writer's
         // queue would be several KB in every session).
         let frame = tokio::select! {
             r = tokio::time::timeout(wait, read_frame(&mut read, &mut framer)) => r,
-            _ = shared.shutdown.cancelled() => return,
+            _ = ctx.shutdown.cancelled() => return,
         };
         let closed = framer.is_closed();
-        let step = Box::pin(on_frame(&shared, &handle, &sm, frame, pinged, closed)).await;
+        let step = Box::pin(on_frame(&ctx, &handle, &sm, frame, pinged, closed)).await;
         match step {
             Step::Next => pinged = false,
             Step::Pinged => pinged = true,
@@ -62,8 +60,8 @@ enum Step {
 
 type FrameRead = Result<Result<Frame, StreamError>, tokio::time::error::Elapsed>;
 
-async fn on_frame(
-    shared: &Shared,
+async fn on_frame<R: SessionRouter>(
+    ctx: &SessionContext<R>,
     handle: &Arc<SessionHandle>,
     sm: &SmShared,
     frame: FrameRead,
@@ -77,7 +75,7 @@ async fn on_frame(
             let ping = format!(
                 "<iq type='get' id='idle-{}' from='{}'><ping xmlns='{}'/></iq>",
                 crate::util::random_id(8),
-                shared.settings.agent_domain,
+                ctx.agent_domain,
                 ns::PING
             );
             handle.tell(Control::Raw(ping)).await;
@@ -96,7 +94,7 @@ async fn on_frame(
         Frame::Open(_) => return Step::End(close(Cond::NotWellFormed, "unexpected stream header")),
     };
     if el.ns() == Some(ns::SM) {
-        if let Some(c) = stream_management(shared, handle, sm, &el) {
+        if let Some(c) = stream_management(&*ctx.router, handle, sm, &el) {
             if !handle.tell(c).await {
                 return Step::Gone;
             }
@@ -124,10 +122,7 @@ async fn on_frame(
         }
     }
     let stanza = el.with_addresses(Some(handle.jid.as_str()), None);
-    if stanza.kind() == Kind::Message {
-        crate::router::carbons_sent(&shared.router, handle, &stanza).await;
-    }
-    shared.router.route(stanza).await;
+    ctx.router.route_from_client(handle, stanza).await;
     Step::Next
 }
 
@@ -137,7 +132,7 @@ fn close(cond: Cond, text: &str) -> Control {
 
 /// XEP-0198 elements from the client.
 fn stream_management(
-    shared: &Shared,
+    table: &dyn SessionTable,
     handle: &Arc<SessionHandle>,
     sm: &SmShared,
     el: &Stanza,
@@ -158,7 +153,7 @@ fn stream_management(
                 .unwrap_or(false);
             let id = wants_resume.then(|| {
                 let id = crate::util::random_id(24);
-                shared.router.table.set_resumable(&id, handle.clone());
+                table.set_resumable(&id, handle.clone());
                 id
             });
             sm.inbound.store(0, Ordering::Relaxed);

@@ -11,12 +11,9 @@ use std::sync::Arc;
 use tokio::io::{AsyncWriteExt, WriteHalf};
 use tokio::time::Instant;
 
-use super::{Control, SmShared};
+use super::{Control, SessionContext, SessionHandle, SessionRouter, SmShared};
 use crate::net::Transport;
-use crate::router::SessionHandle;
-use crate::server::Shared;
-use crate::stream::StreamErrorCondition;
-use crate::xml::{escape_attr, ns, Kind, Stanza};
+use crate::xml::{escape_attr, ns, Kind, Stanza, StreamErrorCondition};
 
 /// A batch longer than this goes to the transport in pieces.
 const WRITE_CHUNK: usize = 16 * 1024;
@@ -28,8 +25,8 @@ struct Unacked {
     offline: Option<i64>,
 }
 
-pub struct Writer {
-    shared: Arc<Shared>,
+pub struct Writer<R> {
+    ctx: Arc<SessionContext<R>>,
     handle: Arc<SessionHandle>,
     sm: Arc<SmShared>,
     out: Option<WriteHalf<Transport>>,
@@ -53,15 +50,15 @@ enum End {
     Lost,
 }
 
-impl Writer {
+impl<R: SessionRouter> Writer<R> {
     pub fn new(
-        shared: Arc<Shared>,
+        ctx: Arc<SessionContext<R>>,
         handle: Arc<SessionHandle>,
         sm: Arc<SmShared>,
         write: WriteHalf<Transport>,
-    ) -> Writer {
+    ) -> Writer<R> {
         Writer {
-            shared,
+            ctx,
             handle,
             sm,
             out: Some(write),
@@ -80,7 +77,7 @@ impl Writer {
     }
 
     async fn serve(&mut self) -> End {
-        let shutdown = self.shared.shutdown.clone();
+        let shutdown = self.ctx.shutdown.clone();
         let handle = self.handle.clone();
         let (queue, control) = handle.queues();
         // Only while hibernating: a timer in every session's future would
@@ -121,7 +118,7 @@ impl Writer {
             if self.out.is_none() && self.hibernating_until.is_none() {
                 return End::Lost;
             }
-            if self.unacked.len() > self.shared.settings.limits.max_unacked {
+            if self.unacked.len() > self.ctx.max_unacked {
                 Box::pin(self.close(Some((
                     StreamErrorCondition::ResourceConstraint,
                     "too many unacknowledged stanzas".into(),
@@ -152,7 +149,7 @@ impl Writer {
                     .map(|i| {
                         format!(
                             " id='{i}' resume='true' max='{}'",
-                            self.shared.settings.c2s.resume_timeout.as_secs()
+                            self.ctx.resume_timeout.as_secs()
                         )
                     })
                     .unwrap_or_default();
@@ -211,7 +208,7 @@ impl Writer {
             return Some(End::Lost);
         }
         tracing::info!("connection lost; waiting for resumption");
-        self.hibernating_until = Some(Instant::now() + self.shared.settings.c2s.resume_timeout);
+        self.hibernating_until = Some(Instant::now() + self.ctx.resume_timeout);
         None
     }
 
@@ -311,9 +308,9 @@ impl Writer {
     }
 
     fn delete_offline(&self, ids: Vec<i64>) {
-        let store = self.shared.store.clone();
+        let store = self.ctx.store.clone();
         let owner = self.handle.jid.to_bare().to_string();
-        self.shared.tasks.spawn(async move {
+        self.ctx.tasks.spawn(async move {
             if let Err(e) = store.offline_delete(&owner, &ids).await {
                 tracing::error!(error = %e, "deleting delivered offline messages failed");
             }
@@ -340,13 +337,13 @@ impl Writer {
     /// Leaves the table, tells contacts the resource went away, and gives
     /// every unacknowledged message another way to its recipient.
     async fn finish(mut self, end: End) {
-        let router = &self.shared.router;
-        router.table.remove(&self.handle);
+        let router = &self.ctx.router;
+        router.remove(&self.handle);
         if let Some(id) = &self.sm_id {
-            router.table.forget_resumable(id);
+            router.forget_resumable(id);
         }
         let handle = self.handle.clone();
-        let shared = self.shared.clone();
+        let router = router.clone();
         let jid = self.handle.jid.clone();
         let mut unacked: Vec<Stanza> = self
             .unacked
@@ -368,9 +365,8 @@ impl Writer {
             tracing::info!(count = unacked.len(), "re-routing unacknowledged messages");
         }
         // Routing may wait on other sessions' queues; the writer must not.
-        self.shared.tasks.spawn(async move {
-            let router = &shared.router;
-            crate::router::session_gone(router, &handle).await;
+        self.ctx.tasks.spawn(async move {
+            router.session_gone(&handle).await;
             let bare = jid.to_bare();
             for s in unacked {
                 // Addressed to the bare JID: other resources, or offline storage.

@@ -13,22 +13,25 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tracing::{debug, info, Instrument};
 
-use super::xmlio::read_frame;
-use super::{StreamError, StreamErrorCondition as Cond, XmlIo};
+use super::{StreamContext, StreamRouter};
 use crate::net::Transport;
-use crate::server::Shared;
-use crate::xml::{escape_attr, ns, Frame, Framer, Kind, Stanza};
+use crate::xml::{
+    escape_attr, ns, read_frame, Frame, Framer, Kind, Stanza, StreamError,
+    StreamErrorCondition as Cond, XmlIo,
+};
 
 /// Serves one component connection until it ends.
-pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
+pub async fn serve<R: StreamRouter>(
+    ctx: Arc<StreamContext>,
+    router: Arc<R>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) {
     let span = tracing::info_span!("component", %peer, domain = tracing::field::Empty);
     async move {
-        let mut xio = XmlIo::new(
-            Transport::Plain(tcp),
-            shared.settings.limits.max_stanza_bytes,
-        );
-        let deadline = shared.settings.c2s.negotiation_timeout;
-        let domain = match tokio::time::timeout(deadline, handshake(&shared, &mut xio)).await {
+        let mut xio = XmlIo::new(Transport::Plain(tcp), ctx.settings.limits.max_stanza_bytes);
+        let deadline = ctx.settings.c2s.negotiation_timeout;
+        let domain = match tokio::time::timeout(deadline, handshake(&ctx, &mut xio)).await {
             Ok(Ok(d)) => d,
             Ok(Err(e)) => return fail(&mut xio, e).await,
             Err(_) => {
@@ -38,14 +41,14 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
         };
         tracing::Span::current().record("domain", tracing::field::display(&domain));
         info!("component connected");
-        run(shared, xio, domain).await;
+        run(&ctx, &*router, xio, domain).await;
     }
     .instrument(span)
     .await
 }
 
 /// Header, then `<handshake>` = hex(SHA-1(stream id + secret)).
-async fn handshake(shared: &Shared, xio: &mut XmlIo<Transport>) -> Result<String, StreamError> {
+async fn handshake(ctx: &StreamContext, xio: &mut XmlIo<Transport>) -> Result<String, StreamError> {
     let Frame::Open(h) = xio.next().await? else {
         return Err(StreamError::protocol(
             Cond::NotWellFormed,
@@ -70,7 +73,7 @@ async fn handshake(shared: &Shared, xio: &mut XmlIo<Transport>) -> Result<String
             "the default namespace must be jabber:component:accept",
         ));
     }
-    let Some(secret) = shared.settings.component.accept.get(&domain) else {
+    let Some(secret) = ctx.settings.component.accept.get(&domain) else {
         return Err(StreamError::protocol(
             Cond::HostUnknown,
             "no such component here",
@@ -123,14 +126,19 @@ async fn fail(xio: &mut XmlIo<Transport>, e: StreamError) {
     }
 }
 
-async fn run(shared: Arc<Shared>, xio: XmlIo<Transport>, domain: String) {
-    let (tx, rx) = mpsc::channel(shared.settings.limits.session_queue);
-    shared.router.components.attach(&domain, tx.clone());
+async fn run<R: StreamRouter>(
+    ctx: &StreamContext,
+    router: &R,
+    xio: XmlIo<Transport>,
+    domain: String,
+) {
+    let (tx, rx) = mpsc::channel(ctx.settings.limits.session_queue);
+    router.attach_component(&domain, tx.clone());
     let XmlIo { io, framer } = xio;
     let (read, write) = tokio::io::split(io);
     let writer = tokio::spawn(write_loop(write, rx));
-    let outcome = read_loop(&shared, read, framer, &domain).await;
-    shared.router.components.detach(&domain, &tx);
+    let outcome = read_loop(ctx, router, read, framer, &domain).await;
+    router.detach_component(&domain, &tx);
     drop(tx);
     let error = match outcome {
         Err(StreamError::Protocol { condition, text }) => {
@@ -151,8 +159,9 @@ async fn run(shared: Arc<Shared>, xio: XmlIo<Transport>, domain: String) {
     info!("component disconnected");
 }
 
-async fn read_loop(
-    shared: &Shared,
+async fn read_loop<R: StreamRouter>(
+    ctx: &StreamContext,
+    router: &R,
     mut read: ReadHalf<Transport>,
     mut framer: Framer,
     domain: &str,
@@ -160,7 +169,7 @@ async fn read_loop(
     loop {
         let frame = tokio::select! {
             f = read_frame(&mut read, &mut framer) => f?,
-            _ = shared.shutdown.cancelled() => {
+            _ = ctx.shutdown.cancelled() => {
                 return Err(StreamError::protocol(Cond::SystemShutdown, "server shutting down"));
             }
         };
@@ -181,7 +190,7 @@ async fn read_loop(
             ));
         }
         check_addresses(&el, domain)?;
-        shared.router.route(el).await;
+        router.route(el).await;
     }
 }
 

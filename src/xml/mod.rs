@@ -11,6 +11,7 @@
 pub mod build;
 mod delay;
 mod framer;
+mod io;
 pub mod ns;
 mod peek;
 mod stanza;
@@ -19,7 +20,8 @@ mod stream_error;
 
 pub use delay::{chrono_stamp, with_delay};
 pub use framer::{Frame, FrameError, Framer, StreamHeader};
+pub use io::{read_frame, XmlIo};
 pub use peek::body_of;
 pub use stanza::{escape_attr, Kind, Stanza, StanzaParseError};
 pub use stanza_error::{error_reply, Condition};
-pub use stream_error::StreamErrorCondition;
+pub use stream_error::{StreamError, StreamErrorCondition};

@@ -1,7 +1,8 @@
 //! Stream errors (RFC 6120 §4.9): the conditions that end a stream, one
-//! table for every layer that ends one (framing, negotiation, sessions).
+//! table for every layer that ends one (framing, negotiation, sessions),
+//! and [`StreamError`], what ends a stream, as every reader of one reports it.
 
-use super::escape_attr;
+use super::{escape_attr, FrameError};
 
 /// RFC 6120 §4.9.3 conditions this server sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,5 +64,35 @@ impl StreamErrorCondition {
             "<stream:error><{} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>{text}</stream:error></stream:stream>",
             self.name()
         )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// The peer broke the protocol: tell it why, then close.
+    #[error("{}: {text}", .condition.name())]
+    Protocol {
+        condition: StreamErrorCondition,
+        text: String,
+    },
+    /// The peer closed the stream or the connection.
+    #[error("closed by peer")]
+    Closed,
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl StreamError {
+    pub fn protocol(condition: StreamErrorCondition, text: impl Into<String>) -> Self {
+        StreamError::Protocol {
+            condition,
+            text: text.into(),
+        }
+    }
+}
+
+impl From<FrameError> for StreamError {
+    fn from(e: FrameError) -> Self {
+        StreamError::protocol(e.condition(), e.to_string())
     }
 }

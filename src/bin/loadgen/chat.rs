@@ -18,8 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use switchboard::net::Transport;
-use switchboard::stream::xmlio::read_frame;
-use switchboard::xml::{escape_attr, Frame, Framer, Stanza};
+use switchboard::xml::{escape_attr, read_frame, Frame, Framer, Stanza};
 
 use super::conn::{text, Conn};
 use super::probe::{delta, Probe};

@@ -17,8 +17,7 @@ use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use switchboard::net::Transport;
-use switchboard::stream::xmlio::read_frame;
-use switchboard::xml::{ns, Frame, Framer, Stanza};
+use switchboard::xml::{ns, read_frame, Frame, Framer, Stanza};
 
 use super::scram::{self, Mech, Scram};
 

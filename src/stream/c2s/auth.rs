@@ -13,8 +13,7 @@ use super::{Failure, Negotiation, Stream, LOG};
 use crate::config::C2s;
 use crate::net::Transport;
 use crate::stream::sasl::{self, Exchange, Mech, SaslFailure, Step};
-use crate::stream::{StreamError, StreamErrorCondition as Cond, XmlIo};
-use crate::xml::{ns, Stanza};
+use crate::xml::{ns, Stanza, StreamError, StreamErrorCondition as Cond, XmlIo};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 /// Failed SASL attempts allowed on one stream (RFC 6120 §6.4.5 asks for a
@@ -162,7 +161,7 @@ impl Sasl {
                 match mech {
                     None => Err(SaslFailure::InvalidMechanism),
                     Some(Mech::Plain) if !tls => Err(SaslFailure::EncryptionRequired),
-                    Some(_) if !tls && neg.shared.settings.c2s.require_encryption => {
+                    Some(_) if !tls && neg.ctx.settings.c2s.require_encryption => {
                         Err(SaslFailure::EncryptionRequired)
                     }
                     Some(mech) => match payload(&tree) {
@@ -238,7 +237,7 @@ impl Sasl {
         first: &[u8],
     ) -> Result<Step, SaslFailure> {
         let (user, authzid) = sasl::first_message_identity(mech, first)?;
-        let domain = &neg.shared.settings.agent_domain;
+        let domain = &neg.ctx.settings.agent_domain;
         // Nodeprep through the jid crate: "Alice" and "alice" are one account.
         let bare =
             BareJid::new(&format!("{user}@{domain}")).map_err(|_| SaslFailure::NotAuthorized)?;
@@ -248,7 +247,7 @@ impl Sasl {
             }
         }
         let creds = neg
-            .shared
+            .ctx
             .store
             .credentials(bare.as_str())
             .await

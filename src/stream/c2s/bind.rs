@@ -7,8 +7,7 @@ use super::header::Phase;
 use super::{Done, Failure, Stream};
 use crate::config::C2s;
 use crate::session;
-use crate::stream::{StreamError, StreamErrorCondition as Cond};
-use crate::xml::{ns, Kind, Stanza};
+use crate::xml::{ns, Kind, Stanza, StreamError, StreamErrorCondition as Cond};
 
 /// Authenticated as `account`, not yet bound.
 pub(super) struct Authenticated {
@@ -38,7 +37,7 @@ impl Stream<'_, Authenticated> {
             };
             if el.is("resume", ns::SM) {
                 let Stream { neg, xio, phase } = self;
-                match session::resume(neg.shared.clone(), xio, &phase.account, &el).await {
+                match session::resume(&*neg.table, xio, &phase.account, &el).await {
                     Ok(resumed) => return Ok(Done::Resumed(resumed)),
                     Err(xio) => {
                         self = Stream { neg, xio, phase };

@@ -3,8 +3,8 @@
 
 use super::{Failure, Stream};
 use crate::config::C2s;
-use crate::stream::{header, StreamError, StreamErrorCondition as Cond};
-use crate::xml::{ns, Frame};
+use crate::stream::header;
+use crate::xml::{ns, Frame, StreamError, StreamErrorCondition as Cond};
 
 /// The client's stream header is due; phase `P` follows it.
 pub(super) struct Opening<P>(pub(super) P);
@@ -27,7 +27,7 @@ impl<'n, P: Phase> Stream<'n, Opening<P>> {
             }
             Err(e) => return Err(Failure::unanswered(self.xio, e)),
         };
-        let settings = &neg.shared.settings;
+        let settings = &neg.ctx.settings;
         let domain = &settings.agent_domain;
         let id = crate::util::random_id(16);
         let to_ok =

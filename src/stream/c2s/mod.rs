@@ -23,27 +23,34 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tracing::{debug, info, Instrument};
 
-use super::{StreamError, StreamErrorCondition as Cond, XmlIo};
+use super::StreamContext;
 use crate::net::Transport;
-use crate::server::Shared;
-use crate::session;
-use crate::xml::{ns, Frame, Stanza};
+use crate::session::{self, SessionContext, SessionRouter, SessionTable};
+use crate::xml::{ns, Frame, Stanza, StreamError, StreamErrorCondition as Cond, XmlIo};
 
 /// One log target for the whole negotiation, whichever phase's file logs:
 /// the lines read as they did before the phases had files of their own.
 const LOG: &str = module_path!();
 
 /// Serves one accepted client connection until it ends.
-pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, direct_tls: bool) {
+pub async fn serve<R: SessionRouter>(
+    ctx: Arc<StreamContext>,
+    sessions: Arc<SessionContext<R>>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    direct_tls: bool,
+) {
     let span = tracing::info_span!("c2s", %peer, jid = tracing::field::Empty);
     async move {
+        let timeout = ctx.settings.c2s.negotiation_timeout;
         let neg = Negotiation {
-            shared: shared.clone(),
-            deadline: Instant::now() + shared.settings.c2s.negotiation_timeout,
+            ctx: ctx.clone(),
+            table: sessions.router.clone(),
+            deadline: Instant::now() + timeout,
         };
         // Reads stop at the deadline and on shutdown themselves (so the
         // error reaches the client); this bounds a stalled TLS handshake.
-        let deadline = shared.settings.c2s.negotiation_timeout + std::time::Duration::from_secs(1);
+        let deadline = timeout + std::time::Duration::from_secs(1);
         let result = match tokio::time::timeout(deadline, negotiate(&neg, tcp, direct_tls)).await {
             Ok(r) => r,
             Err(_) => Err(Failure::lost(StreamError::protocol(
@@ -58,14 +65,13 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, direct
                 // A task of its own: this one's future is sized for the
                 // negotiation (TLS handshake, SASL, store queries), ~6 KB
                 // that every idle session would otherwise keep.
-                let tasks = shared.tasks.clone();
-                tasks.spawn(session::start(shared, xio, jid, iq_id).in_current_span());
+                let start = session::start(sessions, xio, jid, iq_id);
+                ctx.tasks.spawn(start.in_current_span());
             }
             // Its own task too, and out of the negotiation's time limit,
             // which would otherwise end the resumed session's reading.
             Ok(Done::Resumed(Some(resumed))) => {
-                let tasks = shared.tasks.clone();
-                tasks.spawn(resumed.run(shared).in_current_span());
+                ctx.tasks.spawn(resumed.run(sessions).in_current_span());
             }
             Ok(Done::Resumed(None)) => {}
             Err(failure) => neg.close(failure).await,
@@ -105,7 +111,9 @@ enum Done {
 
 /// What every phase of one connection's negotiation needs.
 struct Negotiation {
-    shared: Arc<Shared>,
+    ctx: Arc<StreamContext>,
+    /// Where a resumed session is found.
+    table: Arc<dyn SessionTable>,
     deadline: Instant,
 }
 
@@ -149,7 +157,7 @@ impl Failure {
 
 impl<'n, P> Stream<'n, P> {
     fn new(neg: &'n Negotiation, io: Transport, phase: P) -> Self {
-        let max = neg.shared.settings.limits.max_stanza_bytes;
+        let max = neg.ctx.settings.limits.max_stanza_bytes;
         Stream {
             neg,
             xio: XmlIo::new(io, max),
@@ -195,7 +203,7 @@ impl Negotiation {
             r = tokio::time::timeout_at(self.deadline, xio.next()) => r.unwrap_or_else(|_| {
                 Err(StreamError::protocol(Cond::ConnectionTimeout, "negotiation took too long"))
             }),
-            _ = self.shared.shutdown.cancelled() => {
+            _ = self.ctx.shutdown.cancelled() => {
                 Err(StreamError::protocol(Cond::SystemShutdown, "server shutting down"))
             }
         }
@@ -217,7 +225,7 @@ impl Negotiation {
         if !header_sent {
             out += &super::header(
                 ns::CLIENT,
-                &self.shared.settings.agent_domain,
+                &self.ctx.settings.agent_domain,
                 None,
                 &crate::util::random_id(16),
             );

@@ -8,8 +8,7 @@ use super::header::{Opening, Phase};
 use super::{Failure, Negotiation, Stream};
 use crate::config::C2s;
 use crate::net::Transport;
-use crate::stream::XmlIo;
-use crate::xml::ns;
+use crate::xml::{ns, XmlIo};
 
 /// A cleartext stream before authentication: STARTTLS is offered, and SASL
 /// too unless encryption is required.
@@ -44,7 +43,7 @@ pub(super) async fn direct(
     tcp: TcpStream,
 ) -> Result<Stream<'_, Opening<Encrypted>>, Failure> {
     let io = Transport::Plain(tcp)
-        .into_tls(neg.shared.tls.clone())
+        .into_tls(neg.ctx.tls.clone())
         .await
         .map_err(Failure::lost)?;
     let phase = Encrypted {
@@ -108,7 +107,7 @@ impl<'n> Stream<'n, StartTls> {
         let XmlIo { io, mut framer } = xio;
         framer.reset();
         let io = io
-            .into_tls(neg.shared.tls.clone())
+            .into_tls(neg.ctx.tls.clone())
             .await
             .map_err(Failure::lost)?;
         Ok(Stream {

@@ -11,23 +11,28 @@ use base64::Engine;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn, Instrument};
 
 use super::dialback::{self, DbElement};
 use super::{header, S2sContext};
 use crate::net::Transport;
-use crate::server::Shared;
-use crate::stream::{StreamError, StreamErrorCondition as Cond, XmlIo};
-use crate::xml::{ns, Frame, Kind, Stanza, StreamHeader};
+use crate::stream::{StreamContext, StreamRouter};
+use crate::xml::{
+    ns, Frame, Kind, Stanza, StreamError, StreamErrorCondition as Cond, StreamHeader, XmlIo,
+};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// A dialback verification finished: (remote, local, valid or error).
 type Verified = (String, String, Result<bool, String>);
 
-struct Inbound {
-    shared: Arc<Shared>,
+struct Inbound<R> {
+    router: Arc<R>,
     ctx: Arc<S2sContext>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
     stream_id: String,
     /// The peer's domain from its header, if it gave one.
     claimed: Option<String>,
@@ -42,13 +47,20 @@ struct Inbound {
 }
 
 /// Serves one accepted server connection until it ends.
-pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, direct_tls: bool) {
+pub async fn serve<R: StreamRouter>(
+    streams: Arc<StreamContext>,
+    router: Arc<R>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    direct_tls: bool,
+) {
     let span = tracing::info_span!("s2s_in", %peer, direct_tls, remote = tracing::field::Empty);
     async move {
-        let ctx = shared.s2s.clone();
         let mut me = Inbound {
-            shared,
-            ctx,
+            router,
+            ctx: streams.s2s.clone(),
+            shutdown: streams.shutdown.clone(),
+            tasks: streams.tasks.clone(),
             stream_id: String::new(),
             claimed: None,
             local: String::new(),
@@ -86,7 +98,7 @@ pub async fn serve(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr, direct
     .await
 }
 
-impl Inbound {
+impl<R: StreamRouter> Inbound<R> {
     fn authenticated(&self) -> bool {
         self.sasl.is_some() || !self.pairs.is_empty()
     }
@@ -96,7 +108,7 @@ impl Inbound {
         let negotiation_deadline = Instant::now() + s2s.negotiation_timeout;
         let idle = s2s.idle_timeout;
         let (done_tx, mut done_rx) = mpsc::channel::<Verified>(16);
-        let shutdown = self.shared.shutdown.clone();
+        let shutdown = self.shutdown.clone();
         loop {
             let xio = slot.as_mut().expect("stream present");
             let deadline = if self.authenticated() {
@@ -330,7 +342,7 @@ impl Inbound {
         let ctx = self.ctx.clone();
         let done = done.clone();
         let stream_id = self.stream_id.clone();
-        self.shared.tasks.spawn(async move {
+        self.tasks.spawn(async move {
             let outcome = super::verify::ask(&ctx, &db.to, &db.from, &stream_id, &db.key)
                 .await
                 .map_err(|e| e.to_string());
@@ -399,7 +411,7 @@ impl Inbound {
                 format!("{from} is not authenticated on this stream"),
             ));
         }
-        self.shared.router.route(el).await;
+        self.router.route(el).await;
         Ok(())
     }
 

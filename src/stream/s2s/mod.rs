@@ -117,7 +117,7 @@ pub enum S2sError {
     #[error("{0}")]
     Resolve(#[from] ResolveError),
     #[error("{0}")]
-    Stream(#[from] crate::stream::StreamError),
+    Stream(#[from] crate::xml::StreamError),
     #[error("TLS: {0}")]
     Tls(std::io::Error),
     #[error("the peer offers no TLS and encryption is required")]

@@ -16,8 +16,7 @@ use super::dialback::{self, DbElement};
 use super::{header, S2sContext, S2sError};
 use crate::net::resolve::Target;
 use crate::net::Transport;
-use crate::stream::{StreamError, XmlIo};
-use crate::xml::{ns, Frame, Stanza};
+use crate::xml::{ns, Frame, Stanza, StreamError, XmlIo};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 

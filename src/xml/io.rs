@@ -1,4 +1,6 @@
 //! A transport with a framer: read frames, write bytes, reset on restart.
+//! Generic over the transport, so every layer that reads a stream (the
+//! negotiation, the session reader, components) shares one reading loop.
 
 use std::cell::RefCell;
 use std::pin::Pin;
@@ -7,8 +9,7 @@ use std::task::{Context, Poll};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use super::StreamError;
-use crate::xml::{escape_attr, Frame, Framer};
+use super::{Frame, Framer, StreamError};
 
 pub struct XmlIo<T> {
     pub io: T,
@@ -89,17 +90,4 @@ fn poll_read_into<R: AsyncRead + Unpin>(
             Poll::Pending => Poll::Pending,
         }
     })
-}
-
-/// Our stream header (RFC 6120 §4.7), answering a peer's.
-pub fn header(default_ns: &str, from: &str, to: Option<&str>, id: &str) -> String {
-    let to = to
-        .map(|t| format!(" to='{}'", escape_attr(t)))
-        .unwrap_or_default();
-    format!(
-        "<?xml version='1.0'?><stream:stream xmlns='{default_ns}' \
-         xmlns:stream='http://etherx.jabber.org/streams' from='{}'{to} id='{id}' \
-         version='1.0' xml:lang='en'>",
-        escape_attr(from)
-    )
 }
