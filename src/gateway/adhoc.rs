@@ -6,7 +6,7 @@
 use jid::Jid;
 use minidom::Element;
 
-use super::Core;
+use super::actor::Core;
 use crate::xml::build::{el, stanza, BuilderExt};
 use crate::xml::Condition;
 use crate::xml::{ns, Stanza};

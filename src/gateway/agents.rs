@@ -5,8 +5,8 @@
 use jid::{BareJid, Jid};
 use tracing::info;
 
+use super::actor::Core;
 use super::assign::Availability;
-use super::Core;
 use crate::store::SessionState;
 
 impl Core {

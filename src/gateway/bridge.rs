@@ -6,10 +6,10 @@
 
 use jid::Jid;
 
+use super::actor::Core;
 use super::adapt::{adapt, Target};
 use super::journal::Entry;
 use super::state::{Change, Sess};
-use super::Core;
 use crate::store::{Direction, NewMessage, SessionState};
 use crate::xml::build::{el, stanza, BuilderExt};
 use crate::xml::Condition;

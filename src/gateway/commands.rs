@@ -6,7 +6,7 @@
 
 use jid::Jid;
 
-use super::Core;
+use super::actor::Core;
 use crate::store::{Direction, SessionState};
 use crate::xml::{ns, Stanza};
 

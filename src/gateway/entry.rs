@@ -4,25 +4,14 @@
 
 use jid::Jid;
 
+use super::actor::{Core, EntryStatus as Status};
 use super::assign::{Availability, Mode};
 use super::context::Needs;
 use super::state::Change;
-use super::Core;
 use crate::store::{RosterItem, Subscription};
 use crate::xml::build::{el, stanza, BuilderExt};
 use crate::xml::Condition;
 use crate::xml::{ns, Kind, Stanza};
-
-/// What an entry JID's presence says (MISSION capability 1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
-    /// A capable agent can take a live chat now.
-    Open,
-    /// Agents are on duty but busy: the wait is about this many minutes.
-    Busy(u64),
-    /// Nobody on duty.
-    Closed,
-}
 
 /// An assignment can change what an entry's presence says (its agents
 /// may now be full).

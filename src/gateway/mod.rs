@@ -8,9 +8,11 @@
 //! the support domain and every presence change of a local account. Every
 //! message a customer writes is stored before anything else is done with it.
 
+mod actor;
 mod adapt;
 mod adhoc;
 mod agents;
+mod answers;
 pub mod assign;
 mod bridge;
 mod commands;
@@ -30,13 +32,12 @@ mod sessions;
 mod state;
 mod worklist;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use jid::{BareJid, Jid};
 use tokio::sync::mpsc;
-use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info};
@@ -44,27 +45,11 @@ use tracing::{error, info};
 use crate::router::{DomainHandler, Handed};
 use crate::store::{SessionState, Store};
 use crate::xml::{Condition, Stanza};
-use assign::Availability;
+use actor::{Core, Timers};
 use directory::Directory;
 use ports::{Clock, Outbox};
 
-/// What the actor reacts to, besides what the router hands it (stanzas
-/// for the support domain, local accounts' presence changes).
-pub enum Event {
-    /// An offer made with this sequence number ran out of time.
-    OfferExpired { session: String, seq: u64 },
-    /// An agent who went offline with live sessions did not come back.
-    GraceExpired { agent: String, seq: u64 },
-    /// agents.toml / routing.toml were reloaded.
-    Reload(Arc<Directory>),
-    /// Time to close sessions idle longer than `session_idle_secs`.
-    Sweep,
-    /// A session's identification ran out of time.
-    IdentifyTimeout { session: String },
-    /// Answered once every event and stanza sent before it is handled and
-    /// what the bridge accepted is stored and relayed.
-    Settled(oneshot::Sender<()>),
-}
+pub use actor::Event;
 
 /// What the gateway is given to work with.
 pub struct Env {
@@ -125,29 +110,6 @@ impl Gateway {
     }
 }
 
-struct Core {
-    out: Arc<dyn Outbox>,
-    clock: Clock,
-    agent_domain: String,
-    timers: Timers,
-    /// Sessions and agents: changed only through its methods.
-    state: state::State,
-    dir: Arc<Directory>,
-    support: String,
-    cursors: HashMap<String, usize>,
-    /// Availability of agents hosted on other servers, per resource, from
-    /// the presence they send the support domain once subscribed.
-    remote_presence: HashMap<String, HashMap<String, Availability>>,
-    /// The status each entry JID last announced, to broadcast changes only.
-    entry_status: HashMap<String, entry::Status>,
-    /// Identification answers and the queries still out.
-    ident: identify::Cache,
-    /// Stores bridged messages in batches and relays them once stored.
-    journal: journal::Journal,
-    /// Each agent's client features, when known (see `agent_features`).
-    agent_feats: HashMap<String, std::collections::BTreeSet<String>>,
-}
-
 /// Runs the gateway until shutdown. Open sessions are loaded from the store
 /// first: a restart loses neither sessions nor queue order.
 pub async fn run(
@@ -169,7 +131,7 @@ pub async fn run(
         cursors: HashMap::new(),
         entry_status: HashMap::new(),
         remote_presence: HashMap::new(),
-        ident: identify::Cache::default(),
+        ident: answers::Cache::default(),
         journal,
         agent_feats: HashMap::new(),
     };
@@ -309,8 +271,7 @@ impl Core {
         if self.state.session(&node).is_some() {
             return self.at_proxy(&from, &node, s).await;
         }
-        self.bounce(&s, crate::xml::Condition::ItemNotFound, None)
-            .await;
+        self.bounce(&s, Condition::ItemNotFound, None).await;
     }
 
     /// Idle sessions are looked for a few times per idle period.
@@ -333,25 +294,6 @@ impl Core {
         }
     }
 
-    fn is_agent(&self, bare: &str) -> bool {
-        self.dir.agent(bare).is_some()
-    }
-
-    fn proxy_jid(&self, id: &str) -> String {
-        format!("{id}@{}", self.support)
-    }
-
-    /// Schedules an event for later (offer timeouts); the actor never
-    /// sleeps, it waits for the earliest timer among its other inputs.
-    fn later(&mut self, after: Duration, event: Event) {
-        let due = self.clock.now_ms() + after.as_millis() as i64;
-        self.timers.add(due, event);
-    }
-
-    async fn route(&self, s: Stanza) {
-        self.out.route(s).await;
-    }
-
     /// Hands a change the state made to each feature that reacts to
     /// changes, in this order; a feature that must hear of them adds its
     /// line here (see ARCHITECTURE.md, "How to add a gateway feature").
@@ -367,50 +309,4 @@ impl Core {
             entry::on_change(self, &change).await;
         })
     }
-
-    /// The error reply to a stanza sent to the support domain.
-    async fn bounce(&self, s: &Stanza, cond: Condition, text: Option<&str>) {
-        if let Some(reply) = crate::xml::error_reply(s, cond, text, &self.support) {
-            self.route(reply).await;
-        }
-    }
-}
-
-/// The actor's pending timers, earliest first; equal times keep the order
-/// they were set in.
-#[derive(Default)]
-struct Timers {
-    due: BTreeMap<(i64, u64), Event>,
-    seq: u64,
-}
-
-impl Timers {
-    fn add(&mut self, due_ms: i64, event: Event) {
-        self.seq += 1;
-        self.due.insert((due_ms, self.seq), event);
-    }
-
-    fn next_due(&self) -> Option<i64> {
-        self.due.keys().next().map(|(due, _)| *due)
-    }
-
-    fn pop_due(&mut self, now_ms: i64) -> Option<Event> {
-        let entry = self.due.first_entry()?;
-        if entry.key().0 > now_ms {
-            return None;
-        }
-        Some(entry.remove())
-    }
-}
-
-/// A session id: `s-` and seven lowercase letters or digits (JID
-/// localparts compare case-insensitively, so no capitals).
-fn new_session_id() -> String {
-    use rand::Rng;
-    const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
-    let mut rng = rand::thread_rng();
-    let tail: String = (0..7)
-        .map(|_| CHARS[rng.gen_range(0..CHARS.len())] as char)
-        .collect();
-    format!("s-{tail}")
 }

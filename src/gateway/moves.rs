@@ -4,8 +4,8 @@
 
 use tracing::info;
 
+use super::actor::{Core, Event};
 use super::assign::{self, Mode};
-use super::{Core, Event};
 use crate::store::{Direction, SessionState};
 
 impl Core {

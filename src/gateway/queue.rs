@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use super::actor::Core;
 use super::state::Change;
-use super::Core;
 use crate::store::SessionState;
 
 /// The line moves when a session leaves it for good: the agent who closed

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 
 use jid::{BareJid, Jid};
 
+use super::actor::Core;
 use super::assign::Availability;
 use super::entry::presence;
-use super::Core;
 use crate::xml::{ns, Stanza};
 
 impl Core {

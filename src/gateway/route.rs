@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 
 use tracing::{error, info};
 
+use super::actor::Core;
 use super::assign::{self, Availability, Mode};
 use super::context::{Ident, Needs};
-use super::Core;
 use crate::config::{AgentProtocol, Facts};
 
 /// What the rules made of a session.

@@ -7,11 +7,11 @@ use std::collections::HashMap;
 use jid::Jid;
 use tracing::{error, info, warn};
 
+use super::actor::{new_session_id, Core, Event};
 use super::assign::{self, AgentView, Availability, Mode, Need};
 use super::context::Needs;
 use super::journal::Entry;
 use super::state::Change;
-use super::{new_session_id, Core, Event};
 use crate::config::{AssignMode, QueueDef as Queue};
 use crate::store::{Direction, NewMessage, SessionState};
 use crate::xml::Stanza;

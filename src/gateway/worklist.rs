@@ -4,8 +4,8 @@
 
 use jid::BareJid;
 
+use super::actor::Core;
 use super::state::Change;
-use super::Core;
 use crate::store::{RosterItem, SessionState, Subscription};
 
 /// The work list follows the session: listed when an agent holds it (in
