@@ -10,10 +10,14 @@
 //!   router, the gateway and the context each layer gets
 //!   ([`stream::StreamContext`], [`session::SessionContext`]), runs the
 //!   accept loops and shuts down gracefully. `main.rs` (the CLI) sits on it.
-//! - [`gateway`]: the contact center. One actor task owns customers,
-//!   sessions, agents and queues; the router hands it the support domain
-//!   (see [`router::domains`]). Decisions that can be pure are
-//!   ([`gateway::assign`]).
+//! - [`gateway`]: the contact center. One actor task reacts to what the
+//!   router hands it of the support domain (see [`router::domains`]), to
+//!   its own events and to its timers; it reaches the rest of the server
+//!   only through [`gateway::ports`] (an `Outbox` the router implements,
+//!   and a `Clock`). Its state (sessions, agents) changes only through
+//!   `gateway/state.rs`, store first, and each change is handed to the
+//!   features (work list, bridge, waiting line, entry presence...), one
+//!   module each. Decisions that can be pure are ([`gateway::assign`]).
 //! - [`router`]: JID → session table and the dispatch of every stanza; the
 //!   s2s pool (behind [`router::S2sLinks`]); the RFC 6121 rules (presence,
 //!   roster, offline storage). It is the [`session::SessionRouter`] and the

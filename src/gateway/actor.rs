@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use jid::Jid;
 use tokio::sync::oneshot;
 
 use super::answers;
@@ -86,6 +87,13 @@ impl Core {
             self.route(reply).await;
         }
     }
+}
+
+/// The bare part of a JID, without the new string and validation of
+/// `Jid::to_bare`: the JID was validated when the router parsed it.
+pub(super) fn bare(jid: &Jid) -> &str {
+    let s = jid.as_str();
+    s.split_once('/').map_or(s, |(bare, _)| bare)
 }
 
 /// What an entry JID's presence says (MISSION capability 1).

@@ -6,7 +6,7 @@
 use jid::Jid;
 use minidom::Element;
 
-use super::actor::Core;
+use super::actor::{bare, Core};
 use crate::xml::build::{el, stanza, BuilderExt};
 use crate::xml::Condition;
 use crate::xml::{ns, Stanza};
@@ -26,7 +26,7 @@ const COMMANDS: &[(&str, &str)] = &[
 
 impl Core {
     pub(super) async fn adhoc(&mut self, from: &Jid, s: &Stanza) {
-        let agent = from.to_bare().to_string();
+        let agent = bare(from).to_string();
         let Ok(tree) = s.element() else { return };
         if !self.is_agent(&agent) {
             return self

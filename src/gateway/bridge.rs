@@ -6,7 +6,7 @@
 
 use jid::Jid;
 
-use super::actor::Core;
+use super::actor::{bare, Core};
 use super::adapt::{adapt, Target};
 use super::journal::Entry;
 use super::state::{Change, Sess};
@@ -42,7 +42,7 @@ pub(super) async fn on_change(core: &mut Core, change: &Change) {
 impl Core {
     /// A stanza to a session's proxy JID.
     pub(super) async fn at_proxy(&mut self, from: &Jid, id: &str, s: Stanza) {
-        let sender = from.to_bare().to_string();
+        let sender = bare(from).to_string();
         let agent = self.state.session(id).and_then(|x| x.rec().agent.clone());
         if !self.is_agent(&sender) || agent.as_deref() != Some(sender.as_str()) {
             // Customers never reach a session through its proxy, and an
@@ -92,10 +92,7 @@ impl Core {
         let to = sess.rec().customer_jid.clone();
         let entry = sess.rec().entry_jid.clone();
         let out = s.with_addresses(Some(&entry), Some(&to));
-        let name = self
-            .dir
-            .agent(&from.to_bare().to_string())
-            .map(|a| a.name.clone());
+        let name = self.dir.agent(bare(from)).map(|a| a.name.clone());
         let out = with_nick(out, name.as_deref());
         let then = adapt(&out, self.customer_target(id));
         let row = body.map(|b| NewMessage {

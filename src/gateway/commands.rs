@@ -6,7 +6,7 @@
 
 use jid::Jid;
 
-use super::actor::Core;
+use super::actor::{bare, Core};
 use crate::store::{Direction, SessionState};
 use crate::xml::{ns, Stanza};
 
@@ -92,7 +92,7 @@ impl Core {
     /// Plain text to a session's proxy JID.
     pub(super) async fn command(&mut self, from: &Jid, id: &str, s: &Stanza) {
         let (cmd, arg) = split(&body(s));
-        let agent = from.to_bare().to_string();
+        let agent = bare(from).to_string();
         let reply = match cmd.as_str() {
             "list" => self.work_of(&agent),
             _ => self.action(&agent, id, &cmd, &arg).await,
@@ -103,7 +103,7 @@ impl Core {
 
     /// Plain text to the support domain (the control JID).
     pub(super) async fn control(&mut self, from: &Jid, s: &Stanza) {
-        let agent = from.to_bare().to_string();
+        let agent = bare(from).to_string();
         if !self.is_agent(&agent) {
             return self
                 .bounce(s, crate::xml::Condition::Forbidden, Some("for agents only"))

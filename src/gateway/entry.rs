@@ -4,7 +4,7 @@
 
 use jid::Jid;
 
-use super::actor::{Core, EntryStatus as Status};
+use super::actor::{bare, Core, EntryStatus as Status};
 use super::assign::{Availability, Mode};
 use super::context::Needs;
 use super::state::Change;
@@ -32,7 +32,7 @@ impl Core {
     }
 
     async fn entry_presence(&mut self, from: &Jid, entry: &str, s: &Stanza) {
-        let customer = from.to_bare().to_string();
+        let customer = bare(from).to_string();
         match s.type_() {
             Some("subscribe") => {
                 // Approved at once, and remembered so status changes reach them.

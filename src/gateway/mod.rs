@@ -180,7 +180,7 @@ pub async fn run(
 impl Core {
     async fn handed(&mut self, h: Handed) {
         match h {
-            Handed::Stanza(s) => self.stanza(s).await,
+            Handed::Stanza { stanza, from, to } => self.stanza(stanza, &from, &to).await,
             Handed::AccountPresence(bare) => self.agent_presence(&bare).await,
         }
     }
@@ -237,13 +237,7 @@ impl Core {
 
     /// Dispatch by the addressed JID: an entry JID, a session's proxy, or
     /// the support domain itself.
-    async fn stanza(&mut self, s: Stanza) {
-        let (Some(from), Some(to)) = (
-            s.from().and_then(|f| Jid::new(f).ok()),
-            s.to().and_then(|t| Jid::new(t).ok()),
-        ) else {
-            return;
-        };
+    async fn stanza(&mut self, s: Stanza, from: &Jid, to: &Jid) {
         if s.kind() == crate::xml::Kind::Iq
             && matches!(s.type_(), Some("result" | "error"))
             && to.node().is_none()
@@ -257,19 +251,19 @@ impl Core {
             // The support domain itself: the control JID and its commands.
             return match s.kind() {
                 crate::xml::Kind::Message if s.type_() != Some("error") => {
-                    self.control(&from, &s).await
+                    self.control(from, &s).await
                 }
-                crate::xml::Kind::Iq => self.adhoc(&from, &s).await,
-                crate::xml::Kind::Presence => self.remote_agent_presence(&from, &s).await,
+                crate::xml::Kind::Iq => self.adhoc(from, &s).await,
+                crate::xml::Kind::Presence => self.remote_agent_presence(from, &s).await,
                 _ => {}
             };
         };
         let bare_to = format!("{node}@{}", self.support);
         if self.dir.is_entry(&bare_to) {
-            return self.at_entry(&from, &bare_to, s).await;
+            return self.at_entry(from, &bare_to, s).await;
         }
         if self.state.session(&node).is_some() {
-            return self.at_proxy(&from, &node, s).await;
+            return self.at_proxy(from, &node, s).await;
         }
         self.bounce(&s, Condition::ItemNotFound, None).await;
     }

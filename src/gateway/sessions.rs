@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use jid::Jid;
 use tracing::{error, info, warn};
 
-use super::actor::{new_session_id, Core, Event};
+use super::actor::{bare, new_session_id, Core, Event};
 use super::assign::{self, AgentView, Availability, Mode, Need};
 use super::context::Needs;
 use super::journal::Entry;
@@ -30,7 +30,7 @@ impl Core {
         if s.type_() == Some("error") {
             return;
         }
-        let customer = from.to_bare().to_string();
+        let customer = bare(from).to_string();
         if self.is_agent(&customer) {
             // Agents test entry JIDs too; they are not customers.
             return self
@@ -126,7 +126,7 @@ impl Core {
     }
 
     pub(super) async fn customer_online(&mut self, from: &Jid, online: bool) {
-        let customer = from.to_bare().to_string();
+        let customer = bare(from).to_string();
         let Some(id) = self.state.session_of(&customer).map(str::to_string) else {
             return;
         };

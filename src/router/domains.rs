@@ -5,7 +5,7 @@
 //! handler's policy answers the few questions the router must ask on the
 //! spot, without a round trip to the handler's task.
 
-use jid::BareJid;
+use jid::{BareJid, Jid};
 use tokio::sync::mpsc;
 
 use crate::xml::{Condition, Stanza};
@@ -13,8 +13,10 @@ use crate::xml::{Condition, Stanza};
 /// What the router hands a domain's handler, in the order it happened.
 pub enum Handed {
     /// A stanza addressed to a JID on the domain, or one to the domain
-    /// itself that the policy claimed.
-    Stanza(Stanza),
+    /// itself that the policy claimed, with its addresses as the router
+    /// parsed them (parsing a JID validates it, which is not cheap: once
+    /// per stanza is enough).
+    Stanza { stanza: Stanza, from: Jid, to: Jid },
     /// A local account's presence changed (its resources' states are in
     /// the router's table).
     AccountPresence(BareJid),

@@ -112,10 +112,18 @@ impl Router {
         };
         if let Some(t) = &to {
             match self.classify(t) {
-                Dest::Handled(i) => return self.domains[i].hand(Handed::Stanza(stanza)).await,
+                Dest::Handled(i) => {
+                    let (from, to) = (from.clone(), t.clone());
+                    return self.domains[i]
+                        .hand(Handed::Stanza { stanza, from, to })
+                        .await;
+                }
                 Dest::Component(domain) => return self.to_component(&domain, stanza).await,
                 Dest::HandledDomain(i) if self.domains[i].policy.claims(&stanza) => {
-                    return self.domains[i].hand(Handed::Stanza(stanza)).await
+                    let (from, to) = (from.clone(), t.clone());
+                    return self.domains[i]
+                        .hand(Handed::Stanza { stanza, from, to })
+                        .await;
                 }
                 Dest::Account(..) => {
                     if let Some(cond) = self.screen_to_account(bare_str(&from)) {

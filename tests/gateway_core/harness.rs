@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jid::{BareJid, FullJid};
+use jid::{BareJid, FullJid, Jid};
 use switchboard::config::GatewayConfig;
 use switchboard::gateway::directory::Directory;
 use switchboard::gateway::ports::{Clock, Outbox, Resource, Sending};
@@ -200,9 +200,12 @@ impl Harness {
 
     /// Hands the gateway a stanza as the router would, and settles.
     pub async fn stanza(&mut self, xml: &str) {
-        let s = Stanza::parse(bytes::Bytes::from(xml.to_string()))
+        let stanza = Stanza::parse(bytes::Bytes::from(xml.to_string()))
             .unwrap_or_else(|e| panic!("test stanza {xml}: {e:?}"));
-        self.handler.hand(Handed::Stanza(s)).await;
+        // Parsed as the router does before handing a stanza over.
+        let from = Jid::new(stanza.from().expect("a from")).unwrap();
+        let to = Jid::new(stanza.to().expect("a to")).unwrap();
+        self.handler.hand(Handed::Stanza { stanza, from, to }).await;
         self.settle().await;
     }
 
