@@ -176,11 +176,7 @@ impl Core {
             done.push(m.id);
         }
         if !done.is_empty() {
-            let _ = self
-                .state
-                .store()
-                .messages_mark_delivered(&done, self.clock.now_ms())
-                .await;
+            self.journal.delivered(done, self.clock.now_ms()).await;
         }
     }
 

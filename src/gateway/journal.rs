@@ -47,6 +47,10 @@ pub(super) struct Entry {
 #[allow(clippy::large_enum_variant)]
 enum Op {
     Append(Entry),
+    /// Messages relayed from the transcript: marked once the batch before
+    /// them is committed. Nothing waits for the mark but the next read of
+    /// what is undelivered, which flushes first.
+    Delivered(Vec<i64>, i64),
     Flush(oneshot::Sender<()>),
 }
 
@@ -67,6 +71,11 @@ impl Journal {
         let _ = self.tx.send(Op::Append(entry)).await;
     }
 
+    /// Marks stored messages delivered, off the actor's loop.
+    pub async fn delivered(&self, ids: Vec<i64>, at_ms: i64) {
+        let _ = self.tx.send(Op::Delivered(ids, at_ms)).await;
+    }
+
     /// Returns once everything appended before is stored and relayed.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
@@ -80,11 +89,13 @@ async fn run(mut rx: mpsc::Receiver<Op>, store: Store, out: Arc<dyn Outbox>) {
     let mut writer = store.transcript_writer();
     let mut batch: Vec<Entry> = Vec::new();
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut marks: Vec<(Vec<i64>, i64)> = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
         while let Some(op) = next.take() {
             match op {
                 Op::Append(e) => batch.push(e),
+                Op::Delivered(ids, at) => marks.push((ids, at)),
                 Op::Flush(done) => flushes.push(done),
             }
             if batch.len() >= MAX_BATCH {
@@ -93,6 +104,12 @@ async fn run(mut rx: mpsc::Receiver<Op>, store: Store, out: Arc<dyn Outbox>) {
             next = rx.try_recv().ok();
         }
         commit(&mut writer, &*out, std::mem::take(&mut batch)).await;
+        for (ids, at) in marks.drain(..) {
+            if let Err(e) = store.messages_mark_delivered(&ids, at).await {
+                // Left undelivered, they are relayed again: twice, not never.
+                error!(error = %e, rows = ids.len(), "marking relayed messages delivered failed");
+            }
+        }
         for done in flushes.drain(..) {
             let _ = done.send(());
         }
