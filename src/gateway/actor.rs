@@ -96,7 +96,7 @@ pub(super) fn bare(jid: &Jid) -> &str {
     s.split_once('/').map_or(s, |(bare, _)| bare)
 }
 
-/// What an entry JID's presence says (MISSION capability 1).
+/// What an entry JID's presence says: whether anyone is there to answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum EntryStatus {
     /// A capable agent can take a live chat now.

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use jid::BareJid;
 
-/// What an agent's presence allows (MISSION: `chat`/available → live and
+/// What an agent's presence allows (`chat`/available → live and
 /// async; `away` → async only; `xa`/`dnd`/offline → nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Availability {

@@ -276,7 +276,7 @@ impl Core {
     /// Closes sessions nobody wrote in for `session_idle_secs`; the
     /// transcript stays.
     async fn close_idle(&mut self) {
-        let cutoff = crate::util::now_ms() - self.dir.session_idle().as_millis() as i64;
+        let cutoff = self.clock.now_ms() - self.dir.session_idle().as_millis() as i64;
         let idle: Vec<String> = self
             .state
             .sessions()

@@ -79,18 +79,7 @@ fn malformed_inputs() {
         (b"<message>\xff\xfe</message>", "not-well-formed"),
         (b"</stream:other>", "not-well-formed"),
     ];
-    for (input, want) in cases {
-        let mut f = Framer::new(10_000);
-        feed(&mut f, OPEN);
-        feed(&mut f, input);
-        let got = all(&mut f).map(|_| ()).unwrap_err();
-        assert_eq!(
-            got.condition().name(),
-            *want,
-            "input {:?}",
-            String::from_utf8_lossy(input)
-        );
-    }
+    assert_errors(OPEN, cases);
 }
 
 #[test]
@@ -108,8 +97,14 @@ fn bad_headers() {
         (b"<!DOCTYPE x><stream:stream>", "restricted-xml"),
         (b"junk", "not-well-formed"),
     ];
+    assert_errors(b"", cases);
+}
+
+/// Each input, after `before`, ends the stream with the named condition.
+fn assert_errors(before: &[u8], cases: &[(&[u8], &str)]) {
     for (input, want) in cases {
         let mut f = Framer::new(10_000);
+        feed(&mut f, before);
         feed(&mut f, input);
         let got = all(&mut f).map(|_| ()).unwrap_err();
         assert_eq!(
