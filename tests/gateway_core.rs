@@ -2,8 +2,18 @@
 //! the same scenarios as the end-to-end suite in `gateway.rs`, whose real
 //! peers prove the wiring, here with exact time and no external process.
 
+#[path = "gateway_core/access.rs"]
+mod access;
+#[path = "gateway_core/assigning.rs"]
+mod assigning;
 #[path = "gateway_core/harness.rs"]
 mod harness;
+#[path = "gateway_core/lifetime.rs"]
+mod lifetime;
+#[path = "gateway_core/moves.rs"]
+mod moves;
+#[path = "gateway_core/routing.rs"]
+mod routing;
 
 use std::time::Duration;
 

@@ -17,8 +17,8 @@ use switchboard::gateway::directory::Directory;
 use switchboard::gateway::ports::{Clock, Outbox, Resource, Sending};
 use switchboard::gateway::{self, Env, Event, Gateway};
 use switchboard::router::{DomainHandler, Handed};
-use switchboard::store::{RosterItem, Store};
-use switchboard::xml::Stanza;
+use switchboard::store::{RosterItem, SessionRecord, Store};
+use switchboard::xml::{ns, Condition, Kind, Stanza};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -31,8 +31,19 @@ pub const ALICE: &str = "alice@agents.support.test";
 pub const BOB: &str = "bob@agents.support.test";
 pub const ROMEO: &str = "romeo@customer.test/phone";
 pub const JULIET: &str = "juliet@customer.test/laptop";
+/// The customers' bare JIDs, where the gateway writes to them.
+pub const ROMEO_BARE: &str = "romeo@customer.test";
+pub const JULIET_BARE: &str = "juliet@customer.test";
+/// The agents' resources in [`Harness::agents_online`].
+pub const ALICE_DESK: &str = "alice@agents.support.test/desk";
+pub const BOB_DESK: &str = "bob@agents.support.test/desk";
 
 /// When the manual clock starts: 2026-12-01 10:00 UTC, a Tuesday.
+///
+/// The idle sweep compares with the system time, not this clock (see
+/// `an_idle_session_closes_and_the_next_message_opens_another`): until it
+/// does, a test that moves the clock 60 s or more (the sweep's period with
+/// the default `session_idle_secs`) sees every session closed.
 const START_MS: i64 = 1_796_119_200_000;
 
 /// Something the gateway sent.
@@ -99,18 +110,34 @@ pub struct Harness {
     task: Option<JoinHandle<()>>,
     /// What was sent and not yet taken by a test.
     log: Vec<Out>,
+    /// Numbers the IQs a test sends.
+    iq_seq: u64,
 }
 
-/// Two agents, Alice and Bob, on the local agent domain, with `agents`
-/// (more `[[agent]]` settings appended to each is not possible, so tests
-/// pass whole files) and `routing`.
-pub fn agents_toml(max_live: u32) -> String {
+/// One `[[agent]]` table: tier 1, skill `billing`.
+pub fn agent_toml(
+    jid: &str,
+    name: &str,
+    protocols: &[&str],
+    max_live: u32,
+    max_async: u32,
+) -> String {
+    let protocols = protocols
+        .iter()
+        .map(|p| format!("\"{p}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
-        "[[agent]]\njid = \"{ALICE}\"\nname = \"Alice\"\ntier = 1\nskills = [\"billing\"]\n\
-         protocols = [\"xmpp\"]\nmax_live = {max_live}\nmax_async = 5\n\n\
-         [[agent]]\njid = \"{BOB}\"\nname = \"Bob\"\ntier = 1\nskills = [\"billing\"]\n\
-         protocols = [\"xmpp\"]\nmax_live = {max_live}\nmax_async = 5\n"
+        "[[agent]]\njid = \"{jid}\"\nname = \"{name}\"\ntier = 1\nskills = [\"billing\"]\n\
+         protocols = [{protocols}]\nmax_live = {max_live}\nmax_async = {max_async}\n\n"
     )
+}
+
+/// Two agents, Alice and Bob, on the local agent domain, serving XMPP
+/// customers, with `max_live` each and room for 5 async sessions.
+pub fn agents_toml(max_live: u32) -> String {
+    agent_toml(ALICE, "Alice", &["xmpp"], max_live, 5)
+        + &agent_toml(BOB, "Bob", &["xmpp"], max_live, 5)
 }
 
 /// One queue `general` behind help@, with `defaults` lines for
@@ -168,6 +195,7 @@ impl Harness {
             shutdown,
             task: Some(task),
             log: Vec::new(),
+            iq_seq: 0,
         };
         h.settle().await;
         h
@@ -264,7 +292,7 @@ impl Harness {
     pub fn messages_to(&mut self, to: &str) -> Vec<(Stanza, String)> {
         let mut taken = Vec::new();
         self.log.retain(|o| match o {
-            Out::Stanza(s) if s.kind() == switchboard::xml::Kind::Message && addressed(s, to) => {
+            Out::Stanza(s) if s.kind() == Kind::Message && addressed(s, to) => {
                 taken.push((s.clone(), s.body().unwrap_or_default()));
                 false
             }
@@ -302,16 +330,7 @@ impl Harness {
 
     /// Takes every stanza sent so far for which `pred` holds.
     pub fn take(&mut self, pred: impl Fn(&Out) -> bool) -> Vec<Out> {
-        let mut taken = Vec::new();
-        self.log.retain(|o| {
-            if pred(o) {
-                taken.push(o.clone());
-                false
-            } else {
-                true
-            }
-        });
-        taken
+        self.take_some(|o| pred(o).then(|| o.clone()))
     }
 
     /// Drops everything sent so far.
@@ -351,6 +370,130 @@ impl Harness {
             .map(|r| (r.customer_jid, r.state.as_str().to_string(), r.agent))
             .collect()
     }
+    /// A restart: this gateway stops as at shutdown and another starts on
+    /// the same store and clock. Connected resources are not kept over:
+    /// agents come back with [`Harness::agent_presence`].
+    pub async fn restart(self, agents: &str, routing: &str) -> Harness {
+        let (store, clock) = self.stop().await;
+        Harness::on_store(store, clock, agents, routing).await
+    }
+
+    /// Text to the support domain itself, the control JID.
+    pub async fn control(&mut self, from: &str, body: &str) {
+        self.message(from, SUPPORT, body).await;
+    }
+
+    /// A presence from `from` to `to` (`type_` None: available).
+    pub async fn presence(&mut self, from: &str, to: &str, type_: Option<&str>) {
+        let t = type_.map(|t| format!(" type='{t}'")).unwrap_or_default();
+        self.stanza(&format!("<presence from='{from}' to='{to}'{t}/>"))
+            .await;
+    }
+
+    /// An IQ of `type_` with `payload` from `from` to `to`; takes and
+    /// returns the gateway's answer (a result or an error).
+    pub async fn iq(&mut self, from: &str, to: &str, type_: &str, payload: &str) -> Stanza {
+        self.iq_seq += 1;
+        let id = format!("t{}", self.iq_seq);
+        self.stanza(&format!(
+            "<iq type='{type_}' id='{id}' from='{from}' to='{to}'>{payload}</iq>"
+        ))
+        .await;
+        let taken = self.take(|o| {
+            matches!(o, Out::Stanza(s) if s.kind() == Kind::Iq && s.id() == Some(id.as_str()) && s.to() == Some(from))
+        });
+        match taken.into_iter().next() {
+            Some(Out::Stanza(s)) => s,
+            _ => panic!("no answer to iq {id}; sent:\n{}", self.dump()),
+        }
+    }
+
+    /// Takes the first error stanza sent to `to`: its condition and itself.
+    pub fn error_to(&mut self, to: &str) -> (String, Stanza) {
+        let i = self.log.iter().position(
+            |o| matches!(o, Out::Stanza(s) if s.type_() == Some("error") && addressed(s, to)),
+        );
+        match i.map(|i| self.log.remove(i)) {
+            Some(Out::Stanza(s)) => (condition(&s).unwrap_or_default(), s),
+            _ => panic!("no error to {to}; sent:\n{}", self.dump()),
+        }
+    }
+
+    /// Takes what `pick` recognises among what was sent, oldest first.
+    pub fn take_some<T>(&mut self, pick: impl Fn(&Out) -> Option<T>) -> Vec<T> {
+        let mut taken = Vec::new();
+        self.log
+            .retain(|o| pick(o).map(|t| taken.push(t)).is_none());
+        taken
+    }
+
+    /// Takes the presences sent to `to`.
+    pub fn presences_to(&mut self, to: &str) -> Vec<Stanza> {
+        self.take_some(|o| match o {
+            Out::Stanza(s) if s.kind() == Kind::Presence && addressed(s, to) => Some(s.clone()),
+            _ => None,
+        })
+    }
+
+    /// Takes the work-list items pushed into `owner`'s roster (added or
+    /// moved).
+    pub fn roster_sets(&mut self, owner: &str) -> Vec<RosterItem> {
+        self.take_some(|o| match o {
+            Out::RosterSet { owner: w, item } if w == owner => Some(item.clone()),
+            _ => None,
+        })
+    }
+
+    /// Takes the first work-list item pushed to `owner`; panics when none.
+    pub fn work_item(&mut self, owner: &str) -> RosterItem {
+        let i = self
+            .log
+            .iter()
+            .position(|o| matches!(o, Out::RosterSet { owner: w, .. } if w == owner));
+        match i.map(|i| self.log.remove(i)) {
+            Some(Out::RosterSet { item, .. }) => item,
+            _ => panic!("no work item for {owner}; sent:\n{}", self.dump()),
+        }
+    }
+
+    /// Takes the contacts removed from `owner`'s roster.
+    pub fn roster_removes(&mut self, owner: &str) -> Vec<String> {
+        self.take_some(|o| match o {
+            Out::RosterRemove { owner: w, contact } if w == owner => Some(contact.clone()),
+            _ => None,
+        })
+    }
+
+    /// What the router would do with a stanza from `from_bare` to a local
+    /// account (an agent): `Some(condition)` refuses it.
+    pub fn screen_to_account(&self, from_bare: &str) -> Option<Condition> {
+        self.handler.policy.screen_to_account(from_bare)
+    }
+
+    /// The open session of `customer` (bare JID) as stored.
+    pub async fn stored_session(&self, customer: &str) -> Option<SessionRecord> {
+        self.store
+            .sessions_open()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.customer_jid == customer)
+    }
+}
+
+/// The defined condition of an error stanza (`forbidden`...).
+pub fn condition(s: &Stanza) -> Option<String> {
+    let e = s.element().ok()?;
+    let error = e.children().find(|c| c.name() == "error")?;
+    error
+        .children()
+        .find(|c| c.ns() == ns::STANZA_ERRORS && c.name() != "text")
+        .map(|c| c.name().to_string())
+}
+
+/// The bare JID (a proxy's `s-...@support.test`) in a full or bare JID.
+pub fn bare(jid: &str) -> &str {
+    jid.split('/').next().unwrap_or(jid)
 }
 
 impl Drop for Harness {
