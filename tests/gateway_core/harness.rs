@@ -39,11 +39,6 @@ pub const ALICE_DESK: &str = "alice@agents.support.test/desk";
 pub const BOB_DESK: &str = "bob@agents.support.test/desk";
 
 /// When the manual clock starts: 2026-12-01 10:00 UTC, a Tuesday.
-///
-/// The idle sweep compares with the system time, not this clock (see
-/// `an_idle_session_closes_and_the_next_message_opens_another`): until it
-/// does, a test that moves the clock 60 s or more (the sweep's period with
-/// the default `session_idle_secs`) sees every session closed.
 const START_MS: i64 = 1_796_119_200_000;
 
 /// Something the gateway sent.

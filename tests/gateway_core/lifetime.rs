@@ -63,13 +63,7 @@ fn bare_id(proxy: &str) -> &str {
     proxy.split('@').next().unwrap()
 }
 
-/// Ignored until the idle sweep reads the gateway's clock: `close_idle`
-/// (src/gateway/mod.rs) compares with `crate::util::now_ms()`, the system
-/// time, so with the manual clock every session closes at the first sweep
-/// (or never, had the clock started after the system time). It passes
-/// with `self.clock.now_ms()` there.
 #[tokio::test]
-#[ignore = "close_idle reads the system clock instead of the gateway's"]
 async fn an_idle_session_closes_and_the_next_message_opens_another() {
     // Idle after 8 s; the sweep looks every 2 s.
     let mut h = Harness::start(
