@@ -140,7 +140,7 @@ fn the_shipped_configuration_checks() {
     let (code, lines) = check(&common::manifest_dir().join("conf"));
     assert_eq!(code, 0, "{lines:?}");
     assert_eq!(lines.len(), 3, "{lines:?}");
-    assert!(lines[1].ends_with("agents.toml: ok, 3 agents"), "{lines:?}");
+    assert!(lines[1].ends_with("agents.toml: ok, 2 agents"), "{lines:?}");
     assert!(
         lines[2].ends_with("routing.toml: ok, 2 queues, 11 rules"),
         "{lines:?}"

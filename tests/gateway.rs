@@ -121,6 +121,9 @@ async fn line_containing(c: &mut Client, text: &str) -> Value {
     .await
 }
 
+/// What a customer is told while no agent able to serve them is on duty.
+const NOBODY_ON_DUTY: &str = "Nobody who can help with this is on duty right now";
+
 async fn system_line(customer: &mut Client, contains: &str) -> Value {
     customer
         .expect_what(
@@ -165,7 +168,7 @@ async fn first_contact_is_queued_then_bridged_both_ways_until_closed(db: Db) {
     assert_eq!(p["show"], "xa", "nobody on duty: {p}");
 
     juliet.message(HELP, "my invoice is wrong").await;
-    system_line(&mut juliet, "number 1 in the queue").await;
+    system_line(&mut juliet, NOBODY_ON_DUTY).await;
 
     let mut alice = agent(&c, ALICE).await;
     let item = work_item(&mut alice, false).await;
@@ -255,7 +258,7 @@ async fn a_restart_loses_neither_the_session_nor_what_waited(db: Db) {
     let mut c = center(db, "direct", 2);
     let mut juliet = customer(&c, JULIET).await;
     juliet.message(HELP, "before the restart").await;
-    system_line(&mut juliet, "number 1").await;
+    system_line(&mut juliet, NOBODY_ON_DUTY).await;
     c.sb.stop_gracefully();
     c.sb.restart();
     let mut alice = agent(&c, ALICE).await;
@@ -548,7 +551,7 @@ async fn an_invalid_routing_file_is_refused_and_the_old_rules_stay(db: Db) {
     assert!(log.contains("fastest"), "the problem names the bad value");
     let mut juliet = customer(&c, JULIET).await;
     juliet.message(HELP, "still open?").await;
-    system_line(&mut juliet, "number 1").await;
+    system_line(&mut juliet, NOBODY_ON_DUTY).await;
     // A valid change is applied: a new entry JID.
     let sales = good.replace(
         "entry = [\"help@support.test\"]",

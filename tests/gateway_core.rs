@@ -6,6 +6,8 @@
 mod access;
 #[path = "gateway_core/assigning.rs"]
 mod assigning;
+#[path = "gateway_core/clients.rs"]
+mod clients;
 #[path = "gateway_core/harness.rs"]
 mod harness;
 #[path = "gateway_core/lifetime.rs"]
@@ -14,6 +16,8 @@ mod lifetime;
 mod moves;
 #[path = "gateway_core/routing.rs"]
 mod routing;
+#[path = "gateway_core/waiting.rs"]
+mod waiting;
 
 use std::time::Duration;
 

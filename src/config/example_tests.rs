@@ -105,7 +105,57 @@ fn the_example_calendar_queue_and_protocols() {
     let sms = r.protocol_override("sms.support.example").unwrap();
     assert_eq!((sms.protocol.as_str(), sms.max_length), ("sms", Some(160)));
     assert_eq!(
-        r.protocol_override("irc.example.org").unwrap().protocol,
+        r.protocol_override("irc.transport.example")
+            .unwrap()
+            .protocol,
         "irc"
     );
+}
+
+/// Every domain the shipped files name is under `.example` (RFC 2606: it
+/// resolves nowhere), so a fresh `serve` on them dials no one.
+#[test]
+fn the_shipped_files_name_only_domains_that_resolve_nowhere() {
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf");
+    let mut checked = 0;
+    for file in ["switchboard.toml", "agents.toml", "routing.toml"] {
+        let text = std::fs::read_to_string(conf.join(file)).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split(" #").next().unwrap_or_default();
+            if code.trim_start().starts_with('#') {
+                continue;
+            }
+            for quoted in code.split('"').skip(1).step_by(2) {
+                let domain = match quoted.split_once('@') {
+                    Some((_, d)) => d.split('/').next().unwrap_or_default(),
+                    None if looks_like_a_domain(quoted) => quoted,
+                    None => continue,
+                };
+                checked += 1;
+                assert!(
+                    domain == "example" || domain.ends_with(".example"),
+                    "conf/{file}:{}: {quoted} is not under .example",
+                    n + 1
+                );
+            }
+        }
+    }
+    assert!(
+        checked > 5,
+        "only {checked} domains found: is the scan broken?"
+    );
+}
+
+fn looks_like_a_domain(s: &str) -> bool {
+    let labels: Vec<&str> = s.trim_start_matches("*.").split('.').collect();
+    labels.len() > 1
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && labels
+            .last()
+            .unwrap()
+            .chars()
+            .all(|c| c.is_ascii_alphabetic())
+        && !["toml", "db", "pem", "crt", "key", "log"].contains(labels.last().unwrap())
 }

@@ -34,6 +34,9 @@ pub struct RoutingDefaults {
     pub session_idle: Duration,
     /// The wait announced before any history exists to estimate from.
     pub wait_estimate: Duration,
+    /// A waiting customer hears of their place at most this often (and
+    /// at once when they are next): a fast line is not a message a second.
+    pub queue_update: Duration,
 }
 
 /// Queues, calendars, protocol overrides and rules of `routing.toml`, in
@@ -54,6 +57,7 @@ pub struct RoutingConfig {
 const AGENT_GRACE: RangeInclusive<i64> = 0..=86_400;
 const SESSION_IDLE: RangeInclusive<i64> = 1..=30 * 86_400;
 const WAIT_ESTIMATE: RangeInclusive<i64> = 1..=86_400;
+const QUEUE_UPDATE: RangeInclusive<i64> = 0..=3_600;
 
 impl RoutingConfig {
     pub fn queues(&self) -> &[QueueDef] {
@@ -160,6 +164,7 @@ fn defaults(lines: &LineIndex, d: &RawDefaults, problems: &mut Vec<Problem>) -> 
         agent_grace: timing(&d.agent_grace_secs, AGENT_GRACE, "agent_grace_secs"),
         session_idle: timing(&d.session_idle_secs, SESSION_IDLE, "session_idle_secs"),
         wait_estimate: timing(&d.wait_estimate_secs, WAIT_ESTIMATE, "wait_estimate_secs"),
+        queue_update: timing(&d.queue_update_secs, QUEUE_UPDATE, "queue_update_secs"),
     }
 }
 

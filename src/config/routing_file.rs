@@ -36,6 +36,7 @@ pub(super) struct RawDefaults {
     pub agent_grace_secs: Spanned<i64>,
     pub session_idle_secs: Spanned<i64>,
     pub wait_estimate_secs: Spanned<i64>,
+    pub queue_update_secs: Spanned<i64>,
 }
 
 impl Default for RawDefaults {
@@ -47,6 +48,7 @@ impl Default for RawDefaults {
             agent_grace_secs: at(60),
             session_idle_secs: at(3600),
             wait_estimate_secs: at(240),
+            queue_update_secs: at(60),
         }
     }
 }

@@ -103,7 +103,9 @@ pub(super) enum EntryStatus {
     Open,
     /// Agents are on duty but busy: the wait is about this many minutes.
     Busy(u64),
-    /// Nobody on duty.
+    /// Inside business hours, but nobody able to serve is on duty.
+    Unstaffed,
+    /// Outside the queue's business hours.
     Closed,
 }
 

@@ -39,6 +39,19 @@ impl Core {
         self.refresh_agent_features(bare.as_str(), &resources);
         let now = best.unwrap_or(Availability::Off);
         let rt = self.state.agent_mut(bare.as_str());
+        // Once per login of each resource: a resource that stays online
+        // sends presence many times.
+        rt.welcomed.retain(|r| resources.contains(r));
+        let fresh: Vec<String> = resources
+            .iter()
+            .filter(|r| !rt.welcomed.contains(*r))
+            .cloned()
+            .collect();
+        rt.welcomed.extend(fresh.iter().cloned());
+        for full in &fresh {
+            self.welcome(bare.as_str(), full, now).await;
+        }
+        let rt = self.state.agent_mut(bare.as_str());
         let back = !rt.online && !resources.is_empty();
         rt.online = !resources.is_empty();
         if back {
@@ -61,6 +74,40 @@ impl Core {
         }
         self.assign_waiting().await;
         self.broadcast_status().await;
+    }
+
+    /// A word from the support domain to a resource that just logged in:
+    /// whether they get chats, what they hold, and how to answer.
+    async fn welcome(&self, agent: &str, full: &str, now: Availability) {
+        let name = self
+            .dir
+            .agent(agent)
+            .map_or(agent.to_string(), |a| a.name.clone());
+        let duty = match (self.state.agent(agent).is_some_and(|a| a.off_duty), now) {
+            (true, _) => "off duty (write on to the support domain to start)",
+            (false, Availability::Live) => "on duty: live and async chats",
+            (false, Availability::AsyncOnly) => "away: async chats only",
+            (false, Availability::Off) => "not taking chats (do not disturb)",
+        };
+        let mine = |state: SessionState| {
+            self.state
+                .sessions()
+                .filter(|s| s.agent() == Some(agent) && s.state() == state)
+                .count()
+        };
+        let waiting = self
+            .state
+            .sessions()
+            .filter(|s| s.state() == SessionState::Waiting)
+            .count();
+        let text = format!(
+            "Welcome, {name}. You are {duty}. Your work list: {} live, {} async; {waiting} waiting in the queues. \
+             Commands: take, close, info, list, help (the word alone, or after ! or /).",
+            mine(SessionState::Live),
+            mine(SessionState::Async),
+        );
+        self.route(super::bridge::chat(&self.support, full, &text))
+            .await;
     }
 
     /// An agent came online: what their customers wrote meanwhile (held

@@ -60,8 +60,8 @@ impl Core {
         match s.kind() {
             Kind::Message if s.type_() != Some("error") => {
                 let body = s.body();
-                if body.as_deref().is_some_and(is_command) {
-                    return self.command(from, id, &s).await;
+                if let Some((cmd, arg)) = body.as_deref().and_then(super::commands::parse) {
+                    return self.command(from, id, cmd, arg).await;
                 }
                 self.agent_message(from, id, s, body).await
             }
@@ -84,7 +84,7 @@ impl Core {
                 .bounce(
                     &s,
                     Condition::NotAllowed,
-                    Some("take the session first (/take)"),
+                    Some("take the session first (write take)"),
                 )
                 .await;
         }
@@ -219,10 +219,6 @@ impl Core {
             })
             .await;
     }
-}
-
-fn is_command(body: &str) -> bool {
-    body.trim_start().starts_with('/')
 }
 
 pub(super) fn chat(from: &str, to: &str, text: &str) -> Stanza {

@@ -1,17 +1,30 @@
 //! Agents' actions, reachable three ways with the same effect: plain text
-//! sent to a session's proxy JID (`/take`, `/close`, `/note TEXT`,
-//! `/transfer AGENT|QUEUE`, `/list`), plain text sent to the support domain
-//! itself, the control JID (the same with a session id first, plus `/on`
-//! and `/off` for duty), and XEP-0050 ad-hoc commands (`adhoc.rs`).
+//! sent to a session's proxy JID (`take`, `close`, `!note TEXT`,
+//! `!transfer AGENT|QUEUE`, `info`, `list`), plain text sent to the
+//! support domain itself, the control JID (the same with a session id
+//! first, plus `on` and `off` for duty), and XEP-0050 ad-hoc commands
+//! (`adhoc.rs`).
+//!
+//! Most clients (Profanity, Gajim, Dino) take a line starting with `/` as
+//! their own command and never send it, so a command may start with `!`
+//! or `/`, and one without an argument may be written as the bare word:
+//! a message that is exactly `take` is not something an agent would say
+//! to a customer. Commands with an argument need the `!` or `/`, since
+//! "note that…" is.
 
 use jid::Jid;
 
 use super::actor::{bare, Core};
 use crate::store::{Direction, SessionState};
-use crate::xml::{ns, Stanza};
+use crate::xml::Stanza;
 
-pub(super) const HELP: &str = "Commands: /take, /close, /note TEXT, /transfer AGENT|QUEUE, /info, /list; \
-     to the support domain: /list, /on, /off, or a command with a session id first (/close s-abc2345)";
+pub(super) const HELP: &str =
+    "Commands (the word alone, or after ! or /): take, close, info, list, help; \
+     with text after ! or /: !note TEXT, !transfer AGENT|QUEUE. \
+     To the support domain: list, on, off, or a command with a session id (!close s-abc2345).";
+
+/// Commands that take no argument, accepted as a bare word.
+const BARE: &[&str] = &["take", "close", "info", "list", "help", "on", "off"];
 
 impl Core {
     /// One action on session `id` by `agent`; the reply to show them.
@@ -89,9 +102,8 @@ impl Core {
         lines.join("\n")
     }
 
-    /// Plain text to a session's proxy JID.
-    pub(super) async fn command(&mut self, from: &Jid, id: &str, s: &Stanza) {
-        let (cmd, arg) = split(&body(s));
+    /// A command (see [`parse`]) sent to a session's proxy JID.
+    pub(super) async fn command(&mut self, from: &Jid, id: &str, cmd: String, arg: String) {
         let agent = bare(from).to_string();
         let reply = match cmd.as_str() {
             "list" => self.work_of(&agent),
@@ -109,7 +121,11 @@ impl Core {
                 .bounce(s, crate::xml::Condition::Forbidden, Some("for agents only"))
                 .await;
         }
-        let (cmd, arg) = split(&body(s));
+        // Chat states and chatter get no answer: only what looks like a
+        // command does (the help, if it is none we know).
+        let Some((cmd, arg)) = s.body().as_deref().and_then(parse) else {
+            return;
+        };
         let reply = match cmd.as_str() {
             "list" => self.work_of(&agent),
             "on" | "off" => self.duty(&agent, cmd == "on").await,
@@ -163,16 +179,21 @@ impl Core {
     }
 }
 
-fn body(s: &Stanza) -> String {
-    s.element()
-        .ok()
-        .and_then(|e| e.get_child("body", ns::CLIENT).map(|b| b.text()))
-        .unwrap_or_default()
-}
-
-/// "/transfer Bob" → ("transfer", "Bob").
-fn split(text: &str) -> (String, String) {
-    let line = text.trim().trim_start_matches('/');
-    let (cmd, arg) = line.split_once(' ').unwrap_or((line, ""));
-    (cmd.to_ascii_lowercase(), arg.trim().to_string())
+/// The command in a message body, if it is one: "!transfer Bob" or
+/// "/transfer Bob" → ("transfer", "Bob"); "take" alone → ("take", "").
+pub(super) fn parse(body: &str) -> Option<(String, String)> {
+    let line = body.trim();
+    let word = |w: &str| w.to_ascii_lowercase();
+    match line.strip_prefix(['!', '/']) {
+        Some(rest) => {
+            // Profanity sends "//take" as "/take"; "!!take" is a typo.
+            let rest = rest.trim_start_matches(['!', '/']);
+            let (cmd, arg) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            (!cmd.is_empty()).then(|| (word(cmd), arg.trim().to_string()))
+        }
+        None => BARE
+            .iter()
+            .any(|b| b.eq_ignore_ascii_case(line))
+            .then(|| (word(line), String::new())),
+    }
 }

@@ -94,4 +94,8 @@ impl Directory {
     pub fn wait_estimate(&self) -> Duration {
         self.cfg.routing.defaults.wait_estimate
     }
+
+    pub fn queue_update(&self) -> Duration {
+        self.cfg.routing.defaults.queue_update
+    }
 }

@@ -163,7 +163,7 @@ impl Core {
             on_duty |= skilled && v.availability != Availability::Off;
         }
         if !on_duty {
-            return Status::Closed;
+            return Status::Unstaffed;
         }
         let waiting = self
             .state
@@ -182,6 +182,16 @@ impl Core {
                 to,
                 None,
                 Some(("away", format!("All agents busy — about {m} min"))),
+            ),
+            Status::Unstaffed => presence(
+                entry,
+                to,
+                None,
+                Some((
+                    "xa",
+                    "No agent on duty right now — write, and we reply as soon as one is"
+                        .to_string(),
+                )),
             ),
             Status::Closed => presence(
                 entry,

@@ -193,6 +193,8 @@ impl Core {
             Event::Sweep => {
                 self.close_idle().await;
                 self.route_stalled().await;
+                // Place updates held back by `queue_update_secs`.
+                self.tell_positions().await;
                 self.probe_silent_agents().await;
                 // Business hours open and close with time alone.
                 self.broadcast_status().await;
@@ -265,6 +267,11 @@ impl Core {
         if self.state.session(&node).is_some() {
             return self.at_proxy(from, &node, s).await;
         }
+        if s.kind() == crate::xml::Kind::Message && s.body().is_none() {
+            // A chat state or receipt to a session that just closed: an
+            // error for it would only show the agent a red line.
+            return;
+        }
         self.bounce(&s, Condition::ItemNotFound, None).await;
     }
 
@@ -296,8 +303,8 @@ impl Core {
     /// waiting session be assigned), so this future contains itself.
     fn react(&mut self, change: state::Change) -> ports::Sending<'_> {
         Box::pin(async move {
-            sessions::on_change(self, &change).await;
             worklist::on_change(self, &change).await;
+            sessions::on_change(self, &change).await;
             bridge::on_change(self, &change).await;
             queue::on_change(self, &change).await;
             entry::on_change(self, &change).await;

@@ -37,7 +37,7 @@ impl Core {
 
     /// Tells every waiting customer whose place changed: one sort per
     /// queue instead of a count per customer.
-    async fn tell_positions(&mut self) {
+    pub(super) async fn tell_positions(&mut self) {
         let mut lines: HashMap<&str, Vec<(i64, i64, &str)>> = HashMap::new();
         for s in self.state.sessions() {
             if s.rec().state == SessionState::Waiting && s.routed() {
@@ -81,10 +81,16 @@ impl Core {
             sess.rec().enqueued_at,
             sess.rec().id.as_str(),
         );
+        // Counted as `tell_positions` counts: sessions still being
+        // identified are not in the line yet.
         let position = 1 + self
             .state
             .sessions()
-            .filter(|s| s.rec().state == SessionState::Waiting && s.rec().queue == sess.rec().queue)
+            .filter(|s| {
+                s.state() == SessionState::Waiting
+                    && s.routed()
+                    && s.rec().queue == sess.rec().queue
+            })
             .filter(|s| (-s.rec().priority, s.rec().enqueued_at, s.rec().id.as_str()) < key)
             .count();
         if sess.told_position == Some(position) {
@@ -93,12 +99,40 @@ impl Core {
         self.announce_position(id, position).await;
     }
 
+    /// Tells a waiting customer their place and the expected wait: at once
+    /// the first time and when they are next, otherwise at most once per
+    /// `queue_update_secs` (the sweep sends what is due). A customer whom
+    /// nobody on duty can serve is told that, once, instead of a wait.
     async fn announce_position(&mut self, id: &str, position: usize) {
-        let minutes = self.dir.wait_estimate().as_secs().div_ceil(60).max(1) * position as u64;
-        let text =
-            format!("You are number {position} in the queue; the wait is about {minutes} min.");
+        let now = self.clock.now_ms();
+        let every = self.dir.queue_update().as_millis() as i64;
+        let Some(sess) = self.state.session(id) else {
+            return;
+        };
+        let due = match sess.told_at_ms {
+            None => true,
+            Some(at) => position == 1 || now - at >= every,
+        };
+        if !due {
+            return;
+        }
+        let servable = self.anyone_on_duty(&sess.rec().queue, &sess.ctx().needs);
+        let told_unservable = sess.told_unservable;
+        if !servable && told_unservable {
+            return;
+        }
+        let text = if servable {
+            let minutes = self.dir.wait_estimate().as_secs().div_ceil(60).max(1) * position as u64;
+            format!("You are number {position} in the queue; the wait is about {minutes} min.")
+        } else {
+            "Nobody who can help with this is on duty right now. Your messages are kept, \
+             and we answer as soon as someone is."
+                .to_string()
+        };
         if let Some(s) = self.state.session_mut(id) {
             s.told_position = Some(position);
+            s.told_at_ms = Some(now);
+            s.told_unservable = !servable;
         }
         self.to_customer_text(id, &text).await;
     }

@@ -116,7 +116,7 @@ impl Core {
 
     /// Whether some agent able to serve `queue` with `needs` is on duty
     /// now, busy or not: the test for a rule's fallback.
-    fn anyone_on_duty(&self, queue: &str, needs: &Needs) -> bool {
+    pub(super) fn anyone_on_duty(&self, queue: &str, needs: &Needs) -> bool {
         let Some(q) = self.dir.queue(queue) else {
             return false;
         };

@@ -301,12 +301,37 @@ impl Core {
             return;
         };
         let customer = sess.rec().customer_jid.clone();
+        let about = offer_about(sess.ctx());
         info!(session = %id, %agent, "offered");
-        let text = format!(
-            "New chat from {customer} (queue {}). Reply /take to accept within {} s.",
-            queue.name,
+        // What the customer wrote, so the agent does not accept blind.
+        self.journal.flush().await;
+        let wrote = match self
+            .state
+            .store()
+            .messages_undelivered(id, Direction::In)
+            .await
+        {
+            Ok(m) => m,
+            Err(e) => {
+                error!(error = %e, session = %id, "reading what an offered session's customer wrote failed");
+                Vec::new()
+            }
+        };
+        let mut text = format!("New chat from {customer} (queue {}{about})", queue.name);
+        for m in wrote.iter().take(OFFER_LINES) {
+            text.push_str("\n> ");
+            text.push_str(&clip(
+                m.body.as_deref().unwrap_or_default(),
+                OFFER_LINE_CHARS,
+            ));
+        }
+        if wrote.len() > OFFER_LINES {
+            text.push_str(&format!("\n(and {} more)", wrote.len() - OFFER_LINES));
+        }
+        text.push_str(&format!(
+            "\nWrite take to accept within {} s (or !take, or /take where your client sends it).",
             queue.offer_timeout.as_secs()
-        );
+        ));
         self.to_agent_text(id, agent, &text).await;
         self.later(
             queue.offer_timeout,
@@ -386,4 +411,41 @@ impl Core {
             Err(e) => error!(error = %e, session = %id, "storing a close failed"),
         }
     }
+}
+
+/// How many of the customer's first messages an offer shows, and how much
+/// of each.
+const OFFER_LINES: usize = 3;
+const OFFER_LINE_CHARS: usize = 300;
+
+/// "; xmpp, Conversations 2.12, fr": what identification found, for the
+/// offer's first line.
+fn offer_about(ctx: &super::context::Context) -> String {
+    let i = &ctx.ident;
+    let mut parts = Vec::new();
+    if !i.channel.is_empty() {
+        parts.push(i.channel.clone());
+    }
+    if let Some(c) = &i.client {
+        parts.push(c.clone());
+    }
+    if let Some(l) = &i.lang {
+        parts.push(l.clone());
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", parts.join(", "))
+    }
+}
+
+/// At most `max` characters of `text`, on one line.
+fn clip(text: &str, max: usize) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= max {
+        return line;
+    }
+    let mut cut: String = line.chars().take(max).collect();
+    cut.push('…');
+    cut
 }

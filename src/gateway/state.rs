@@ -34,8 +34,11 @@ pub(super) struct Sess {
     pub customer_full: Option<String>,
     /// Agents whose offer lapsed, skipped when offering again.
     pub lapsed: Vec<String>,
-    /// The position last told to the customer.
+    /// The position last told to the customer, and when.
     pub told_position: Option<usize>,
+    pub told_at_ms: Option<i64>,
+    /// The customer was told that nobody on duty can serve them.
+    pub told_unservable: bool,
     /// When someone last wrote in the session (ms), for the idle close.
     pub last_activity_ms: i64,
     /// Identification queries still unanswered.
@@ -59,6 +62,8 @@ impl Sess {
             customer_full: None,
             lapsed: Vec::new(),
             told_position: None,
+            told_at_ms: None,
+            told_unservable: false,
             last_activity_ms: now,
             pending: HashSet::new(),
             lang: None,
@@ -110,6 +115,8 @@ pub(super) struct AgentRt {
     /// the bridge relays to them only then, and otherwise leaves what the
     /// customer writes undelivered in the transcript until they are back.
     pub online: bool,
+    /// Resources (full JIDs) welcomed since they logged in.
+    pub welcomed: HashSet<String>,
 }
 
 /// A change the state made, for the features to react to.

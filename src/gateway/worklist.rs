@@ -1,5 +1,5 @@
 //! The agent's work list is their roster: each session they hold is a
-//! contact (the proxy JID) in group "Live" or "Async", pushed as it changes,
+//! contact (the proxy JID) in group "Offered", "Live" or "Async", pushed as it changes,
 //! with presence that follows the customer's.
 
 use jid::BareJid;
@@ -13,10 +13,12 @@ use crate::store::{RosterItem, SessionState, Subscription};
 /// closes.
 pub(super) async fn on_change(core: &mut Core, change: &Change) {
     match change {
-        Change::Assigned { id, .. } | Change::StateChanged { id } => core.worklist_add(id).await,
+        Change::Offered { id, .. } | Change::Assigned { id, .. } | Change::StateChanged { id } => {
+            core.worklist_add(id).await
+        }
         Change::Requeued {
             id,
-            was: SessionState::Live | SessionState::Async,
+            was: SessionState::Offered | SessionState::Live | SessionState::Async,
             agent: Some(agent),
         } => core.unlist(id, agent).await,
         Change::Closed { sess, .. } => {
@@ -33,6 +35,9 @@ impl Core {
         let sess = self.state.session(id)?;
         let agent = sess.rec().agent.clone()?;
         let group = match sess.rec().state {
+            // Offered: in the list while the offer stands, so the offer's
+            // sender is a contact the agent sees, online with the customer.
+            SessionState::Offered => "Offered",
             SessionState::Live => "Live",
             SessionState::Async => "Async",
             _ => return None,
@@ -99,7 +104,10 @@ impl Core {
         let Some(agent) = &sess.rec().agent else {
             return;
         };
-        if !matches!(sess.rec().state, SessionState::Live | SessionState::Async) {
+        if !matches!(
+            sess.rec().state,
+            SessionState::Offered | SessionState::Live | SessionState::Async
+        ) {
             return;
         }
         let proxy = self.proxy_jid(id);

@@ -34,6 +34,7 @@ pub const JULIET: &str = "juliet@customer.test/laptop";
 /// The customers' bare JIDs, where the gateway writes to them.
 pub const ROMEO_BARE: &str = "romeo@customer.test";
 pub const JULIET_BARE: &str = "juliet@customer.test";
+pub const MERCUTIO: &str = "mercutio@customer.test/tablet";
 /// The agents' resources in [`Harness::agents_online`].
 pub const ALICE_DESK: &str = "alice@agents.support.test/desk";
 pub const BOB_DESK: &str = "bob@agents.support.test/desk";

@@ -85,6 +85,10 @@ async fn waiting_customers_are_told_their_place_and_told_again_when_it_changes()
         &routing_toml("direct", "wait_estimate_secs = 120", ""),
     )
     .await;
+    // Alice is busy with Mercutio (max_live 1), Bob is away from his desk.
+    h.agent_presence(ALICE_DESK, true, None).await;
+    h.customer_opens(MERCUTIO, "me first").await;
+    let mercutio = h.work_item(ALICE).contact;
     h.customer_opens(ROMEO, "first").await;
     h.line_to(
         ROMEO_BARE,
@@ -99,7 +103,8 @@ async fn waiting_customers_are_told_their_place_and_told_again_when_it_changes()
         h.messages_to(ROMEO_BARE).is_empty(),
         "Romeo's place did not change"
     );
-    h.agent_presence(ALICE_DESK, true, None).await;
+    // Next in line is told at once, however recently they were told.
+    h.message(ALICE_DESK, &mercutio, "close").await;
     h.line_to(ROMEO_BARE, "You are now chatting with Alice");
     h.line_to(
         JULIET_BARE,
