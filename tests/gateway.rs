@@ -351,7 +351,13 @@ async fn entry_presence_tells_whether_anyone_is_there(db: Db) {
         .await;
     let p = juliet.expect_presence(HELP, "available").await;
     assert_eq!(p["show"], "xa", "{p}");
-    assert!(p["status"].as_str().unwrap().contains("Closed"), "{p}");
+    assert!(
+        p["status"]
+            .as_str()
+            .unwrap()
+            .contains("No agent on duty right now"),
+        "open hours, nobody there: {p}"
+    );
     let info = juliet
         .request(json!({"cmd": "disco_info", "to": HELP}))
         .await;
@@ -573,7 +579,9 @@ async fn an_invalid_routing_file_is_refused_and_the_old_rules_stay(db: Db) {
                     && e["from"]
                         .as_str()
                         .is_some_and(|f| f.starts_with("sales@support.test"))
-                    && e["body"].as_str().is_some_and(|b| b.contains("queue"))
+                    && e["body"]
+                        .as_str()
+                        .is_some_and(|b| b.contains(NOBODY_ON_DUTY))
             },
             TIMEOUT,
         )

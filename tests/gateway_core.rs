@@ -10,6 +10,8 @@ mod assigning;
 mod clients;
 #[path = "gateway_core/harness.rs"]
 mod harness;
+#[path = "gateway_core/language.rs"]
+mod language;
 #[path = "gateway_core/lifetime.rs"]
 mod lifetime;
 #[path = "gateway_core/moves.rs"]

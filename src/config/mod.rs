@@ -28,6 +28,7 @@ mod routing_file;
 mod rule_syntax;
 pub mod rules;
 mod settings;
+pub mod texts;
 
 pub use agents::{AgentDef, AgentsConfig, PROTOCOLS};
 pub use calendar::Calendar;
@@ -39,3 +40,4 @@ pub use reload::{watch, GatewayConfigHandle, Rejection, ReloadOutcome, WatchErro
 pub use routing::{RoutingConfig, RoutingDefaults};
 pub use rules::{Actions, AgentProtocol, Facts, RuleDef, FEATURES};
 pub use settings::{C2s, Component, GatewayFiles, Limits, S2s, Settings};
+pub use texts::{Text, Texts};

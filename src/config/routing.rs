@@ -21,6 +21,7 @@ use super::queues::{self, AssignMode, QueueDef, OFFER_TIMEOUT};
 use super::routing_file::{File, RawDefaults};
 use super::rule_syntax::{self, AgentNames, Declared};
 use super::rules::{Facts, RuleDef};
+use super::texts::Texts;
 
 /// `[defaults]`: timings that apply to every queue unless it overrides them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +50,7 @@ pub struct RoutingConfig {
     calendars: Vec<Calendar>,
     protocols: BTreeMap<String, ProtocolOverride>,
     rules: Vec<RuleDef>,
+    texts: Texts,
 }
 
 /// Bounds of the timings, in seconds: below them sessions would churn;
@@ -99,6 +101,11 @@ impl RoutingConfig {
         self.calendars.iter().find(|c| c.name == name)
     }
 
+    /// What Switchboard says to customers, per language.
+    pub fn texts(&self) -> &Texts {
+        &self.texts
+    }
+
     /// What the admin says of a transport or remote `domain`, which wins
     /// over its disco identity.
     pub fn protocol_override(&self, domain: &str) -> Option<&ProtocolOverride> {
@@ -126,6 +133,7 @@ impl RoutingConfig {
         }
         let calendars = calendar::parse(&lines, &file.calendar, &mut problems);
         let protocols = protocols::parse(&lines, &file.protocols, support_domain, &mut problems);
+        let texts = Texts::parse(&lines, &file.texts, &file.defaults.language, &mut problems);
         let cx = queues::Context {
             lines: &lines,
             support_domain,
@@ -146,6 +154,7 @@ impl RoutingConfig {
             calendars,
             protocols,
             rules,
+            texts,
         };
         (Some(config), problems)
     }

@@ -9,6 +9,7 @@ use serde_spanned::Spanned;
 
 use super::calendar::RawCalendar;
 use super::protocols::RawProtocol;
+use super::texts::RawTexts;
 
 /// The file as written; numbers are i64 so range problems are collected
 /// with the others instead of stopping serde.
@@ -26,6 +27,8 @@ pub(super) struct File {
     /// Spanned for the line of each `[[rule]]` header.
     #[serde(default)]
     pub rule: Vec<Spanned<RawRule>>,
+    #[serde(default)]
+    pub texts: RawTexts,
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,6 +40,7 @@ pub(super) struct RawDefaults {
     pub session_idle_secs: Spanned<i64>,
     pub wait_estimate_secs: Spanned<i64>,
     pub queue_update_secs: Spanned<i64>,
+    pub language: Spanned<String>,
 }
 
 impl Default for RawDefaults {
@@ -49,6 +53,7 @@ impl Default for RawDefaults {
             session_idle_secs: at(3600),
             wait_estimate_secs: at(240),
             queue_update_secs: at(60),
+            language: Spanned::new(0..0, "en".into()),
         }
     }
 }

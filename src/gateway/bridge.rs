@@ -10,6 +10,7 @@ use super::actor::{bare, Core};
 use super::adapt::{adapt, Target};
 use super::journal::Entry;
 use super::state::{Change, Sess};
+use crate::config::Text;
 use crate::store::{Direction, NewMessage, SessionState};
 use crate::xml::build::{el, stanza, BuilderExt};
 use crate::xml::Condition;
@@ -28,13 +29,16 @@ pub(super) async fn on_change(core: &mut Core, change: &Change) {
                 .agent(agent)
                 .map(|a| a.name.clone())
                 .unwrap_or_default();
-            core.to_customer_text(id, &format!("You are now chatting with {name}."))
+            core.tell_customer(id, Text::NowChatting, &[("name", &name)])
                 .await;
         }
         Change::Closed {
             sess,
             farewell: Some(text),
-        } => core.to_customer_raw(sess, text).await,
+        } => {
+            let line = core.dir.texts().render(sess.lang(), *text, &[]);
+            core.to_customer_raw(sess, &line).await
+        }
         _ => {}
     }
 }
@@ -188,6 +192,14 @@ impl Core {
 
     /// A line from Switchboard to the customer, from the entry JID; stored
     /// in the transcript.
+    /// One of Switchboard's own texts to the customer, in their language.
+    pub(super) async fn tell_customer(&self, id: &str, text: Text, args: &[(&str, &str)]) {
+        if let Some(sess) = self.state.session(id) {
+            let line = self.dir.texts().render(sess.lang(), text, args);
+            self.to_customer_raw(sess, &line).await;
+        }
+    }
+
     pub(super) async fn to_customer_text(&self, id: &str, text: &str) {
         if let Some(sess) = self.state.session(id) {
             self.to_customer_raw(sess, text).await;

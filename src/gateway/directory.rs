@@ -95,6 +95,10 @@ impl Directory {
         self.cfg.routing.defaults.wait_estimate
     }
 
+    pub fn texts(&self) -> &crate::config::Texts {
+        self.cfg.routing.texts()
+    }
+
     pub fn queue_update(&self) -> Duration {
         self.cfg.routing.defaults.queue_update
     }

@@ -8,6 +8,7 @@ use super::actor::{bare, Core, EntryStatus as Status};
 use super::assign::{Availability, Mode};
 use super::context::Needs;
 use super::state::Change;
+use crate::config::Text;
 use crate::store::{RosterItem, Subscription};
 use crate::xml::build::{el, stanza, BuilderExt};
 use crate::xml::Condition;
@@ -175,30 +176,24 @@ impl Core {
     }
 
     async fn send_status(&self, entry: &str, to: &str) {
+        // The subscriber's language is not known here: the default one.
+        let texts = self.dir.texts();
+        let say = |t: Text, args: &[(&str, &str)]| texts.render(None, t, args);
         let p = match self.status(entry) {
             Status::Open => presence(entry, to, None, None),
             Status::Busy(m) => presence(
                 entry,
                 to,
                 None,
-                Some(("away", format!("All agents busy — about {m} min"))),
+                Some(("away", say(Text::EntryBusy, &[("minutes", &m.to_string())]))),
             ),
             Status::Unstaffed => presence(
                 entry,
                 to,
                 None,
-                Some((
-                    "xa",
-                    "No agent on duty right now — write, and we reply as soon as one is"
-                        .to_string(),
-                )),
+                Some(("xa", say(Text::EntryUnstaffed, &[]))),
             ),
-            Status::Closed => presence(
-                entry,
-                to,
-                None,
-                Some(("xa", "Closed — we reply when we open".to_string())),
-            ),
+            Status::Closed => presence(entry, to, None, Some(("xa", say(Text::EntryClosed, &[])))),
         };
         self.route(p).await;
     }

@@ -6,6 +6,7 @@ use tracing::info;
 
 use super::actor::{Core, Event};
 use super::assign::{self, Mode};
+use crate::config::Text;
 use crate::store::{Direction, SessionState};
 
 impl Core {
@@ -113,8 +114,7 @@ impl Core {
                 return "The transfer failed; try again.".into();
             }
             self.requeue(id, true).await;
-            self.to_customer_text(id, "You are being transferred; one moment please.")
-                .await;
+            self.tell_customer(id, Text::Transferred, &[]).await;
             self.try_assign(id).await;
             self.tell_position(id).await;
             return format!("Transferred to queue {target}.");
@@ -211,11 +211,7 @@ impl Core {
         for id in live {
             info!(session = %id, %agent, "agent gone: session re-queued at the front");
             self.requeue(&id, true).await;
-            self.to_customer_text(
-                &id,
-                "Your agent had to leave. You are first in line for the next one.",
-            )
-            .await;
+            self.tell_customer(&id, Text::AgentLeft, &[]).await;
         }
         self.assign_waiting().await;
         self.broadcast_status().await;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::actor::Core;
 use super::state::Change;
+use crate::config::Text;
 use crate::store::SessionState;
 
 /// The line moves when a session leaves it for good: the agent who closed
@@ -121,19 +122,22 @@ impl Core {
         if !servable && told_unservable {
             return;
         }
-        let text = if servable {
-            let minutes = self.dir.wait_estimate().as_secs().div_ceil(60).max(1) * position as u64;
-            format!("You are number {position} in the queue; the wait is about {minutes} min.")
+        let minutes =
+            (self.dir.wait_estimate().as_secs().div_ceil(60).max(1) * position as u64).to_string();
+        let position_s = position.to_string();
+        let (text, args): (Text, &[(&str, &str)]) = if servable {
+            (
+                Text::Position,
+                &[("position", &position_s), ("minutes", &minutes)],
+            )
         } else {
-            "Nobody who can help with this is on duty right now. Your messages are kept, \
-             and we answer as soon as someone is."
-                .to_string()
+            (Text::Unservable, &[])
         };
         if let Some(s) = self.state.session_mut(id) {
             s.told_position = Some(position);
             s.told_at_ms = Some(now);
             s.told_unservable = !servable;
         }
-        self.to_customer_text(id, &text).await;
+        self.tell_customer(id, text, args).await;
     }
 }

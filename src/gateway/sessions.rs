@@ -12,7 +12,7 @@ use super::assign::{self, AgentView, Availability, Mode, Need};
 use super::context::Needs;
 use super::journal::Entry;
 use super::state::Change;
-use crate::config::{AssignMode, QueueDef as Queue};
+use crate::config::{AssignMode, QueueDef as Queue, Text};
 use crate::store::{Direction, NewMessage, SessionState};
 use crate::xml::Stanza;
 
@@ -383,12 +383,7 @@ impl Core {
     }
 
     pub(super) async fn close(&mut self, id: &str, reason: &str) {
-        self.close_with(
-            id,
-            reason,
-            Some("This chat is closed. Write again any time."),
-        )
-        .await
+        self.close_with(id, reason, Some(Text::Closed)).await
     }
 
     /// Closes without the usual farewell, when the customer was already
@@ -397,7 +392,7 @@ impl Core {
         self.close_with(id, reason, None).await
     }
 
-    async fn close_with(&mut self, id: &str, reason: &str, farewell: Option<&'static str>) {
+    async fn close_with(&mut self, id: &str, reason: &str, farewell: Option<Text>) {
         match self
             .state
             .close(id, reason, farewell, self.clock.now_ms())

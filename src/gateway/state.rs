@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use super::assign::Availability;
 use super::context::Context;
 use super::domain::Customers;
-use crate::config::QueueDef;
+use crate::config::{QueueDef, Text};
 use crate::store::{NewSession, SessionRecord, SessionState, Store, StoreError};
 
 /// A session as the actor keeps it.
@@ -100,6 +100,12 @@ impl Sess {
     pub fn state(&self) -> SessionState {
         self.rec.state
     }
+
+    /// The customer's language, as identification found it or, before
+    /// routing, as their first message said.
+    pub fn lang(&self) -> Option<&str> {
+        self.ctx.ident.lang.as_deref().or(self.lang.as_deref())
+    }
 }
 
 /// What the actor knows of an agent while the process runs.
@@ -136,7 +142,7 @@ pub(super) enum Change {
     /// Gone from the state; `farewell` is what the customer is told.
     Closed {
         sess: Box<Sess>,
-        farewell: Option<&'static str>,
+        farewell: Option<Text>,
     },
 }
 
@@ -388,7 +394,7 @@ impl State {
         &mut self,
         id: &str,
         reason: &str,
-        farewell: Option<&'static str>,
+        farewell: Option<Text>,
         now: i64,
     ) -> Result<Option<Change>, StoreError> {
         self.store.session_close(id, reason, now).await?;
