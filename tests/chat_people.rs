@@ -1,0 +1,109 @@
+//! The people in the chat, end to end: an agent in a real client (slixmpp)
+//! is welcomed at login, gets an offer from a work-list contact that is
+//! online with the customer and shows what the customer wrote, takes it
+//! with a bare word, and gets no answer to chat states; a French customer
+//! on a real Prosody hears Switchboard's own lines in French.
+
+mod center;
+mod common;
+
+use center::*;
+use common::{Client, Db, TIMEOUT};
+use serde_json::{json, Value};
+
+const SUPPORT: &str = "support.test";
+const COMPOSING: &str = "<composing xmlns='http://jabber.org/protocol/chatstates'/>";
+
+/// The next message from the support domain itself (the control JID).
+async fn from_support(agent: &mut Client) -> Value {
+    agent
+        .expect_what(
+            "a message from the support domain",
+            |e| {
+                e["event"] == "message"
+                    && e["from"].as_str() == Some(SUPPORT)
+                    && !e["body"].is_null()
+            },
+            TIMEOUT,
+        )
+        .await
+}
+
+/// A chat state alone, no body, as Profanity sends after typing.
+fn chat_state(agent: &mut Client, to: &str) {
+    agent.send(json!({"cmd": "message", "to": to, "payload": COMPOSING}));
+}
+
+#[tokio::test]
+async fn an_agent_in_a_real_client_and_a_french_customer() {
+    let routing = "[defaults]\nassign = \"offer\"\n\n[[queue]]\nname = \"general\"\n\
+                   entry = [\"help@support.test\"]\n";
+    let c = center(Db::Sqlite, routing, true);
+    let mut alice = agent(&c, ALICE).await;
+    let welcome = from_support(&mut alice).await;
+    assert!(
+        body(&welcome).starts_with("Welcome, Alice. You are on duty"),
+        "{welcome}"
+    );
+
+    let mut juliet = customer(&c, JULIET).await;
+    juliet
+        .request_ok(
+            json!({"cmd": "message", "to": HELP, "body": "ma facture est fausse", "lang": "fr"}),
+        )
+        .await;
+    // The contact first, in the work list's Offered group, online as the
+    // customer is; then the offer from it, with what she wrote.
+    let push = alice
+        .expect_what(
+            "the offered session in the work list",
+            |e| {
+                e["event"] == "roster_push"
+                    && e["items"][0]["groups"][0] == "Offered"
+                    && e["items"][0]["subscription"] != "remove"
+            },
+            TIMEOUT,
+        )
+        .await;
+    let proxy = push["items"][0]["jid"].as_str().unwrap().to_string();
+    alice.expect_presence(&proxy, "available").await;
+    let offer = line_containing(&mut alice, "New chat from juliet@customer.test").await;
+    assert_eq!(offer["from"].as_str(), Some(proxy.as_str()), "{offer}");
+    let text = body(&offer);
+    assert!(text.contains("\n> ma facture est fausse\n"), "{text}");
+    assert!(text.contains("Write take to accept"), "{text}");
+
+    // A chat state to the support domain gets nothing: the next line from
+    // it answers the command sent after.
+    chat_state(&mut alice, SUPPORT);
+    alice.message(SUPPORT, "list").await;
+    let list = from_support(&mut alice).await;
+    assert!(body(&list).contains(&format!("offered {proxy}")), "{list}");
+
+    alice.message(&proxy, "take").await;
+    juliet
+        .expect_message(HELP, "Vous discutez maintenant avec Alice.")
+        .await;
+    alice.message(&proxy, "Je regarde").await;
+    juliet.expect_message(HELP, "Je regarde").await;
+    alice.message(&proxy, "close").await;
+    juliet
+        .expect_message(
+            HELP,
+            "Cette conversation est terminée. Écrivez-nous quand vous voulez.",
+        )
+        .await;
+
+    // A chat state to the closed session's contact is dropped: no error
+    // comes before the answer to the next command.
+    chat_state(&mut alice, &proxy);
+    alice.message(SUPPORT, "list").await;
+    let list = from_support(&mut alice).await;
+    assert_eq!(body(&list), "No sessions.", "{list}");
+    let errors: Vec<&Value> = alice
+        .seen()
+        .iter()
+        .filter(|e| e["event"] == "message" && e["type"] == "error")
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
