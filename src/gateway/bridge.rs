@@ -11,7 +11,7 @@ use super::adapt::{adapt, Target};
 use super::journal::Entry;
 use super::state::{Change, Sess};
 use crate::config::Text;
-use crate::store::{Direction, NewMessage, SessionState};
+use crate::store::{Direction, NewMessage, SessionState, TranscriptEntry};
 use crate::xml::build::{el, stanza, BuilderExt};
 use crate::xml::Condition;
 use crate::xml::{escape_attr, ns, Kind, Stanza};
@@ -22,8 +22,13 @@ use crate::xml::{escape_attr, ns, Kind, Stanza};
 pub(super) async fn on_change(core: &mut Core, change: &Change) {
     match change {
         Change::Assigned { id, agent } => {
-            core.send_context(id).await;
-            core.deliver_waiting(id).await;
+            let waiting = core.waiting_messages(id).await;
+            // Stamped just before the first message that waited, so that a
+            // client ordering by time shows it where it belongs: before
+            // them, after what was said earlier.
+            core.send_context(id, waiting.first().map(|m| m.created_at - 1))
+                .await;
+            core.relay_waiting(id, waiting).await;
             let name = core
                 .dir
                 .agent(agent)
@@ -152,19 +157,33 @@ impl Core {
     /// On assignment: what the customer wrote while waiting, stamped with
     /// when they wrote it (XEP-0203).
     pub(super) async fn deliver_waiting(&self, id: &str) {
-        let Some(agent) = self.state.session(id).and_then(|s| s.rec().agent.clone()) else {
-            return;
-        };
+        let waiting = self.waiting_messages(id).await;
+        self.relay_waiting(id, waiting).await;
+    }
+
+    /// What the customer wrote that no agent has seen yet, oldest first.
+    pub(super) async fn waiting_messages(&self, id: &str) -> Vec<TranscriptEntry> {
         // Messages still in the journal must be stored to be found.
         self.journal.flush().await;
-        let pending = match self
+        match self
             .state
             .store()
             .messages_undelivered(id, Direction::In)
             .await
         {
             Ok(p) => p,
-            Err(e) => return tracing::error!(error = %e, "loading queued messages failed"),
+            Err(e) => {
+                tracing::error!(error = %e, "loading queued messages failed");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Relays `pending` to the session's agent, each stamped with when the
+    /// customer wrote it (XEP-0203), and marks them delivered.
+    pub(super) async fn relay_waiting(&self, id: &str, pending: Vec<TranscriptEntry>) {
+        let Some(agent) = self.state.session(id).and_then(|s| s.rec().agent.clone()) else {
+            return;
         };
         let proxy = self.proxy_jid(id);
         let mut done = Vec::new();

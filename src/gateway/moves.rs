@@ -124,7 +124,9 @@ impl Core {
 
     /// The session's context for its new agent: the customer's
     /// identification and routing, and what was said before them.
-    pub(super) async fn send_context(&self, id: &str) {
+    /// `as_of`: when the context stands, as a delay stamp (ms), for a
+    /// block that comes before messages written earlier than now.
+    pub(super) async fn send_context(&self, id: &str, as_of: Option<i64>) {
         let Some(agent) = self.state.session(id).and_then(|s| s.rec().agent.clone()) else {
             return;
         };
@@ -157,7 +159,15 @@ impl Core {
         if !lines.is_empty() {
             text.push_str(&format!("\nEarlier in this session:\n{}", lines.join("\n")));
         }
-        self.to_agent_text(id, &agent, &text).await;
+        let line = super::bridge::chat(&self.proxy_jid(id), &agent, &text);
+        let line = match as_of {
+            Some(at) => {
+                let raw = String::from_utf8_lossy(line.bytes()).into_owned();
+                crate::xml::with_delay(&raw, &self.support, at).unwrap_or(line)
+            }
+            None => line,
+        };
+        self.route(line).await;
     }
 
     /// An agent went offline: offers go back at once; live sessions wait a

@@ -132,3 +132,40 @@ async fn each_login_is_welcomed_once() {
     h.agent_presence(ALICE_DESK, true, None).await;
     h.line_to(ALICE_DESK, "Welcome, Alice. You are on duty");
 }
+
+#[tokio::test]
+async fn what_waited_follows_the_session_info_stamped_in_order() {
+    let mut h = Harness::start(&agents_toml(3), &routing_toml("offer", "", "")).await;
+    let proxy = offered_to_alice(&mut h, "first line").await;
+    h.message(ROMEO, HELP, "second line").await;
+    h.clear();
+    h.message(ALICE_DESK, &proxy, "take").await;
+    let to_alice: Vec<(String, Option<String>)> = h
+        .messages_to(ALICE)
+        .into_iter()
+        .map(|(s, body)| {
+            let e = s.element().unwrap();
+            let stamp = e
+                .get_child("delay", "urn:xmpp:delay")
+                .and_then(|d| d.attr("stamp").map(str::to_string));
+            (body, stamp)
+        })
+        .collect();
+    let info = to_alice
+        .iter()
+        .position(|(b, _)| b.starts_with("Session s-"))
+        .expect("the session info");
+    let first = to_alice
+        .iter()
+        .position(|(b, _)| b == "first line")
+        .unwrap();
+    let second = to_alice
+        .iter()
+        .position(|(b, _)| b == "second line")
+        .unwrap();
+    assert!(info < first && first < second, "{to_alice:?}");
+    // Stamps: the info just before what waited, so that clients ordering
+    // by time agree with the order of arrival.
+    let (info_at, first_at) = (&to_alice[info].1, &to_alice[first].1);
+    assert!(info_at.is_some() && info_at <= first_at, "{to_alice:?}");
+}
