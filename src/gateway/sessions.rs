@@ -304,19 +304,7 @@ impl Core {
         let about = offer_about(sess.ctx());
         info!(session = %id, %agent, "offered");
         // What the customer wrote, so the agent does not accept blind.
-        self.journal.flush().await;
-        let wrote = match self
-            .state
-            .store()
-            .messages_undelivered(id, Direction::In)
-            .await
-        {
-            Ok(m) => m,
-            Err(e) => {
-                error!(error = %e, session = %id, "reading what an offered session's customer wrote failed");
-                Vec::new()
-            }
-        };
+        let wrote = self.waiting_messages(id).await;
         let mut text = format!("New chat from {customer} (queue {}{about})", queue.name);
         for m in wrote.iter().take(OFFER_LINES) {
             text.push_str("\n> ");
