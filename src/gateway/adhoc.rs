@@ -1,7 +1,11 @@
 //! XEP-0050 ad-hoc commands on the support domain: the same actions as the
 //! text commands, for clients that show commands as dialogs (Gajim,
-//! Conversations, Dino, Profanity's /cmd). Each command is one form and
-//! one submit; the form carries all state, so nothing is kept between.
+//! Conversations, Profanity's /cmd). Each command is one form and one
+//! submit; the form carries all state, so nothing is kept between. Clients
+//! look for commands on their own server, so the router hands over those
+//! sent to the agent domain too (see `domain.rs`); they are answered from
+//! the JID they were sent to, which is where the client sends the next
+//! step.
 
 use jid::Jid;
 use minidom::Element;
@@ -13,34 +17,51 @@ use crate::xml::{ns, Stanza};
 
 const DATA: &str = "jabber:x:data";
 
-/// (node, name) of each command.
-const COMMANDS: &[(&str, &str)] = &[
-    ("list", "My work list"),
-    ("info", "Session info"),
-    ("take", "Accept an offered session"),
-    ("close", "Close a session"),
-    ("note", "Add a note to a session"),
-    ("transfer", "Transfer a session"),
-    ("duty", "Go on or off duty"),
-];
+/// Each command's node, in the order clients list them.
+pub(super) const NODES: &[&str] = &["list", "info", "take", "close", "note", "transfer", "duty"];
+
+/// What a client shows for a command.
+fn title(node: &str) -> &'static str {
+    match node {
+        "list" => "My work list",
+        "info" => "Session info",
+        "take" => "Accept an offered session",
+        "close" => "Close a session",
+        "note" => "Add a note to a session",
+        "transfer" => "Transfer a session",
+        "duty" => "Go on or off duty",
+        _ => "",
+    }
+}
 
 impl Core {
-    pub(super) async fn adhoc(&mut self, from: &Jid, s: &Stanza) {
+    /// A command or the command list, sent to the support domain or (`to`)
+    /// the agent domain.
+    pub(super) async fn adhoc(&mut self, from: &Jid, to: &Jid, s: &Stanza) {
         let agent = bare(from).to_string();
         let Ok(tree) = s.element() else { return };
+        let listing = tree.has_child("query", ns::DISCO_ITEMS);
+        let mut items = el("query", ns::DISCO_ITEMS).a("node", ns::COMMANDS);
         if !self.is_agent(&agent) {
+            // The agent domain is every local account's server and
+            // announces commands to all; XEP-0050 lets a responder list
+            // only what the requester may run: nothing, for a non-agent.
+            if listing && to.domain().as_str() == self.agent_domain {
+                return self.result(s, Some(items.build())).await;
+            }
             return self
                 .bounce(s, Condition::Forbidden, Some("for agents only"))
                 .await;
         }
-        if tree.has_child("query", ns::DISCO_ITEMS) {
-            let mut items = el("query", ns::DISCO_ITEMS).a("node", ns::COMMANDS);
-            for (node, name) in COMMANDS {
+        if listing {
+            for node in NODES {
                 items = items.append(
                     el("item", ns::DISCO_ITEMS)
-                        .a("jid", self.support.as_str())
+                        // Where they were asked for: clients run a command
+                        // at its item's JID.
+                        .a("jid", to.as_str())
                         .a("node", *node)
-                        .a("name", *name)
+                        .a("name", title(node))
                         .build(),
                 );
             }
@@ -50,7 +71,7 @@ impl Core {
             return;
         };
         let node = cmd.attr("node").unwrap_or("").to_string();
-        if !COMMANDS.iter().any(|(n, _)| *n == node) {
+        if !NODES.contains(&node.as_str()) {
             return self.bounce(s, Condition::ItemNotFound, None).await;
         }
         if cmd.attr("action") == Some("cancel") {
@@ -82,16 +103,9 @@ impl Core {
     /// The form of a command: which session (of this agent's), and text
     /// where the action takes some.
     fn form(&self, agent: &str, node: &str, cmd: &Element) -> Element {
-        let mut x = el("x", DATA).a("type", "form").append(
-            el("title", DATA)
-                .append(
-                    COMMANDS
-                        .iter()
-                        .find(|(n, _)| *n == node)
-                        .map_or("", |c| c.1),
-                )
-                .build(),
-        );
+        let mut x = el("x", DATA)
+            .a("type", "form")
+            .append(el("title", DATA).append(title(node)).build());
         if node == "duty" {
             x = x.append(list_single(
                 "duty",

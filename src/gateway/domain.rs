@@ -1,6 +1,6 @@
 //! The support domain as the router sees it: what the gateway takes of the
-//! stanzas addressed to the domain itself, and who may not write to local
-//! accounts. Answered on the router's side, at once, from what the actor
+//! stanzas addressed to the domain itself, the ad-hoc commands it runs for
+//! the agent domain, and who may not write to local accounts. Answered on the router's side, at once, from what the actor
 //! shares with it.
 
 use std::collections::HashSet;
@@ -28,6 +28,7 @@ const INFO: DomainInfo = DomainInfo {
         ns::VERSION,
         ns::COMMANDS,
     ],
+    agent_domain_commands: super::adhoc::NODES,
 };
 
 impl DomainPolicy for SupportPolicy {

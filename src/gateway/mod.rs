@@ -250,12 +250,13 @@ impl Core {
             return;
         }
         let Some(node) = to.node().map(|n| n.as_str().to_string()) else {
-            // The support domain itself: the control JID and its commands.
+            // The support domain itself: the control JID and its commands;
+            // or the agent domain, whose command IQs the router hands over.
             return match s.kind() {
                 crate::xml::Kind::Message if s.type_() != Some("error") => {
                     self.control(from, &s).await
                 }
-                crate::xml::Kind::Iq => self.adhoc(from, &s).await,
+                crate::xml::Kind::Iq => self.adhoc(from, to, &s).await,
                 crate::xml::Kind::Presence => self.remote_agent_presence(from, &s).await,
                 _ => {}
             };

@@ -29,6 +29,13 @@ pub struct DomainInfo {
     pub kind: &'static str,
     pub name: &'static str,
     pub features: &'static [&'static str],
+    /// The XEP-0050 command nodes the handler also runs when they are sent
+    /// to the agent domain. Clients look for commands on their own server
+    /// (Profanity's `/cmd list` and `/cmd exec` without a JID, Gajim's
+    /// commands of the account's server), so the agent domain announces
+    /// commands, hands over the command list and these nodes' requests,
+    /// and the handler answers from the agent domain.
+    pub agent_domain_commands: &'static [&'static str],
 }
 
 /// The handler's answers to the router, given at once.

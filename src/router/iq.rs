@@ -1,11 +1,14 @@
 //! IQ routing (RFC 6120 §8.2.3, RFC 6121 §8.5) and the IQs the server
 //! answers itself: disco (XEP-0030), ping (XEP-0199), version (XEP-0092),
 //! carbons (XEP-0280), roster (RFC 6121 §2) and the legacy session IQ.
+//! Ad-hoc commands (XEP-0050) sent to the agent domain go to the handled
+//! domain that runs them (see [`DomainInfo::agent_domain_commands`]).
 
 use jid::Jid;
 use minidom::Element;
 
-use super::{roster, Dest, DomainInfo, Router};
+use super::{roster, Dest, DomainInfo, Handed, Router};
+use crate::xml::build::BuilderExt;
 use crate::xml::Condition;
 use crate::xml::{escape_attr, ns, Stanza};
 
@@ -45,7 +48,7 @@ pub async fn route(router: &Router, from: &Jid, to: &Jid, stanza: Stanza) {
             let own = from.to_bare() == bare;
             serve(
                 router,
-                from,
+                (from, to),
                 stanza,
                 if own {
                     Scope::Own
@@ -55,9 +58,10 @@ pub async fn route(router: &Router, from: &Jid, to: &Jid, stanza: Stanza) {
             )
             .await
         }
-        Dest::Server if request => serve(router, from, stanza, Scope::Server).await,
+        Dest::Server if request => serve(router, (from, to), stanza, Scope::Server).await,
         Dest::HandledDomain(i) if request => {
-            serve(router, from, stanza, Scope::Handled(router.domain_info(i))).await
+            let scope = Scope::Handled(router.domain_info(i));
+            serve(router, (from, to), stanza, scope).await
         }
         Dest::Remote => router.to_remote(stanza).await,
         // Results and errors addressed to the server or an account are
@@ -93,7 +97,7 @@ fn result(stanza: &Stanza, payload: Option<Element>) -> Option<Stanza> {
     Stanza::parse(xml.into()).ok()
 }
 
-async fn serve(router: &Router, from: &Jid, stanza: Stanza, scope: Scope<'_>) {
+async fn serve(router: &Router, (from, to): (&Jid, &Jid), stanza: Stanza, scope: Scope<'_>) {
     let el = match stanza.element() {
         Ok(el) => el,
         Err(_) => return router.bounce(&stanza, Condition::BadRequest, None).await,
@@ -109,12 +113,21 @@ async fn serve(router: &Router, from: &Jid, stanza: Stanza, scope: Scope<'_>) {
             .await;
     };
     let get = stanza.type_() == Some("get");
+    if matches!(scope, Scope::Server) {
+        if let Some(i) = commands_handler(router, payload, get) {
+            let (from, to) = (from.clone(), to.clone());
+            return router.domains[i]
+                .hand(Handed::Stanza { stanza, from, to })
+                .await;
+        }
+    }
     let answer: Result<Option<Element>, Condition> =
         match (payload.ns().as_str(), payload.name(), get) {
             (ns::DISCO_INFO, "query", true) => disco_info(router, payload, &scope).await,
-            (ns::DISCO_ITEMS, "query", true) => match payload.attr("node") {
-                Some(_) => Err(Condition::ItemNotFound),
-                None => Ok(Some(Element::builder("query", ns::DISCO_ITEMS).build())),
+            (ns::DISCO_ITEMS, "query", true) => match (payload.attr("node"), &scope) {
+                (Some(_), _) => Err(Condition::ItemNotFound),
+                (None, Scope::Server) => Ok(Some(domain_items(router))),
+                (None, _) => Ok(Some(Element::builder("query", ns::DISCO_ITEMS).build())),
             },
             (ns::PING, "ping", true) => Ok(None),
             (ns::VERSION, "query", true) if matches!(scope, Scope::Server | Scope::Handled(_)) => {
@@ -137,6 +150,10 @@ async fn serve(router: &Router, from: &Jid, stanza: Stanza, scope: Scope<'_>) {
                 Ok(None)
             }
             (ns::SESSION, "session", false) => Ok(None),
+            // XEP-0050's answer to a command node that nobody runs here.
+            (ns::COMMANDS, "command", false) if matches!(scope, Scope::Server) => {
+                Err(Condition::ItemNotFound)
+            }
             (ns::ROSTER | ns::CARBONS, _, _) => Err(Condition::Forbidden),
             // Known, but only for queries (RFC 6120 §8.3.3.5).
             (ns::DISCO_INFO | ns::DISCO_ITEMS | ns::PING | ns::VERSION, _, false) => {
@@ -162,22 +179,16 @@ async fn disco_info(
     if query.attr("node").is_some() {
         return Err(Condition::ItemNotFound);
     }
+    let server: Vec<&str>;
     let (category, kind, name, features): (&str, &str, &str, &[&str]) = match scope {
-        Scope::Server => (
-            "server",
-            "im",
-            "Switchboard",
-            &[
-                ns::DISCO_INFO,
-                ns::DISCO_ITEMS,
-                ns::PING,
-                ns::VERSION,
-                ns::CARBONS,
-                ns::ROSTER,
-                "msgoffline",
-                ns::SM,
-            ],
-        ),
+        Scope::Server => {
+            server = SERVER_FEATURES
+                .iter()
+                .copied()
+                .chain(runs_commands(router).then_some(ns::COMMANDS))
+                .collect();
+            ("server", "im", "Switchboard", server.as_slice())
+        }
         Scope::Handled(info) => (info.category, info.kind, info.name, info.features),
         Scope::Own => (
             "account",
@@ -216,6 +227,59 @@ async fn disco_info(
         );
     }
     Ok(Some(q.build()))
+}
+
+const SERVER_FEATURES: &[&str] = &[
+    ns::DISCO_INFO,
+    ns::DISCO_ITEMS,
+    ns::PING,
+    ns::VERSION,
+    ns::CARBONS,
+    ns::ROSTER,
+    "msgoffline",
+    ns::SM,
+];
+
+/// Whether a handled domain runs commands for the agent domain.
+fn runs_commands(router: &Router) -> bool {
+    router
+        .domains
+        .iter()
+        .any(|h| !h.policy.info().agent_domain_commands.is_empty())
+}
+
+/// The handled domain that answers an XEP-0050 request to the agent
+/// domain: the command list (asked with `get`) from the first domain that
+/// runs commands here (one list, one answer: there is one such domain, the
+/// support domain), a command (`set`) from the domain that lists its node.
+fn commands_handler(router: &Router, payload: &Element, get: bool) -> Option<usize> {
+    let commands = |i: usize| router.domains[i].policy.info().agent_domain_commands;
+    let n = router.domains.len();
+    if get && payload.is("query", ns::DISCO_ITEMS) {
+        if payload.attr("node") != Some(ns::COMMANDS) {
+            return None;
+        }
+        return (0..n).find(|&i| !commands(i).is_empty());
+    }
+    if !get && payload.is("command", ns::COMMANDS) {
+        let node = payload.attr("node")?;
+        return (0..n).find(|&i| commands(i).contains(&node));
+    }
+    None
+}
+
+/// The agent domain's items: the handled domains, so that a client
+/// browsing its server finds the support domain (and what it announces,
+/// such as its commands).
+fn domain_items(router: &Router) -> Element {
+    let mut q = Element::builder("query", ns::DISCO_ITEMS);
+    for h in &router.domains {
+        let item = Element::builder("item", ns::DISCO_ITEMS)
+            .a("jid", h.domain.as_str())
+            .a("name", h.policy.info().name);
+        q = q.append(item.build());
+    }
+    q.build()
 }
 
 fn version() -> Element {

@@ -9,6 +9,8 @@
 //! - [`Proxy`]: a TCP relay that can go silent, for timeout tests.
 //! - [`Prosody`]: a real Prosody (`tests/peers/prosody.py`) as a peer server.
 //! - [`Ejabberd`]: a real ejabberd (`tests/peers/ejabberd.py`) as a peer server.
+//! - [`Profanity`]: a real terminal client in a tmux of its own, read off
+//!   its screen.
 //!
 //! `scripts/test` prepares the machine (Prosody, ejabberd, the Python venv)
 //! and builds the release binary these tests run. Everything here panics with a helpful
@@ -19,6 +21,7 @@ mod client;
 mod dns;
 mod ejabberd;
 mod peers;
+mod profanity;
 mod proxy;
 mod raw;
 mod server;
@@ -32,6 +35,8 @@ pub use dns::{free_udp_port, Dnsmasq};
 pub use ejabberd::{Ejabberd, EjabberdOpts};
 #[allow(unused_imports)]
 pub use peers::{Endpoint, Prosody, ProsodyOpts};
+#[allow(unused_imports)]
+pub use profanity::Profanity;
 #[allow(unused_imports)]
 pub use proxy::Proxy;
 #[allow(unused_imports)]

@@ -155,3 +155,76 @@ async fn ad_hoc_commands_are_listed_and_run_for_agents_only() {
     let denied = h.iq(ROMEO, SUPPORT, "set", &command("list", "")).await;
     assert_eq!(condition(&denied).as_deref(), Some("forbidden"));
 }
+
+/// Clients look for commands on their own server (Profanity's `/cmd list`
+/// asks the agent domain): the router hands those the policy lists to the
+/// gateway, which answers from the agent domain, where the client then
+/// sends a form's submit.
+#[tokio::test]
+async fn ad_hoc_commands_sent_to_the_agent_domain_are_answered_from_it() {
+    let mut h = Harness::start(&agents_toml(2), &routing_toml("direct", "", "")).await;
+    let all = ["list", "info", "take", "close", "note", "transfer", "duty"];
+    assert_eq!(h.agent_domain_commands(), all);
+    h.agent_presence(ALICE_DESK, true, None).await;
+    h.customer_opens(ROMEO, "help me").await;
+    let proxy = h.work_item(ALICE).contact;
+    let id = proxy.split('@').next().unwrap().to_string();
+
+    let items = h.iq(ALICE_DESK, AGENTS_DOMAIN, "get", COMMAND_LIST).await;
+    assert_eq!(items.from(), Some(AGENTS_DOMAIN), "{}", xml(&items));
+    let q = items.element().unwrap();
+    let q = q.get_child("query", ns::DISCO_ITEMS).unwrap();
+    let listed: Vec<_> = q
+        .children()
+        .map(|i| (i.attr("jid").unwrap(), i.attr("node").unwrap()))
+        .collect();
+    let expected: Vec<_> = all.iter().map(|n| (AGENTS_DOMAIN, *n)).collect();
+    assert_eq!(listed, expected, "run where they were listed");
+
+    let list = h
+        .iq(ALICE_DESK, AGENTS_DOMAIN, "set", &command("list", ""))
+        .await;
+    assert_eq!(list.from(), Some(AGENTS_DOMAIN));
+    assert!(xml(&list).contains(&format!("live {proxy} romeo@customer.test")));
+    let form = h
+        .iq(ALICE_DESK, AGENTS_DOMAIN, "set", &command("close", ""))
+        .await;
+    assert_eq!(form.from(), Some(AGENTS_DOMAIN));
+    assert!(xml(&form).contains("executing"), "{}", xml(&form));
+    let submit = format!(
+        "<x xmlns='jabber:x:data' type='submit'><field var='session'><value>{id}</value></field></x>"
+    );
+    let done = h
+        .iq(ALICE_DESK, AGENTS_DOMAIN, "set", &command("close", &submit))
+        .await;
+    assert_eq!(done.from(), Some(AGENTS_DOMAIN));
+    assert!(
+        xml(&done).contains(&format!("Session {id} closed.")),
+        "{}",
+        xml(&done)
+    );
+    h.line_to(ROMEO_BARE, "This chat is closed");
+
+    // Another account of the agent domain finds no commands and may run
+    // none; the support domain still refuses it both.
+    const CAROL_DESK: &str = "carol@agents.support.test/desk";
+    let none = h.iq(CAROL_DESK, AGENTS_DOMAIN, "get", COMMAND_LIST).await;
+    assert_eq!(none.type_(), Some("result"), "{}", xml(&none));
+    let q = none.element().unwrap();
+    assert_eq!(
+        q.get_child("query", ns::DISCO_ITEMS)
+            .unwrap()
+            .children()
+            .count(),
+        0
+    );
+    let denied = h
+        .iq(CAROL_DESK, AGENTS_DOMAIN, "set", &command("list", ""))
+        .await;
+    assert_eq!(
+        (condition(&denied).as_deref(), denied.from()),
+        (Some("forbidden"), Some(AGENTS_DOMAIN))
+    );
+    let denied = h.iq(CAROL_DESK, SUPPORT, "get", COMMAND_LIST).await;
+    assert_eq!(condition(&denied).as_deref(), Some("forbidden"));
+}

@@ -466,6 +466,12 @@ impl Harness {
         self.handler.policy.screen_to_account(from_bare)
     }
 
+    /// The command nodes the router hands over when sent to the agent
+    /// domain (the support domain's policy).
+    pub fn agent_domain_commands(&self) -> &'static [&'static str] {
+        self.handler.policy.info().agent_domain_commands
+    }
+
     /// The open session of `customer` (bare JID) as stored.
     pub async fn stored_session(&self, customer: &str) -> Option<SessionRecord> {
         self.store
