@@ -43,8 +43,10 @@ struct Inner {
     applied: watch::Sender<u64>,
     rejected: watch::Sender<Rejection>,
     /// Serialises reloads, so that a slower, older read never replaces a
-    /// newer configuration.
-    reloading: Mutex<()>,
+    /// newer configuration; holds whether the last one was refused, so that
+    /// the next valid one says the refusal is over (otherwise an admin who
+    /// puts back the file in force would see "rejected" as the last word).
+    reloading: Mutex<bool>,
 }
 
 /// The last reload that was refused.
@@ -73,7 +75,7 @@ impl GatewayConfigHandle {
                 current: ArcSwap::from_pointee(config),
                 applied: watch::Sender::new(1),
                 rejected: watch::Sender::new(Rejection::default()),
-                reloading: Mutex::new(()),
+                reloading: Mutex::new(false),
             }),
         }
     }
@@ -116,20 +118,33 @@ impl GatewayConfigHandle {
     }
 
     /// Reads and validates the files again (blocking file I/O): applies
-    /// them if valid and different, otherwise logs every problem at `error`
-    /// and keeps the configuration in force.
+    /// them if valid and different; if invalid, logs every problem at
+    /// `error` and keeps the configuration in force. The first valid
+    /// version after a refused one, changed or not, logs "gateway
+    /// configuration valid again".
     pub fn reload(&self, settings: &Settings) -> ReloadOutcome {
-        let _one_at_a_time = self
+        let mut refused = self
             .inner
             .reloading
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let problems = match GatewayConfig::load(settings) {
             Ok(config) if config == *self.current() => {
-                tracing::debug!("gateway configuration unchanged");
-                return ReloadOutcome::Unchanged(self.generation());
+                let generation = self.generation();
+                if std::mem::take(&mut *refused) {
+                    tracing::info!(
+                        generation,
+                        "gateway configuration valid again: the same as the one in force"
+                    );
+                } else {
+                    tracing::debug!("gateway configuration unchanged");
+                }
+                return ReloadOutcome::Unchanged(generation);
             }
             Ok(config) => {
+                if std::mem::take(&mut *refused) {
+                    tracing::info!("gateway configuration valid again");
+                }
                 let agents = config.agents.len();
                 let (queues, rules) = (config.routing.queues().len(), config.routing.rules().len());
                 let generation = self.replace(config);
@@ -156,6 +171,7 @@ impl GatewayConfigHandle {
             generation = self.generation(),
             "gateway configuration rejected: the previous one stays in force"
         );
+        *refused = true;
         self.inner.rejected.send_modify(|r| {
             r.count += 1;
             r.problems = problems.clone();
