@@ -7,7 +7,7 @@
 //! down.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -228,26 +228,10 @@ impl Watcher {
             let _ = tx.send(ev);
         })
         .map_err(WatchError::Init)?;
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        let mut names = Vec::new();
-        let files = [
+        let (dirs, names) = folders(&[
             &settings.gateway.agents_file,
             &settings.gateway.routing_file,
-        ];
-        for file in files {
-            // A symlinked file changes where it points to: watch that too.
-            let target = std::fs::canonicalize(file).ok();
-            for f in std::iter::once(file.as_path()).chain(target.as_deref()) {
-                let dir = match f.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-                    _ => PathBuf::from("."),
-                };
-                if !dirs.contains(&dir) {
-                    dirs.push(dir);
-                }
-                names.extend(f.file_name().map(OsString::from));
-            }
-        }
+        ]);
         for dir in &dirs {
             notify
                 .watch(dir, RecursiveMode::NonRecursive)
@@ -322,6 +306,35 @@ impl Watcher {
             .filter_map(|p| p.file_name())
             .any(|n| self.names.iter().any(|m| m == n) || n.to_string_lossy().starts_with(".."))
     }
+}
+
+/// The folders to watch for `files`, each once, and the file names whose
+/// changes matter there. A file's own folder and, when it is a symlink,
+/// its target's (a symlinked file changes where it points to). Folders are
+/// compared canonical: `conf/agents.toml` (relative to the working
+/// directory) and the absolute target of `conf/routing.toml` are one
+/// folder, watched and logged once.
+fn folders(files: &[&Path]) -> (Vec<PathBuf>, Vec<OsString>) {
+    let (mut dirs, mut names): (Vec<PathBuf>, Vec<OsString>) = (Vec::new(), Vec::new());
+    for file in files {
+        let target = std::fs::canonicalize(file).ok();
+        for f in std::iter::once(*file).chain(target.as_deref()) {
+            let dir = match f.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+            if let Some(name) = f.file_name() {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_os_string());
+                }
+            }
+        }
+    }
+    (dirs, names)
 }
 
 async fn sleep_until(due: Option<Instant>) {

@@ -192,3 +192,21 @@ fn the_first_valid_version_after_a_refusal_says_so() {
     let log = logged(|| assert_eq!(handle.reload(&settings), ReloadOutcome::Applied(3)));
     assert!(!log.contains(again), "{log}");
 }
+
+#[test]
+fn a_folder_shared_by_both_files_is_watched_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("sub")).unwrap();
+    std::fs::create_dir(d.join("elsewhere")).unwrap();
+    std::fs::write(d.join("agents.toml"), AGENTS).unwrap();
+    std::fs::write(d.join("elsewhere/routing.toml"), ROUTING).unwrap();
+    std::os::unix::fs::symlink(d.join("elsewhere/routing.toml"), d.join("routing.toml")).unwrap();
+    let canonical = d.canonicalize().unwrap();
+    // One folder written two ways, as a relative --config and the
+    // canonical target of a file give.
+    let agents = d.join("sub/../agents.toml");
+    let (dirs, names) = folders(&[&agents, &d.join("routing.toml")]);
+    assert_eq!(dirs, [canonical.clone(), canonical.join("elsewhere")]);
+    assert_eq!(names, ["agents.toml", "routing.toml"]);
+}
