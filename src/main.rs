@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
-use switchboard::config::{ConfigError, GatewayConfig, Settings};
+use switchboard::config::{find_config, ConfigError, GatewayConfig, Settings};
 use switchboard::net::certs;
 use switchboard::server::Server;
 use switchboard::store::{Credentials, Store, DEFAULT_ITERATIONS};
@@ -46,11 +46,37 @@ struct Cli {
     command: Command,
 }
 
+/// `--help` of `--config`: where the file is looked for (`config::locate`).
+const CONFIG_HELP: &str = "\
+The server configuration file. Without --config, the first that exists of:
+  conf/switchboard.toml under the current directory
+  conf/switchboard.toml of the checkout the binary was built in
+    (CHECKOUT/target/release/switchboard: CHECKOUT/conf/switchboard.toml)
+  /etc/switchboard/switchboard.toml";
+
 #[derive(clap::Args)]
 struct ConfigArg {
-    /// The server configuration file.
-    #[arg(long, default_value = "conf/switchboard.toml", global = true)]
-    config: PathBuf,
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help = "The server configuration file [default: the first found, see --help]",
+        long_help = CONFIG_HELP
+    )]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// The file named, or the first found where it is looked for (see
+    /// `config::locate`).
+    fn path(&self) -> Result<PathBuf> {
+        if let Some(path) = &self.config {
+            return Ok(path.clone());
+        }
+        let cwd = std::env::current_dir().context("reading the current directory")?;
+        let exe = std::env::current_exe().ok();
+        Ok(find_config(&cwd, exe.as_deref())?)
+    }
 }
 
 #[derive(Subcommand)]
@@ -115,14 +141,14 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Serve(c) => serve(&c.config).await,
-        Command::Check(c) => check(&c.config),
-        Command::Account { action, config } => account(&config.config, action).await,
+        Command::Serve(c) => serve(&c.path()?).await,
+        Command::Check(c) => check(&c.path()?),
+        Command::Account { action, config } => account(&config.path()?, action).await,
         Command::Certs {
             action: CertsAction::Dev,
             config,
         } => {
-            let settings = load(&config.config)?;
+            let settings = load(&config.path()?)?;
             for f in certs::write_dev_certs(&settings.cert_dir, &settings.domains())? {
                 println!("wrote {}", f.display());
             }

@@ -17,6 +17,7 @@
 pub mod agents;
 pub mod calendar;
 mod gateway;
+pub mod locate;
 mod parse;
 mod problem;
 pub mod protocols;
@@ -32,6 +33,7 @@ mod settings;
 pub use agents::{AgentDef, AgentsConfig, PROTOCOLS};
 pub use calendar::Calendar;
 pub use gateway::GatewayConfig;
+pub use locate::{find_config, NoConfig};
 pub use problem::{ConfigError, LineIndex, Problem};
 pub use protocols::ProtocolOverride;
 pub use queues::{AssignMode, QueueDef, Strategy};
