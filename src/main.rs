@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
-use switchboard::config::{find_config, ConfigError, GatewayConfig, Settings};
+use switchboard::config::{
+    accounts, find_config, AgentsConfig, ConfigError, GatewayConfig, Settings,
+};
 use switchboard::net::certs;
 use switchboard::server::Server;
 use switchboard::store::{Credentials, Store, DEFAULT_ITERATIONS};
@@ -142,7 +144,7 @@ async fn main() -> Result<()> {
     init_logging();
     match cli.command {
         Command::Serve(c) => serve(&c.path()?).await,
-        Command::Check(c) => check(&c.path()?),
+        Command::Check(c) => check(&c.path()?).await,
         Command::Account { action, config } => account(&config.path()?, action).await,
         Command::Certs {
             action: CertsAction::Dev,
@@ -194,8 +196,9 @@ fn count(n: usize, what: &str) -> String {
 }
 
 /// switchboard.toml first: the gateway files' paths and the support domain
-/// their entry JIDs must use come from it.
-fn check(path: &Path) -> Result<()> {
+/// their entry JIDs must use come from it. Valid files are then compared
+/// with the accounts of the store: warnings, which leave the exit status 0.
+async fn check(path: &Path) -> Result<()> {
     let settings = match Settings::load(path) {
         Ok(s) => s,
         Err(e) => fail(e),
@@ -212,10 +215,34 @@ fn check(path: &Path) -> Result<()> {
                 n => format!(", {}", count(n, "rule")),
             };
             println!("{}: ok, {queues}{rules}", files.routing_file.display());
+            match agent_accounts(&settings).await {
+                Ok(jids) => {
+                    let domain = &settings.agent_domain;
+                    for w in accounts::compare(&g.agents, &files.agents_file, domain, &jids) {
+                        println!("{w}");
+                    }
+                }
+                Err(e) => println!(
+                    "{}: warning: agents not compared with accounts: {e:#}",
+                    path.display()
+                ),
+            }
             Ok(())
         }
         Err(e) => fail(e),
     }
+}
+
+/// The accounts of the store; none when its SQLite file does not exist
+/// yet, which is then not created.
+async fn agent_accounts(settings: &Settings) -> Result<Vec<String>> {
+    if Store::is_uncreated(&settings.database_url) {
+        return Ok(Vec::new());
+    }
+    let store = Store::connect(&settings.database_url).await?;
+    let accounts = store.list_accounts().await;
+    store.close().await;
+    Ok(accounts?)
 }
 
 /// Prints every problem, one `file:line: message` a line, and exits 1.
@@ -229,6 +256,26 @@ fn fail(e: ConfigError) -> ! {
         e => println!("{e}"),
     }
     std::process::exit(1);
+}
+
+/// An account is half of an agent: says when `jid` is not in agents.toml.
+fn not_an_agent_yet(settings: &Settings, jid: &str) {
+    let file = &settings.gateway.agents_file;
+    match AgentsConfig::read(file, &settings.support_domain) {
+        Ok(agents) => {
+            let known = jid::BareJid::new(jid).is_ok_and(|j| agents.get(&j).is_some());
+            if !known {
+                println!(
+                    "note: {jid} is not an agent yet: add an [[agent]] with jid = \"{jid}\" to {}",
+                    file.display()
+                );
+            }
+        }
+        Err(_) => println!(
+            "note: cannot tell whether {jid} is an agent: {} has problems (switchboard check)",
+            file.display()
+        ),
+    }
 }
 
 async fn account(path: &Path, action: AccountAction) -> Result<()> {
@@ -265,6 +312,7 @@ async fn account(path: &Path, action: AccountAction) -> Result<()> {
                 .set_account(&jid, &Credentials::derive(&password, DEFAULT_ITERATIONS))
                 .await?;
             println!("set {jid}");
+            not_an_agent_yet(&settings, &jid);
         }
         AccountAction::Delete { jid } => {
             let jid = bare(&jid)?;

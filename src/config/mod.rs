@@ -14,6 +14,7 @@
 //! before them rather than against the routing configuration they become
 //! part of. This file only declares and re-exports.
 
+pub mod accounts;
 pub mod agents;
 pub mod calendar;
 mod gateway;
@@ -30,6 +31,7 @@ mod rule_syntax;
 pub mod rules;
 mod settings;
 
+pub use accounts::Warning;
 pub use agents::{AgentDef, AgentsConfig, PROTOCOLS};
 pub use calendar::Calendar;
 pub use gateway::GatewayConfig;
