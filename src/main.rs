@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
-use switchboard::config::{ConfigError, GatewayConfig, Settings};
+use switchboard::config::{
+    accounts, find_config, AgentsConfig, ConfigError, GatewayConfig, Settings,
+};
 use switchboard::net::certs;
 use switchboard::server::Server;
 use switchboard::store::{Credentials, Store, DEFAULT_ITERATIONS};
@@ -46,11 +48,37 @@ struct Cli {
     command: Command,
 }
 
+/// `--help` of `--config`: where the file is looked for (`config::locate`).
+const CONFIG_HELP: &str = "\
+The server configuration file. Without --config, the first that exists of:
+  conf/switchboard.toml under the current directory
+  conf/switchboard.toml of the checkout the binary was built in
+    (CHECKOUT/target/release/switchboard: CHECKOUT/conf/switchboard.toml)
+  /etc/switchboard/switchboard.toml";
+
 #[derive(clap::Args)]
 struct ConfigArg {
-    /// The server configuration file.
-    #[arg(long, default_value = "conf/switchboard.toml", global = true)]
-    config: PathBuf,
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help = "The server configuration file [default: the first found, see --help]",
+        long_help = CONFIG_HELP
+    )]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// The file named, or the first found where it is looked for (see
+    /// `config::locate`).
+    fn path(&self) -> Result<PathBuf> {
+        if let Some(path) = &self.config {
+            return Ok(path.clone());
+        }
+        let cwd = std::env::current_dir().context("reading the current directory")?;
+        let exe = std::env::current_exe().ok();
+        Ok(find_config(&cwd, exe.as_deref())?)
+    }
 }
 
 #[derive(Subcommand)]
@@ -115,14 +143,14 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Serve(c) => serve(&c.config).await,
-        Command::Check(c) => check(&c.config),
-        Command::Account { action, config } => account(&config.config, action).await,
+        Command::Serve(c) => serve(&c.path()?).await,
+        Command::Check(c) => check(&c.path()?).await,
+        Command::Account { action, config } => account(&config.path()?, action).await,
         Command::Certs {
             action: CertsAction::Dev,
             config,
         } => {
-            let settings = load(&config.config)?;
+            let settings = load(&config.path()?)?;
             for f in certs::write_dev_certs(&settings.cert_dir, &settings.domains())? {
                 println!("wrote {}", f.display());
             }
@@ -168,8 +196,9 @@ fn count(n: usize, what: &str) -> String {
 }
 
 /// switchboard.toml first: the gateway files' paths and the support domain
-/// their entry JIDs must use come from it.
-fn check(path: &Path) -> Result<()> {
+/// their entry JIDs must use come from it. Valid files are then compared
+/// with the accounts of the store: warnings, which leave the exit status 0.
+async fn check(path: &Path) -> Result<()> {
     let settings = match Settings::load(path) {
         Ok(s) => s,
         Err(e) => fail(e),
@@ -186,10 +215,34 @@ fn check(path: &Path) -> Result<()> {
                 n => format!(", {}", count(n, "rule")),
             };
             println!("{}: ok, {queues}{rules}", files.routing_file.display());
+            match agent_accounts(&settings).await {
+                Ok(jids) => {
+                    let domain = &settings.agent_domain;
+                    for w in accounts::compare(&g.agents, &files.agents_file, domain, &jids) {
+                        println!("{w}");
+                    }
+                }
+                Err(e) => println!(
+                    "{}: warning: agents not compared with accounts: {e:#}",
+                    path.display()
+                ),
+            }
             Ok(())
         }
         Err(e) => fail(e),
     }
+}
+
+/// The accounts of the store; none when its SQLite file does not exist
+/// yet, which is then not created.
+async fn agent_accounts(settings: &Settings) -> Result<Vec<String>> {
+    if Store::is_uncreated(&settings.database_url) {
+        return Ok(Vec::new());
+    }
+    let store = Store::connect(&settings.database_url).await?;
+    let accounts = store.list_accounts().await;
+    store.close().await;
+    Ok(accounts?)
 }
 
 /// Prints every problem, one `file:line: message` a line, and exits 1.
@@ -203,6 +256,26 @@ fn fail(e: ConfigError) -> ! {
         e => println!("{e}"),
     }
     std::process::exit(1);
+}
+
+/// An account is half of an agent: says when `jid` is not in agents.toml.
+fn not_an_agent_yet(settings: &Settings, jid: &str) {
+    let file = &settings.gateway.agents_file;
+    match AgentsConfig::read(file, &settings.support_domain) {
+        Ok(agents) => {
+            let known = jid::BareJid::new(jid).is_ok_and(|j| agents.get(&j).is_some());
+            if !known {
+                println!(
+                    "note: {jid} is not an agent yet: add an [[agent]] with jid = \"{jid}\" to {}",
+                    file.display()
+                );
+            }
+        }
+        Err(_) => println!(
+            "note: cannot tell whether {jid} is an agent: {} has problems (switchboard check)",
+            file.display()
+        ),
+    }
 }
 
 async fn account(path: &Path, action: AccountAction) -> Result<()> {
@@ -239,6 +312,7 @@ async fn account(path: &Path, action: AccountAction) -> Result<()> {
                 .set_account(&jid, &Credentials::derive(&password, DEFAULT_ITERATIONS))
                 .await?;
             println!("set {jid}");
+            not_an_agent_yet(&settings, &jid);
         }
         AccountAction::Delete { jid } => {
             let jid = bare(&jid)?;

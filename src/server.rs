@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use crate::config::{ConfigError, GatewayConfigHandle, Settings, WatchError, Watcher};
+use crate::config::{
+    accounts, ConfigError, GatewayConfig, GatewayConfigHandle, Settings, WatchError, Watcher,
+};
 use crate::gateway::directory::Directory;
 use crate::gateway::{self, Gateway};
 use crate::net::{certs, pki, resolve, tls};
@@ -84,6 +86,7 @@ impl Server {
         let watcher = Watcher::start(settings.clone(), gateway_cfg.clone())?;
         let settings = Arc::new(settings);
         let store = Store::connect(&settings.database_url).await?;
+        warn_of_account_mismatches(&store, &settings, &gateway_cfg.current()).await;
         let domains = settings.domains();
         let missing = tls::uncovered_domains(&settings.cert_dir, &domains);
         if !missing.is_empty() {
@@ -212,6 +215,8 @@ impl Server {
         ctx.tasks.spawn(forward_reloads(
             self.gateway_cfg,
             self.gateway,
+            ctx.store.clone(),
+            ctx.settings.clone(),
             ctx.shutdown.clone(),
         ));
         for l in self.listeners {
@@ -232,16 +237,42 @@ impl Server {
     }
 }
 
-/// Hands each applied reload of agents.toml / routing.toml to the gateway.
-async fn forward_reloads(cfg: GatewayConfigHandle, gateway: Gateway, shutdown: CancellationToken) {
+/// Hands each applied reload of agents.toml / routing.toml to the gateway,
+/// and warns of what the new agents and the accounts disagree on.
+async fn forward_reloads(
+    cfg: GatewayConfigHandle,
+    gateway: Gateway,
+    store: Store,
+    settings: Arc<Settings>,
+    shutdown: CancellationToken,
+) {
     let mut generations = cfg.subscribe();
     loop {
         tokio::select! {
             changed = generations.changed() => if changed.is_err() { return },
             _ = shutdown.cancelled() => return,
         }
-        let dir = Arc::new(Directory::from_config(cfg.current()));
+        let config = cfg.current();
+        let dir = Arc::new(Directory::from_config(config.clone()));
         gateway.send(gateway::Event::Reload(dir)).await;
+        warn_of_account_mismatches(&store, &settings, &config).await;
+    }
+}
+
+/// Logs each agent without an account and each account that is no agent
+/// (`config::accounts`), one `warn!` a line as `switchboard check` prints
+/// them. Serving does not depend on it: a failure to list is a warning too.
+async fn warn_of_account_mismatches(store: &Store, settings: &Settings, config: &GatewayConfig) {
+    let jids = match store.list_accounts().await {
+        Ok(jids) => jids,
+        Err(e) => {
+            warn!(error = %e, "agents not compared with accounts");
+            return;
+        }
+    };
+    let file = &settings.gateway.agents_file;
+    for w in accounts::compare(&config.agents, file, &settings.agent_domain, &jids) {
+        warn!("{w}");
     }
 }
 

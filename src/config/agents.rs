@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_spanned::Spanned;
 
 use super::parse::{parse_toml, ranged, tokens, user_jid};
-use super::problem::{LineIndex, Problem};
+use super::problem::{ConfigError, LineIndex, Problem};
 
 /// The customer channels an agent may be declared to serve. These are the
 /// names protocol identification gives a customer's channel: `xmpp` for a
@@ -56,10 +56,20 @@ impl AgentDef {
 }
 
 /// Every agent of `agents.toml`, in file order, with a lookup by JID.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct AgentsConfig {
     agents: Vec<AgentDef>,
     by_jid: HashMap<BareJid, usize>,
+    /// The line of each agent's `jid`, for warnings about it.
+    lines: Vec<usize>,
+}
+
+/// Where agents are written is not what they are: moving an agent in the
+/// file is not a new configuration for a reload to apply.
+impl PartialEq for AgentsConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.agents == other.agents
+    }
 }
 
 impl AgentsConfig {
@@ -70,6 +80,28 @@ impl AgentsConfig {
 
     pub fn get(&self, jid: &BareJid) -> Option<&AgentDef> {
         self.by_jid.get(jid).map(|&i| &self.agents[i])
+    }
+
+    /// The line of `jid`'s declaration in agents.toml.
+    pub fn line(&self, jid: &BareJid) -> Option<usize> {
+        self.by_jid.get(jid).map(|&i| self.lines[i])
+    }
+
+    /// Reads and validates agents.toml alone, for tools that need only the
+    /// agents (`switchboard account set`); the server reads it with
+    /// routing.toml ([`GatewayConfig::load`](super::GatewayConfig::load)).
+    pub fn read(path: &Path, support_domain: &str) -> Result<AgentsConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        match Self::parse(path, &text, support_domain) {
+            (Some(agents), problems) if problems.is_empty() => Ok(agents),
+            (_, mut problems) => {
+                problems.sort_by_key(|p| p.line);
+                Err(ConfigError::Invalid(problems))
+            }
+        }
     }
 
     /// Whether any agent, enabled or not, has `skill`.
@@ -134,6 +166,7 @@ impl AgentsConfig {
             let agent = validate(&lines, raw, jid, &mut problems);
             config.by_jid.insert(agent.jid.clone(), config.agents.len());
             config.agents.push(agent);
+            config.lines.push(line);
         }
         (Some(config), problems)
     }

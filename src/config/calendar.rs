@@ -288,6 +288,16 @@ pub(super) struct RawCalendar {
     holidays: Vec<Spanned<String>>,
 }
 
+impl RawCalendar {
+    /// The name as written. Queues and rules are checked against these
+    /// rather than against the usable calendars: one with a bad time zone or
+    /// name is still declared, and its own problem says what is wrong
+    /// without a second one at every queue and rule that names it.
+    pub(super) fn name(&self) -> &str {
+        self.name.get_ref()
+    }
+}
+
 #[cfg(test)]
 #[path = "calendar_tests.rs"]
 mod tests;

@@ -181,3 +181,43 @@ fn a_queue_names_its_calendar() {
     assert!(g.routing.calendar("office").is_some());
     assert!(g.routing.calendar("other").is_none());
 }
+
+#[test]
+fn a_calendar_with_a_bad_time_zone_is_one_problem() {
+    // Named by a queue and by two rules: each would otherwise add an
+    // "unknown calendar" of its own, pointing away from the real mistake.
+    let routing = "\
+[[calendar]]
+name = \"office\"
+timezone = \"Europe/Pariss\"
+open = [\"mon-fri 09:00-18:00\"]
+
+[[queue]]
+name = \"general\"
+entry = [\"help@support.test\"]
+calendar = \"office\"
+
+[[rule]]
+open = \"office\"
+queue = \"general\"
+
+[[rule]]
+closed = \"office\"
+message = \"We are closed.\"
+";
+    assert_eq!(
+        problems(routing),
+        [
+            "/etc/sb/routing.toml:3: unknown timezone 'Europe/Pariss': use an IANA name like \
+          Europe/Paris, America/New_York or UTC"
+        ]
+    );
+    let no_zone = routing.replace("timezone = \"Europe/Pariss\"\n", "");
+    assert_eq!(
+        problems(&no_zone),
+        [
+            "/etc/sb/routing.toml:2: calendar 'office' has no timezone: add one like \
+          timezone = \"Europe/Paris\""
+        ]
+    );
+}

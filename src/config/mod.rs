@@ -14,9 +14,11 @@
 //! before them rather than against the routing configuration they become
 //! part of. This file only declares and re-exports.
 
+pub mod accounts;
 pub mod agents;
 pub mod calendar;
 mod gateway;
+pub mod locate;
 mod parse;
 mod problem;
 pub mod protocols;
@@ -30,9 +32,11 @@ pub mod rules;
 mod settings;
 pub mod texts;
 
+pub use accounts::Warning;
 pub use agents::{AgentDef, AgentsConfig, PROTOCOLS};
 pub use calendar::Calendar;
 pub use gateway::GatewayConfig;
+pub use locate::{find_config, NoConfig};
 pub use problem::{ConfigError, LineIndex, Problem};
 pub use protocols::ProtocolOverride;
 pub use queues::{AssignMode, QueueDef, Strategy};

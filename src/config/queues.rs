@@ -4,7 +4,7 @@
 //! queue that names an unknown agent, or needs a skill nobody has, would
 //! silently never be served.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
@@ -13,7 +13,6 @@ use jid::BareJid;
 use serde_spanned::Spanned;
 
 use super::agents::{AgentDef, AgentsConfig};
-use super::calendar::Calendar;
 use super::parse::{choice, is_token, ranged, tokens, user_jid};
 use super::problem::{LineIndex, Problem};
 use super::routing_file::RawQueue;
@@ -119,7 +118,8 @@ pub(super) struct Context<'a> {
     /// `[defaults]` a queue takes unless it sets its own.
     pub assign: AssignMode,
     pub offer_timeout: Duration,
-    pub calendars: &'a [Calendar],
+    /// Every calendar name routing.toml declares, usable or not.
+    pub calendars: &'a HashSet<&'a str>,
     /// agents.toml with its path (for messages); None when it could not be
     /// parsed, and the cross-checks are then skipped.
     pub agents: Option<(&'a AgentsConfig, &'a Path)>,
@@ -251,7 +251,7 @@ fn queue(
 ) -> QueueDef {
     let lines = cx.lines;
     let calendar = raw.calendar.as_ref().map(|c| {
-        if !cx.calendars.iter().any(|cal| cal.name == *c.get_ref()) {
+        if !cx.calendars.contains(c.get_ref().as_str()) {
             problems.push(lines.problem(c, &rule_syntax::unknown_calendar(c.get_ref())));
         }
         c.get_ref().clone()

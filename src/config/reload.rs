@@ -7,7 +7,7 @@
 //! down.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -43,8 +43,10 @@ struct Inner {
     applied: watch::Sender<u64>,
     rejected: watch::Sender<Rejection>,
     /// Serialises reloads, so that a slower, older read never replaces a
-    /// newer configuration.
-    reloading: Mutex<()>,
+    /// newer configuration; holds whether the last one was refused, so that
+    /// the next valid one says the refusal is over (otherwise an admin who
+    /// puts back the file in force would see "rejected" as the last word).
+    reloading: Mutex<bool>,
 }
 
 /// The last reload that was refused.
@@ -73,7 +75,7 @@ impl GatewayConfigHandle {
                 current: ArcSwap::from_pointee(config),
                 applied: watch::Sender::new(1),
                 rejected: watch::Sender::new(Rejection::default()),
-                reloading: Mutex::new(()),
+                reloading: Mutex::new(false),
             }),
         }
     }
@@ -116,20 +118,33 @@ impl GatewayConfigHandle {
     }
 
     /// Reads and validates the files again (blocking file I/O): applies
-    /// them if valid and different, otherwise logs every problem at `error`
-    /// and keeps the configuration in force.
+    /// them if valid and different; if invalid, logs every problem at
+    /// `error` and keeps the configuration in force. The first valid
+    /// version after a refused one, changed or not, logs "gateway
+    /// configuration valid again".
     pub fn reload(&self, settings: &Settings) -> ReloadOutcome {
-        let _one_at_a_time = self
+        let mut refused = self
             .inner
             .reloading
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let problems = match GatewayConfig::load(settings) {
             Ok(config) if config == *self.current() => {
-                tracing::debug!("gateway configuration unchanged");
-                return ReloadOutcome::Unchanged(self.generation());
+                let generation = self.generation();
+                if std::mem::take(&mut *refused) {
+                    tracing::info!(
+                        generation,
+                        "gateway configuration valid again: the same as the one in force"
+                    );
+                } else {
+                    tracing::debug!("gateway configuration unchanged");
+                }
+                return ReloadOutcome::Unchanged(generation);
             }
             Ok(config) => {
+                if std::mem::take(&mut *refused) {
+                    tracing::info!("gateway configuration valid again");
+                }
                 let agents = config.agents.len();
                 let (queues, rules) = (config.routing.queues().len(), config.routing.rules().len());
                 let generation = self.replace(config);
@@ -156,6 +171,7 @@ impl GatewayConfigHandle {
             generation = self.generation(),
             "gateway configuration rejected: the previous one stays in force"
         );
+        *refused = true;
         self.inner.rejected.send_modify(|r| {
             r.count += 1;
             r.problems = problems.clone();
@@ -212,26 +228,10 @@ impl Watcher {
             let _ = tx.send(ev);
         })
         .map_err(WatchError::Init)?;
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        let mut names = Vec::new();
-        let files = [
+        let (dirs, names) = folders(&[
             &settings.gateway.agents_file,
             &settings.gateway.routing_file,
-        ];
-        for file in files {
-            // A symlinked file changes where it points to: watch that too.
-            let target = std::fs::canonicalize(file).ok();
-            for f in std::iter::once(file.as_path()).chain(target.as_deref()) {
-                let dir = match f.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-                    _ => PathBuf::from("."),
-                };
-                if !dirs.contains(&dir) {
-                    dirs.push(dir);
-                }
-                names.extend(f.file_name().map(OsString::from));
-            }
-        }
+        ]);
         for dir in &dirs {
             notify
                 .watch(dir, RecursiveMode::NonRecursive)
@@ -306,6 +306,35 @@ impl Watcher {
             .filter_map(|p| p.file_name())
             .any(|n| self.names.iter().any(|m| m == n) || n.to_string_lossy().starts_with(".."))
     }
+}
+
+/// The folders to watch for `files`, each once, and the file names whose
+/// changes matter there. A file's own folder and, when it is a symlink,
+/// its target's (a symlinked file changes where it points to). Folders are
+/// compared canonical: `conf/agents.toml` (relative to the working
+/// directory) and the absolute target of `conf/routing.toml` are one
+/// folder, watched and logged once.
+fn folders(files: &[&Path]) -> (Vec<PathBuf>, Vec<OsString>) {
+    let (mut dirs, mut names): (Vec<PathBuf>, Vec<OsString>) = (Vec::new(), Vec::new());
+    for file in files {
+        let target = std::fs::canonicalize(file).ok();
+        for f in std::iter::once(*file).chain(target.as_deref()) {
+            let dir = match f.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+            if let Some(name) = f.file_name() {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_os_string());
+                }
+            }
+        }
+    }
+    (dirs, names)
 }
 
 async fn sleep_until(due: Option<Instant>) {

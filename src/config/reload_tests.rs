@@ -118,3 +118,95 @@ fn replace_bumps_the_generation_and_readers_keep_their_snapshot() {
         Duration::from_secs(5)
     );
 }
+
+/// What `f` logs at info and above, as text.
+fn logged(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let text = buffer.0.lock().unwrap().clone();
+    String::from_utf8(text).unwrap()
+}
+
+#[test]
+fn the_first_valid_version_after_a_refusal_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("switchboard.toml");
+    std::fs::write(&cfg, SWITCHBOARD).unwrap();
+    std::fs::write(dir.path().join("agents.toml"), AGENTS).unwrap();
+    std::fs::write(dir.path().join("routing.toml"), ROUTING).unwrap();
+    let settings = Settings::load(&cfg).unwrap();
+    let handle = GatewayConfigHandle::load(&settings).unwrap();
+    let routing = &settings.gateway.routing_file;
+    let again = "gateway configuration valid again";
+
+    // The file in force put back after a refusal: nothing to apply, but
+    // the admin's last line must not stay "rejected".
+    std::fs::write(routing, BROKEN_ROUTING).unwrap();
+    let log = logged(|| {
+        assert!(matches!(
+            handle.reload(&settings),
+            ReloadOutcome::Rejected(_)
+        ))
+    });
+    assert!(log.contains("gateway configuration rejected"), "{log}");
+    std::fs::write(routing, ROUTING).unwrap();
+    let log = logged(|| assert_eq!(handle.reload(&settings), ReloadOutcome::Unchanged(1)));
+    assert!(
+        log.contains("gateway configuration valid again: the same as the one in force"),
+        "{log}"
+    );
+    // Said once: the next unchanged reload is not news.
+    let log = logged(|| assert_eq!(handle.reload(&settings), ReloadOutcome::Unchanged(1)));
+    assert!(!log.contains(again), "{log}");
+
+    // A changed version after a refusal: valid again, then applied.
+    std::fs::write(routing, BROKEN_ROUTING).unwrap();
+    logged(|| {
+        assert!(matches!(
+            handle.reload(&settings),
+            ReloadOutcome::Rejected(_)
+        ))
+    });
+    std::fs::write(routing, format!("{ROUTING}strategy = \"round-robin\"\n")).unwrap();
+    let log = logged(|| assert_eq!(handle.reload(&settings), ReloadOutcome::Applied(2)));
+    let (valid, reloaded) = (log.find(again), log.find("gateway configuration reloaded"));
+    assert!(valid.is_some() && valid < reloaded, "{log}");
+    std::fs::write(routing, ROUTING).unwrap();
+    let log = logged(|| assert_eq!(handle.reload(&settings), ReloadOutcome::Applied(3)));
+    assert!(!log.contains(again), "{log}");
+}
+
+#[test]
+fn a_folder_shared_by_both_files_is_watched_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("sub")).unwrap();
+    std::fs::create_dir(d.join("elsewhere")).unwrap();
+    std::fs::write(d.join("agents.toml"), AGENTS).unwrap();
+    std::fs::write(d.join("elsewhere/routing.toml"), ROUTING).unwrap();
+    std::os::unix::fs::symlink(d.join("elsewhere/routing.toml"), d.join("routing.toml")).unwrap();
+    let canonical = d.canonicalize().unwrap();
+    // One folder written two ways, as a relative --config and the
+    // canonical target of a file give.
+    let agents = d.join("sub/../agents.toml");
+    let (dirs, names) = folders(&[&agents, &d.join("routing.toml")]);
+    assert_eq!(dirs, [canonical.clone(), canonical.join("elsewhere")]);
+    assert_eq!(names, ["agents.toml", "routing.toml"]);
+}

@@ -4,7 +4,7 @@
 //! in that order into one [`RoutingConfig`], each part checked against the
 //! names declared before it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::RangeInclusive;
 use std::path::Path;
 use std::time::Duration;
@@ -132,6 +132,7 @@ impl RoutingConfig {
             problems.push(lines.problem_at(1, "no [[queue]]: customers could reach no one"));
         }
         let calendars = calendar::parse(&lines, &file.calendar, &mut problems);
+        let calendar_names: HashSet<&str> = file.calendar.iter().map(|c| c.name()).collect();
         let protocols = protocols::parse(&lines, &file.protocols, support_domain, &mut problems);
         let texts = Texts::parse(&lines, &file.texts, &file.defaults.language, &mut problems);
         let cx = queues::Context {
@@ -139,13 +140,13 @@ impl RoutingConfig {
             support_domain,
             assign: defaults.assign,
             offer_timeout: defaults.offer_timeout,
-            calendars: &calendars,
+            calendars: &calendar_names,
             agents,
         };
         let (queues, by_entry) = queues::parse(&cx, &file.queue, &mut problems);
         // Rules are checked against the queues and calendars read above, and
         // against the skills and protocols of the agents.
-        let declared = declared(&queues, &by_entry, &calendars, agents.map(|(a, _)| a));
+        let declared = declared(&queues, &by_entry, calendar_names, agents.map(|(a, _)| a));
         let rules = rule_syntax::parse(&lines, &file.rule, &declared, &mut problems);
         let config = RoutingConfig {
             defaults,
@@ -181,13 +182,13 @@ fn defaults(lines: &LineIndex, d: &RawDefaults, problems: &mut Vec<Problem>) -> 
 fn declared<'a>(
     queues: &'a [QueueDef],
     by_entry: &'a HashMap<BareJid, usize>,
-    calendars: &'a [Calendar],
+    calendars: HashSet<&'a str>,
     agents: Option<&'a AgentsConfig>,
 ) -> Declared<'a> {
     Declared {
         entries: by_entry.keys().collect(),
         queues: queues.iter().map(|q| q.name.as_str()).collect(),
-        calendars: calendars.iter().map(|c| c.name.as_str()).collect(),
+        calendars,
         agents: agents.map(|a| {
             let names = |f: fn(&AgentDef) -> &BTreeSet<String>| {
                 a.agents().iter().flat_map(f).map(String::as_str).collect()

@@ -145,6 +145,13 @@ impl Store {
         Ok(store)
     }
 
+    /// Whether `url` names an SQLite file that does not exist yet: a
+    /// database without accounts, which [`Store::connect`] would create.
+    /// `switchboard check` reads accounts and should leave no file behind.
+    pub fn is_uncreated(url: &str) -> bool {
+        matches!(parse_url(url), Ok(Target::SqliteFile(path)) if !path.exists())
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
