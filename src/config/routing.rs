@@ -146,7 +146,8 @@ impl RoutingConfig {
         let (queues, by_entry) = queues::parse(&cx, &file.queue, &mut problems);
         // Rules are checked against the queues and calendars read above, and
         // against the skills and protocols of the agents.
-        let declared = declared(&queues, &by_entry, calendar_names, agents.map(|(a, _)| a));
+        let mut declared = declared(&queues, &by_entry, calendar_names, agents.map(|(a, _)| a));
+        declared.languages = texts.languages().collect();
         let rules = rule_syntax::parse(&lines, &file.rule, &declared, &mut problems);
         let config = RoutingConfig {
             defaults,
@@ -189,6 +190,7 @@ fn declared<'a>(
         entries: by_entry.keys().collect(),
         queues: queues.iter().map(|q| q.name.as_str()).collect(),
         calendars,
+        languages: HashSet::new(),
         agents: agents.map(|a| {
             let names = |f: fn(&AgentDef) -> &BTreeSet<String>| {
                 a.agents().iter().flat_map(f).map(String::as_str).collect()

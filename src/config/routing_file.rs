@@ -150,4 +150,5 @@ pub(super) struct RawRule {
     pub message: Option<Spanned<String>>,
     pub reject: Option<Spanned<String>>,
     pub fallback: Option<Spanned<String>>,
+    pub language: Option<Spanned<String>>,
 }

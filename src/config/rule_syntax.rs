@@ -29,6 +29,8 @@ pub(super) struct Declared<'a> {
     pub entries: HashSet<&'a BareJid>,
     pub queues: HashSet<&'a str>,
     pub calendars: HashSet<&'a str>,
+    /// The languages Switchboard has texts in.
+    pub languages: HashSet<&'a str>,
     /// The skills and protocols of all agents, enabled or not; None when
     /// agents.toml could not be parsed, and they are then not checked.
     pub agents: Option<AgentNames<'a>>,
@@ -353,6 +355,22 @@ impl Check<'_, '_> {
             Some(t.get_ref().trim().to_string())
         };
         let (message, reject) = (text(&raw.message, "message"), text(&raw.reject, "reject"));
+        let language = raw.language.as_ref().map(|l| {
+            let tag = l.get_ref().to_ascii_lowercase();
+            if !declared.languages.contains(tag.as_str()) {
+                let mut known: Vec<&str> = declared.languages.iter().copied().collect();
+                known.sort_unstable();
+                self.problem(
+                    l,
+                    &format!(
+                        "no texts in language '{}': there are {} (add [texts.{tag}] for more)",
+                        l.get_ref(),
+                        known.join(", ")
+                    ),
+                );
+            }
+            tag
+        });
         if let Some(r) = &raw.reject {
             let others: Vec<&str> = [
                 ("queue", raw.queue.is_some()),
@@ -385,6 +403,7 @@ impl Check<'_, '_> {
             message,
             reject,
             fallback,
+            language,
         }
     }
 }

@@ -77,6 +77,9 @@ pub struct Actions {
     /// The queue to use, without the protocol and feature requirements,
     /// when no agent who could serve the session is on duty.
     pub fallback: Option<String>,
+    /// The language of Switchboard's own lines to the customer, whatever
+    /// their client says (an entry JID for French speakers).
+    pub language: Option<String>,
 }
 
 /// The customer channel the assigned agent must serve.

@@ -262,6 +262,7 @@ reject = \"Sorry, we answer in French and English only.\"
             message: Some("An SMS agent will answer.".into()),
             reject: None,
             fallback: Some("general".into()),
+            language: None,
         }
     );
     assert_eq!((b.name.as_str(), b.line), ("any", 25));

@@ -163,6 +163,11 @@ impl Texts {
         texts
     }
 
+    /// The languages with texts (built in or from `[texts.LANG]`).
+    pub fn languages(&self) -> impl Iterator<Item = &str> {
+        self.by_lang.keys().map(String::as_str)
+    }
+
     /// The language texts are in by default (routing.toml `language`).
     pub fn default_language(&self) -> &str {
         &self.default

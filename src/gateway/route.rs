@@ -26,6 +26,7 @@ pub(super) struct Decision {
     pub message: Option<String>,
     pub reject: Option<String>,
     pub fallback: Option<String>,
+    pub language: Option<String>,
 }
 
 impl Core {
@@ -58,6 +59,7 @@ impl Core {
             },
             agent_features: d.agent_features.clone(),
             fallback: false,
+            language: d.language.clone(),
         };
         let mut queue = d.queue.clone().or(entry_queue).unwrap_or_default();
         if let Some(fb) = &d.fallback {
@@ -159,6 +161,7 @@ impl Core {
             message: a.message.clone(),
             reject: a.reject.clone(),
             fallback: a.fallback.clone(),
+            language: a.language.clone(),
         }
     }
 

@@ -101,10 +101,16 @@ impl Sess {
         self.rec.state
     }
 
-    /// The customer's language, as identification found it or, before
-    /// routing, as their first message said.
+    /// The language to speak to the customer in: the one a rule chose,
+    /// else theirs, as identification found it or, before routing, as
+    /// their first message said.
     pub fn lang(&self) -> Option<&str> {
-        self.ctx.ident.lang.as_deref().or(self.lang.as_deref())
+        self.ctx
+            .needs
+            .language
+            .as_deref()
+            .or(self.ctx.ident.lang.as_deref())
+            .or(self.lang.as_deref())
     }
 }
 

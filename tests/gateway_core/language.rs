@@ -101,3 +101,35 @@ fn a_bad_text_is_refused_at_its_line() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_rule_chooses_the_language_of_switchboard_s_lines() {
+    // Customers of customer.test are French speakers, whatever their
+    // client says.
+    let rule =
+        "\n[[rule]]\nname = \"french-partner\"\ndomain = \"customer.test\"\nlanguage = \"fr\"\n";
+    let mut h = Harness::start(&agents_toml(2), &routing_toml("direct", "", rule)).await;
+    opens_in(&mut h, ROMEO, "en", "hello").await;
+    h.line_to(ROMEO_BARE, "Personne ne peut traiter votre demande");
+    h.agent_presence(ALICE_DESK, true, None).await;
+    h.line_to(ROMEO_BARE, "Vous discutez maintenant avec Alice.");
+}
+
+#[test]
+fn a_rule_naming_a_language_without_texts_is_refused_at_its_line() {
+    let rule = "\n[[rule]]\ndomain = \"customer.test\"\nlanguage = \"nl\"\n";
+    let err = switchboard::config::GatewayConfig::from_strs(
+        SUPPORT,
+        (std::path::Path::new("agents.toml"), &agents_toml(1)),
+        (
+            std::path::Path::new("routing.toml"),
+            &routing_toml("direct", "", rule),
+        ),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("routing.toml:13: no texts in language 'nl': there are en, fr (add [texts.nl] for more)"),
+        "{err}"
+    );
+}
