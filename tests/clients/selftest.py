@@ -123,8 +123,10 @@ def starttls_scram_sha256_and_message(server):
         start = a.event("session_start")
         assert start["jid"] == "alice@customer.test/laptop", start
         assert start["sm"] is True, start
-        b.event("session_start")
-        ok = a.request(cmd="message", to="bob@customer.test", body="hello bob", id="m1")
+        # To Bob's full JID: to his bare JID the message would race his
+        # initial presence, and Prosody would store it offline (with a delay).
+        bob = b.event("session_start")["jid"]
+        ok = a.request(cmd="message", to=bob, body="hello bob", id="m1")
         assert ok["event"] == "ok" and ok["id"] == "m1", ok
         msg = b.event("message", body="hello bob")
         assert msg["from"] == "alice@customer.test/laptop" and msg["type"] == "chat", msg
