@@ -107,3 +107,87 @@ async fn an_agent_in_a_real_client_and_a_french_customer() {
         .collect();
     assert!(errors.is_empty(), "{errors:?}");
 }
+
+/// A crowd at once, two agents working through it one chat at a time:
+/// every move of the line would be a message to everyone behind it, but
+/// each customer hears of their place only a few times.
+#[tokio::test]
+async fn a_crowd_served_fast_hears_of_its_place_a_few_times_each() {
+    use common::{ClientOpts, ServerOpts, TestServer};
+    const CROWD: usize = 50;
+    let customers: Vec<String> = (0..CROWD)
+        .map(|i| format!("c{i:02}@agents.support.test"))
+        .collect();
+    let agents = format!(
+        "[[agent]]\njid = \"{ALICE}\"\nname = \"Alice\"\nprotocols = [\"xmpp\"]\nmax_live = 1\n\n\
+         [[agent]]\njid = \"{BOB}\"\nname = \"Bob\"\nprotocols = [\"xmpp\"]\nmax_live = 1\n"
+    );
+    let routing = "[defaults]\nassign = \"direct\"\n\n[[queue]]\nname = \"general\"\n\
+                   entry = [\"help@support.test\"]\n";
+    let mut opts = ServerOpts::default()
+        .account(ALICE, PW)
+        .account(BOB, PW)
+        .agents_toml(&agents)
+        .routing_toml(routing);
+    for c in &customers {
+        opts = opts.account(c, PW);
+    }
+    let sb = TestServer::start(opts);
+    let mut alice = Client::login(&sb, ALICE, PW, ClientOpts::default()).await;
+    let mut bob = Client::login(&sb, BOB, PW, ClientOpts::default()).await;
+    // All log in at once, then all write.
+    let mut crowd: Vec<Client> = customers
+        .iter()
+        .map(|c| Client::connect(&sb, c, PW, ClientOpts::default()))
+        .collect();
+    for c in &mut crowd {
+        c.wait_session_start().await;
+    }
+    for c in &mut crowd {
+        c.message(HELP, "hello").await;
+    }
+    // Each agent closes each chat as soon as it is theirs, until everyone
+    // has been served.
+    let mut served = 0;
+    while served < CROWD {
+        for agent in [&mut alice, &mut bob] {
+            if served == CROWD {
+                break;
+            }
+            let push = agent
+                .expect_what(
+                    "a live session in the work list",
+                    |e| {
+                        e["event"] == "roster_push"
+                            && e["items"][0]["groups"][0] == "Live"
+                            && e["items"][0]["subscription"] != "remove"
+                    },
+                    TIMEOUT,
+                )
+                .await;
+            let proxy = push["items"][0]["jid"].as_str().unwrap().to_string();
+            agent.message(&proxy, "close").await;
+            served += 1;
+        }
+    }
+    let mut updates = Vec::new();
+    for c in &mut crowd {
+        c.expect_what(
+            "the farewell",
+            |e| e["event"] == "message" && body(e).starts_with("This chat is closed"),
+            TIMEOUT,
+        )
+        .await;
+        let n = c
+            .seen()
+            .iter()
+            .filter(|e| e["event"] == "message" && body(e).contains("in the queue"))
+            .count();
+        updates.push(n);
+    }
+    updates.sort_unstable();
+    assert!(
+        *updates.last().unwrap() <= 3,
+        "at most 3 place updates each: {updates:?}"
+    );
+}
