@@ -154,18 +154,7 @@ async fn a_crowd_served_fast_hears_of_its_place_a_few_times_each() {
             if served == CROWD {
                 break;
             }
-            let push = agent
-                .expect_what(
-                    "a live session in the work list",
-                    |e| {
-                        e["event"] == "roster_push"
-                            && e["items"][0]["groups"][0] == "Live"
-                            && e["items"][0]["subscription"] != "remove"
-                    },
-                    TIMEOUT,
-                )
-                .await;
-            let proxy = push["items"][0]["jid"].as_str().unwrap().to_string();
+            let proxy = work_item_live(agent).await;
             agent.message(&proxy, "close").await;
             served += 1;
         }
@@ -190,4 +179,102 @@ async fn a_crowd_served_fast_hears_of_its_place_a_few_times_each() {
         *updates.last().unwrap() <= 3,
         "at most 3 place updates each: {updates:?}"
     );
+}
+
+/// Two customers on a real Prosody, one whose client speaks French and
+/// one English, waiting for one agent: their place, the agent's name, the
+/// farewell and, with nobody on duty, that nobody can help, each in their
+/// own language.
+#[tokio::test]
+async fn french_and_english_customers_hear_switchboard_in_their_language() {
+    let agents = format!(
+        "[[agent]]\njid = \"{ALICE}\"\nname = \"Alice\"\nprotocols = [\"xmpp\"]\nmax_live = 1\n"
+    );
+    let routing = "[defaults]\nassign = \"direct\"\nwait_estimate_secs = 120\n\n[[queue]]\n\
+                   name = \"general\"\nentry = [\"help@support.test\"]\n";
+    let c = center_with(Db::Sqlite, &agents, routing, true);
+    let mut alice = agent(&c, ALICE).await;
+    let mut mercutio = customer(&c, MERCUTIO).await;
+    mercutio.message(HELP, "me first").await;
+    let first = work_item_live(&mut alice).await;
+    let mut juliet = customer(&c, JULIET).await;
+    let mut romeo = customer(&c, ROMEO).await;
+    let write =
+        |lang: &str, body: &str| json!({"cmd": "message", "to": HELP, "body": body, "lang": lang});
+    juliet.request_ok(write("fr", "bonjour")).await;
+    juliet
+        .expect_message(
+            HELP,
+            "Vous êtes numéro 1 dans la file d'attente ; l'attente est d'environ 2 min.",
+        )
+        .await;
+    romeo.request_ok(write("en-GB", "hello")).await;
+    romeo
+        .expect_message(
+            HELP,
+            "You are number 2 in the queue; the wait is about 4 min.",
+        )
+        .await;
+
+    alice.message(&first, "close").await;
+    let second = work_item_live(&mut alice).await;
+    juliet
+        .expect_message(HELP, "Vous discutez maintenant avec Alice.")
+        .await;
+    romeo
+        .expect_message(
+            HELP,
+            "You are number 1 in the queue; the wait is about 2 min.",
+        )
+        .await;
+    alice.message(&second, "close").await;
+    juliet
+        .expect_message(
+            HELP,
+            "Cette conversation est terminée. Écrivez-nous quand vous voulez.",
+        )
+        .await;
+    let third = work_item_live(&mut alice).await;
+    romeo
+        .expect_message(HELP, "You are now chatting with Alice.")
+        .await;
+    alice.message(&third, "close").await;
+    romeo
+        .expect_message(HELP, "This chat is closed. Write again any time.")
+        .await;
+
+    // Nobody on duty now: each is told so, in their language.
+    alice.disconnect().await;
+    juliet.request_ok(write("fr", "il y a quelqu'un ?")).await;
+    juliet
+        .expect_message(
+            HELP,
+            "Personne ne peut traiter votre demande pour le moment. Vos messages sont conservés, \
+             et nous vous répondons dès que quelqu'un est disponible.",
+        )
+        .await;
+    romeo.request_ok(write("en", "anyone?")).await;
+    romeo
+        .expect_message(
+            HELP,
+            "Nobody who can help with this is on duty right now. Your messages are kept, \
+             and we answer as soon as someone is.",
+        )
+        .await;
+}
+
+/// The proxy JID of the next session pushed into the agent's work list as live.
+async fn work_item_live(agent: &mut Client) -> String {
+    let push = agent
+        .expect_what(
+            "a live session in the work list",
+            |e| {
+                e["event"] == "roster_push"
+                    && e["items"][0]["groups"][0] == "Live"
+                    && e["items"][0]["subscription"] != "remove"
+            },
+            TIMEOUT,
+        )
+        .await;
+    push["items"][0]["jid"].as_str().unwrap().to_string()
 }
