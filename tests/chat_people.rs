@@ -54,18 +54,7 @@ async fn an_agent_in_a_real_client_and_a_french_customer() {
         .await;
     // The contact first, in the work list's Offered group, online as the
     // customer is; then the offer from it, with what she wrote.
-    let push = alice
-        .expect_what(
-            "the offered session in the work list",
-            |e| {
-                e["event"] == "roster_push"
-                    && e["items"][0]["groups"][0] == "Offered"
-                    && e["items"][0]["subscription"] != "remove"
-            },
-            TIMEOUT,
-        )
-        .await;
-    let proxy = push["items"][0]["jid"].as_str().unwrap().to_string();
+    let proxy = work_item_in(&mut alice, "Offered").await;
     alice.expect_presence(&proxy, "available").await;
     let offer = line_containing(&mut alice, "New chat from juliet@customer.test").await;
     assert_eq!(offer["from"].as_str(), Some(proxy.as_str()), "{offer}");
@@ -265,12 +254,18 @@ async fn french_and_english_customers_hear_switchboard_in_their_language() {
 
 /// The proxy JID of the next session pushed into the agent's work list as live.
 async fn work_item_live(agent: &mut Client) -> String {
+    work_item_in(agent, "Live").await
+}
+
+/// The proxy JID of the next session pushed into the agent's work list in
+/// `group` (added or moved there, not removed).
+async fn work_item_in(agent: &mut Client, group: &str) -> String {
     let push = agent
         .expect_what(
-            "a live session in the work list",
+            &format!("a session in the work list's group {group}"),
             |e| {
                 e["event"] == "roster_push"
-                    && e["items"][0]["groups"][0] == "Live"
+                    && e["items"][0]["groups"][0] == group
                     && e["items"][0]["subscription"] != "remove"
             },
             TIMEOUT,

@@ -27,8 +27,9 @@ async fn next<T>(rx: &mut watch::Receiver<T>) {
         .unwrap();
 }
 
-#[tokio::test]
-async fn changes_are_applied_and_broken_files_refused() {
+/// The three valid files in a fresh folder (kept while the first value
+/// lives), their settings, and the configuration loaded from them.
+fn valid_config() -> (tempfile::TempDir, Settings, GatewayConfigHandle) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("switchboard.toml");
     std::fs::write(&cfg, SWITCHBOARD).unwrap();
@@ -36,6 +37,12 @@ async fn changes_are_applied_and_broken_files_refused() {
     std::fs::write(dir.path().join("routing.toml"), ROUTING).unwrap();
     let settings = Settings::load(&cfg).unwrap();
     let handle = GatewayConfigHandle::load(&settings).unwrap();
+    (dir, settings, handle)
+}
+
+#[tokio::test]
+async fn changes_are_applied_and_broken_files_refused() {
+    let (_dir, settings, handle) = valid_config();
     assert_eq!(handle.generation(), 1);
     let mut applied = handle.subscribe();
     let mut rejected = handle.rejections();
@@ -146,13 +153,7 @@ fn logged(f: impl FnOnce()) -> String {
 
 #[test]
 fn the_first_valid_version_after_a_refusal_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("switchboard.toml");
-    std::fs::write(&cfg, SWITCHBOARD).unwrap();
-    std::fs::write(dir.path().join("agents.toml"), AGENTS).unwrap();
-    std::fs::write(dir.path().join("routing.toml"), ROUTING).unwrap();
-    let settings = Settings::load(&cfg).unwrap();
-    let handle = GatewayConfigHandle::load(&settings).unwrap();
+    let (_dir, settings, handle) = valid_config();
     let routing = &settings.gateway.routing_file;
     let again = "gateway configuration valid again";
 
