@@ -37,6 +37,7 @@
 
 pub mod config;
 pub mod gateway;
+pub mod http;
 pub mod net;
 pub mod router;
 pub mod server;

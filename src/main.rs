@@ -170,6 +170,9 @@ async fn serve(path: &Path) -> Result<()> {
         .collect();
     // The one line on stdout: scripts and tests wait for it.
     println!("ready {}", ready.join(" "));
+    if let Some(url) = server.chat_url() {
+        println!("chat {url}");
+    }
     tracing::info!(listeners = %ready.join(" "), "ready");
     server.run(shutdown_signal()).await;
     Ok(())

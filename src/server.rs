@@ -17,11 +17,13 @@ use crate::config::{
 };
 use crate::gateway::directory::Directory;
 use crate::gateway::{self, Gateway};
+use crate::http::{self, HttpContext};
 use crate::net::{certs, pki, resolve, tls};
 use crate::router::{Pool, Router};
 use crate::session::SessionContext;
 use crate::store::{Store, StoreError};
 use crate::stream::s2s::{self, S2sContext};
+use crate::stream::web_login::WebKeys;
 use crate::stream::{c2s, component, StreamContext};
 
 /// What the accept loops hand each connection.
@@ -29,6 +31,7 @@ struct Wiring {
     router: Arc<Router>,
     streams: Arc<StreamContext>,
     sessions: Arc<SessionContext<Router>>,
+    http: Arc<HttpContext<Router>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +48,12 @@ pub enum ServerError {
     Watch(#[from] WatchError),
     #[error("s2s name resolution: {0}")]
     Resolver(#[from] resolve::ResolveError),
+    #[error("the web visitors' key {path}: {source}")]
+    WebKey {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -58,6 +67,8 @@ enum Role {
     C2s,
     S2s,
     Component,
+    /// The HTTP front; `direct_tls` is HTTPS.
+    Http,
 }
 
 struct Listener {
@@ -123,6 +134,8 @@ impl Server {
                 "component",
                 Role::Component,
             ),
+            (&settings.http.listen, false, "http", Role::Http),
+            (&settings.http.listen_tls, true, "https", Role::Http),
         ] {
             for addr in addrs {
                 let socket = TcpListener::bind(addr)
@@ -159,18 +172,28 @@ impl Server {
             tasks.clone(),
             shutdown.clone(),
         ));
+        let web = match &settings.web {
+            Some(w) => {
+                let key = web_key(&settings.cert_dir)?;
+                Some(Arc::new(WebKeys::new(w.clone(), key)))
+            }
+            None => None,
+        };
         let streams = Arc::new(StreamContext {
-            settings,
+            settings: settings.clone(),
             tls,
             store,
             s2s,
+            web,
             shutdown,
             tasks,
         });
+        let http = HttpContext::new(settings, streams.clone(), sessions.clone());
         let wiring = Arc::new(Wiring {
             router,
             streams,
             sessions,
+            http,
         });
         Ok(Server {
             wiring,
@@ -190,6 +213,23 @@ impl Server {
             .collect()
     }
 
+    /// The web chat page's address, when there is an HTTP listener and a
+    /// web domain.
+    pub fn chat_url(&self) -> Option<String> {
+        let settings = &self.wiring.streams.settings;
+        settings.web.as_ref()?;
+        let base = if settings.http.public_url.is_empty() {
+            let (name, addr) = self
+                .addresses()
+                .into_iter()
+                .find(|(n, _)| *n == "http" || *n == "https")?;
+            format!("{}://{addr}", if name == "https" { "https" } else { "http" })
+        } else {
+            settings.http.public_url.clone()
+        };
+        Some(format!("{base}/chat"))
+    }
+
     /// Serves until `signal` completes, then closes every stream with
     /// `<system-shutdown/>` and waits for them, at most the configured grace.
     pub async fn run(self, signal: impl Future<Output = ()>) {
@@ -202,6 +242,7 @@ impl Server {
             clock: gateway::ports::Clock::system(),
             support_domain: ctx.settings.support_domain.clone(),
             agent_domain: ctx.settings.agent_domain.clone(),
+            web_domain: ctx.settings.web_domain().map(str::to_string),
             tasks: ctx.tasks.clone(),
         };
         ctx.tasks.spawn(gateway::run(
@@ -276,7 +317,43 @@ async fn warn_of_account_mismatches(store: &Store, settings: &Settings, config: 
     }
 }
 
+/// The key that signs the chat page's visitor tokens, kept beside the
+/// certificates (made on first start) so that tokens outlive a restart.
+fn web_key(cert_dir: &std::path::Path) -> Result<Vec<u8>, ServerError> {
+    let path = cert_dir.join("web-visitors.key");
+    let err = |source| ServerError::WebKey {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read(&path) {
+        Ok(key) if key.len() >= 32 => return Ok(key),
+        Ok(_) => {
+            return Err(err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "shorter than 32 bytes",
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e)),
+    }
+    let key: [u8; 32] = rand::random();
+    std::fs::create_dir_all(cert_dir).map_err(err)?;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(err)?;
+    f.write_all(&key).map_err(err)?;
+    Ok(key.to_vec())
+}
+
 async fn accept_loop(wiring: Arc<Wiring>, l: Listener) {
+    if let Role::Http = l.role {
+        return http::accept_loop(wiring.http.clone(), l.socket, l.direct_tls).await;
+    }
     let ctx = &wiring.streams;
     loop {
         let accepted = tokio::select! {
@@ -303,6 +380,7 @@ async fn accept_loop(wiring: Arc<Wiring>, l: Listener) {
                     Role::Component => ctx
                         .tasks
                         .spawn(component::serve(streams, router, tcp, peer)),
+                    Role::Http => unreachable!("served by http::accept_loop"),
                 };
             }
             Err(e) => {

@@ -23,6 +23,10 @@ pub struct File {
     pub gateway: Gateway,
     #[serde(default)]
     pub component: Component,
+    #[serde(default)]
+    pub http: super::web::RawHttp,
+    #[serde(default)]
+    pub web: super::web::RawWeb,
 }
 
 /// XEP-0114 external components (transports for other IM networks).

@@ -12,6 +12,7 @@ use serde_spanned::Spanned;
 use super::parse::{parse_toml, validate_domain};
 use super::problem::{ConfigError, LineIndex, Problem};
 use super::raw;
+use super::web::{Http, Web};
 
 /// The validated server configuration.
 #[derive(Debug, Clone)]
@@ -28,6 +29,9 @@ pub struct Settings {
     pub limits: Limits,
     pub gateway: GatewayFiles,
     pub component: Component,
+    pub http: Http,
+    /// The web chat's visitors; None: no web chat domain.
+    pub web: Option<Web>,
 }
 
 /// XEP-0114: where components connect, and which may, with what secret.
@@ -112,6 +116,16 @@ impl Settings {
         let s2s = s2s(&lines, &raw.s2s, &mut problems);
         let own = [support_domain.as_str(), agent_domain.as_str()];
         let component = component(&lines, &raw.component, own, &mut problems);
+        let http = super::web::http(&lines, &raw.http, &mut problems);
+        let web = super::web::web(&lines, &raw.web, own, &mut problems);
+        if let Some(w) = &web {
+            if component.accept.contains_key(&w.domain) {
+                problems.push(lines.problem(
+                    &raw.web.domain,
+                    "the web domain is also a component's domain",
+                ));
+            }
+        }
         let database_url = database_url(&lines, &base, &raw.database, &mut problems);
         let limits = limits(&lines, &raw.limits, &mut problems);
         let gateway = gateway_files(&lines, &base, &raw.gateway, &mut problems);
@@ -133,12 +147,27 @@ impl Settings {
             limits,
             gateway,
             component,
+            http,
+            web,
         })
     }
 
     /// Every domain this server answers for.
-    pub fn domains(&self) -> [&str; 2] {
-        [&self.support_domain, &self.agent_domain]
+    pub fn domains(&self) -> Vec<&str> {
+        let mut d = vec![self.support_domain.as_str(), self.agent_domain.as_str()];
+        d.extend(self.web_domain());
+        d
+    }
+
+    /// The domain of web chat visitors, if there is one.
+    pub fn web_domain(&self) -> Option<&str> {
+        self.web.as_ref().map(|w| w.domain.as_str())
+    }
+
+    /// Whether clients log in to `domain` here: agents' accounts, and web
+    /// visitors.
+    pub fn is_client_domain(&self, domain: &str) -> bool {
+        domain == self.agent_domain || self.web_domain() == Some(domain)
     }
 }
 

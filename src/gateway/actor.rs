@@ -42,6 +42,7 @@ pub(super) struct Core {
     pub out: Arc<dyn Outbox>,
     pub clock: Clock,
     pub agent_domain: String,
+    pub web_domain: Option<String>,
     pub timers: Timers,
     /// Sessions and agents: changed only through its methods.
     pub state: state::State,

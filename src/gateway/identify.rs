@@ -72,7 +72,9 @@ impl Core {
         let domain = from.domain().to_string();
         let full = from.to_string();
         let mut waiting = Vec::new();
-        let local = domain == self.agent_domain;
+        // The server's own domains need no asking what network they are.
+        let local =
+            domain == self.agent_domain || self.web_domain.as_deref() == Some(domain.as_str());
         let fresh = self
             .ident
             .networks
@@ -305,6 +307,9 @@ impl Core {
         let mut network_features = None;
         if domain == self.agent_domain {
             ident.channel_source = "local".into();
+        } else if self.web_domain.as_deref() == Some(domain.as_str()) {
+            ident.channel = "web".into();
+            ident.channel_source = "web".into();
         } else if let Some((Some(n), _)) = self.ident.networks.get(&domain) {
             if let Some(p) = &n.protocol {
                 ident.channel = p.clone();

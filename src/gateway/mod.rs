@@ -60,6 +60,8 @@ pub struct Env {
     pub support_domain: String,
     /// The server's own accounts' domain: agents there get roster pushes.
     pub agent_domain: String,
+    /// The web chat visitors' domain, if any: their channel is `web`.
+    pub web_domain: Option<String>,
     /// The gateway's helper tasks (the journal) are tracked with these.
     pub tasks: TaskTracker,
 }
@@ -123,6 +125,7 @@ pub async fn run(
     let mut core = Core {
         support: env.support_domain,
         agent_domain: env.agent_domain,
+        web_domain: env.web_domain,
         out: env.out,
         clock: env.clock,
         timers: Timers::default(),

@@ -9,4 +9,4 @@ mod server_tls;
 pub mod tls;
 mod transport;
 
-pub use transport::Transport;
+pub use transport::{FramedIo, Transport};

@@ -19,7 +19,15 @@ pub enum Transport {
     Tls(Box<ServerTls>),
     /// We initiated TLS (outbound s2s).
     TlsClient(Box<client::TlsStream<TcpStream>>),
+    /// A stream carried by a web framing (WebSocket, BOSH), translated to
+    /// RFC 6120 bytes below this point. TLS, if any, is the HTTP
+    /// connection's: a framed stream never upgrades.
+    Framed(Box<dyn FramedIo>),
 }
+
+/// What a web framing gives the stream above it.
+pub trait FramedIo: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> FramedIo for T {}
 
 impl Transport {
     pub fn is_tls(&self) -> bool {
@@ -62,7 +70,7 @@ impl Transport {
     pub fn sni(&self) -> Option<String> {
         match self {
             Transport::Tls(t) => t.server_name().map(str::to_string),
-            Transport::Plain(_) | Transport::TlsClient(_) => None,
+            Transport::Plain(_) | Transport::TlsClient(_) | Transport::Framed(_) => None,
         }
     }
 
@@ -71,7 +79,7 @@ impl Transport {
     /// Not verified: see `TrustStore::verify_peer`.
     pub fn peer_certificates(&self) -> Option<Vec<CertificateDer<'static>>> {
         let chain = match self {
-            Transport::Plain(_) => None,
+            Transport::Plain(_) | Transport::Framed(_) => None,
             Transport::Tls(t) => t.peer_certificates(),
             Transport::TlsClient(t) => t.get_ref().1.peer_certificates(),
         }?;
@@ -86,6 +94,7 @@ macro_rules! each {
             Transport::Plain(s) => Pin::new(s).$method($($arg),*),
             Transport::Tls(s) => Pin::new(s.as_mut()).$method($($arg),*),
             Transport::TlsClient(s) => Pin::new(s.as_mut()).$method($($arg),*),
+            Transport::Framed(s) => Pin::new(s.as_mut()).$method($($arg),*),
         }
     };
 }

@@ -42,9 +42,9 @@ pub struct Router {
 
 /// Where a destination JID lives.
 enum Dest {
-    /// The agent domain itself.
+    /// The agent domain itself (or the web domain's).
     Server,
-    /// An account on the agent domain.
+    /// An account on the agent domain, or a web visitor.
     Account(BareJid, Option<String>),
     /// A handled domain itself (index into `domains`).
     HandledDomain(usize),
@@ -75,7 +75,7 @@ impl Router {
 
     fn classify(&self, to: &Jid) -> Dest {
         let domain = to.domain().as_str();
-        if domain == self.settings.agent_domain {
+        if self.settings.is_client_domain(domain) {
             match to.node() {
                 None => Dest::Server,
                 Some(_) => {
@@ -110,6 +110,13 @@ impl Router {
                 }
             },
         };
+        if self.is_web_visitor(&from) && !self.visitor_may_reach(&from, to.as_ref()) {
+            if stanza.kind() != Kind::Presence {
+                let why = "web chat visitors write to the contact center only";
+                self.bounce(&stanza, Condition::NotAllowed, Some(why)).await;
+            }
+            return;
+        }
         if let Some(t) = &to {
             match self.classify(t) {
                 Dest::Handled(i) => {
@@ -168,6 +175,21 @@ impl Router {
             Dest::Remote => self.to_remote(stanza).await,
             Dest::Component(domain) => self.to_component(&domain, stanza).await,
         }
+    }
+
+    fn is_web_visitor(&self, jid: &Jid) -> bool {
+        self.settings.web_domain() == Some(jid.domain().as_str())
+    }
+
+    /// Visitors of the web chat are no one's users: like anonymous users
+    /// on most servers, they reach the support domain, their own server
+    /// and themselves, and nobody else (no federation, no agent directly).
+    fn visitor_may_reach(&self, from: &Jid, to: Option<&Jid>) -> bool {
+        let Some(to) = to else { return true };
+        let domain = to.domain().as_str();
+        domain == self.settings.support_domain
+            || (to.node().is_none() && self.settings.is_client_domain(domain))
+            || to.to_bare() == from.to_bare()
     }
 
     /// What a handled domain says of a stanza from `from_bare` to a local
@@ -259,10 +281,17 @@ impl Router {
         roster::push(self, owner, &item, true).await;
     }
 
-    /// Whether `bare` is an existing local account.
+    /// Whether `bare` is an existing local account. A web visitor whose
+    /// token gives the JID again counts as one while away, so that what
+    /// the contact center writes is kept for their return.
     pub async fn account_exists(&self, bare: &BareJid) -> bool {
         if !self.table.sessions(bare).is_empty() {
             return true;
+        }
+        if self.settings.web_domain() == Some(bare.domain().as_str()) {
+            return bare
+                .node()
+                .is_some_and(|n| crate::stream::web_login::returns(n.as_str()));
         }
         self.store
             .account_exists(bare.as_str())

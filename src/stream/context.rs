@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::s2s::S2sContext;
+use super::web_login::WebKeys;
 use crate::config::Settings;
 use crate::store::Store;
 use crate::xml::Stanza;
@@ -23,6 +24,8 @@ pub struct StreamContext {
     /// Where SASL finds the accounts' stored keys.
     pub store: Store,
     pub s2s: Arc<S2sContext>,
+    /// How web visitors log in; None without a web domain.
+    pub web: Option<Arc<WebKeys>>,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
 }

@@ -7,6 +7,7 @@ pub mod component;
 mod context;
 pub mod s2s;
 pub mod sasl;
+pub mod web_login;
 
 pub use context::{StreamContext, StreamRouter};
 

@@ -53,6 +53,8 @@ pub enum Mech {
     ScramSha256,
     ScramSha1,
     Plain,
+    /// RFC 4505, for web visitors only.
+    Anonymous,
 }
 
 impl Mech {
@@ -61,6 +63,7 @@ impl Mech {
             "SCRAM-SHA-256" => Some(Mech::ScramSha256),
             "SCRAM-SHA-1" => Some(Mech::ScramSha1),
             "PLAIN" => Some(Mech::Plain),
+            "ANONYMOUS" => Some(Mech::Anonymous),
             _ => None,
         }
     }
@@ -69,6 +72,7 @@ impl Mech {
             Mech::ScramSha256 => "SCRAM-SHA-256",
             Mech::ScramSha1 => "SCRAM-SHA-1",
             Mech::Plain => "PLAIN",
+            Mech::Anonymous => "ANONYMOUS",
         }
     }
 }
@@ -80,6 +84,7 @@ pub fn first_message_identity(
 ) -> Result<(String, Option<String>), SaslFailure> {
     let text = std::str::from_utf8(msg).map_err(|_| SaslFailure::MalformedRequest)?;
     match mech {
+        Mech::Anonymous => Ok((String::new(), None)),
         Mech::Plain => {
             let mut parts = text.split('\0');
             let (Some(authz), Some(authc), Some(_pw), None) =
@@ -203,7 +208,9 @@ pub enum Step {
 
 /// One exchange with its keys loaded.
 pub struct Exchange {
-    session: Session<Authenticated>,
+    /// None: decided before it started (a web visitor's login), and only
+    /// its success is left to send.
+    session: Option<Session<Authenticated>>,
 }
 
 impl Exchange {
@@ -220,14 +227,25 @@ impl Exchange {
         let session = server
             .start_suggested(name)
             .map_err(|_| SaslFailure::InvalidMechanism)?;
-        Ok(Exchange { session })
+        Ok(Exchange {
+            session: Some(session),
+        })
+    }
+
+    /// An exchange already won: web logins are checked in one step, by
+    /// [`crate::stream::web_login`], without rsasl.
+    pub fn decided() -> Exchange {
+        Exchange { session: None }
     }
 
     pub fn step(&mut self, input: &[u8]) -> Step {
         let mut out = Vec::new();
-        match self.session.step(Some(input), &mut out) {
+        let Some(session) = self.session.as_mut() else {
+            return Step::Success(Vec::new());
+        };
+        match session.step(Some(input), &mut out) {
             Ok(State::Running) => Step::Challenge(out),
-            Ok(State::Finished(_)) => match self.session.validation() {
+            Ok(State::Finished(_)) => match session.validation() {
                 Some(true) => Step::Success(out),
                 _ => Step::Failure(SaslFailure::NotAuthorized),
             },

@@ -123,6 +123,11 @@ impl Framer {
         self.scan_depth = 0;
     }
 
+    /// Between two elements of an open stream (or before its header).
+    pub fn at_boundary(&self) -> bool {
+        self.scan_pos == 0 && self.phase != Phase::Closed
+    }
+
     pub fn is_closed(&self) -> bool {
         self.phase == Phase::Closed
     }

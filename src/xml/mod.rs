@@ -11,6 +11,7 @@
 pub mod build;
 mod delay;
 mod framer;
+pub mod framing;
 mod io;
 pub mod ns;
 mod peek;
@@ -24,4 +25,4 @@ pub use io::{read_frame, XmlIo};
 pub use peek::body_of;
 pub use stanza::{escape_attr, Kind, Stanza, StanzaParseError};
 pub use stanza_error::{error_reply, Condition};
-pub use stream_error::{StreamError, StreamErrorCondition};
+pub use stream_error::{StreamError, StreamErrorCondition, TransportViolation};

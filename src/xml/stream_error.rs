@@ -79,7 +79,42 @@ pub enum StreamError {
     #[error("closed by peer")]
     Closed,
     #[error("i/o: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+/// A framing below the XML stream (WebSocket, BOSH) found the peer broke
+/// its rules. It travels inside an `io::Error`, the only error a byte
+/// transport can return, and becomes the stream error it names, so the
+/// reader answers it like any other protocol violation.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {text}", .condition.name())]
+pub struct TransportViolation {
+    pub condition: StreamErrorCondition,
+    pub text: String,
+}
+
+impl TransportViolation {
+    pub fn io(condition: StreamErrorCondition, text: impl Into<String>) -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            TransportViolation {
+                condition,
+                text: text.into(),
+            },
+        )
+    }
+}
+
+impl From<std::io::Error> for StreamError {
+    fn from(e: std::io::Error) -> Self {
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<TransportViolation>())
+        {
+            Some(v) => StreamError::protocol(v.condition, v.text.clone()),
+            None => StreamError::Io(e),
+        }
+    }
 }
 
 impl StreamError {

@@ -173,6 +173,7 @@ impl Harness {
             clock: clock.clone(),
             support_domain: SUPPORT.into(),
             agent_domain: AGENTS_DOMAIN.into(),
+            web_domain: Some("web.support.test".into()),
             tasks: TaskTracker::new(),
         };
         let task = tokio::spawn(gateway::run(

@@ -10,7 +10,6 @@ use tracing::{debug, info};
 use super::bind::Authenticated;
 use super::header::{Opening, Phase};
 use super::{Failure, Negotiation, Stream, LOG};
-use crate::config::C2s;
 use crate::net::Transport;
 use crate::stream::sasl::{self, Exchange, Mech, SaslFailure, Step};
 use crate::xml::{ns, Stanza, StreamError, StreamErrorCondition as Cond, XmlIo};
@@ -23,6 +22,8 @@ const MAX_AUTH_FAILURES: u32 = 3;
 /// An encrypted stream before authentication: SASL, every mechanism offered.
 pub(super) struct Encrypted {
     pub(super) sasl: Sasl,
+    /// TLS, or a web framing over a connection that protects it.
+    pub(super) secure: bool,
 }
 
 /// SASL on one connection. All of it but the running exchange carries over
@@ -42,22 +43,40 @@ enum SaslResult {
     Failed,
 }
 
-/// `<mechanisms/>` in order of preference.
-pub(super) fn mechanisms(tls: bool) -> String {
+/// `<mechanisms/>` in order of preference, for the domain the stream is to.
+pub(super) fn mechanisms(neg: &Negotiation, tls: bool) -> String {
     let mut f = format!("<mechanisms xmlns='{}'>", ns::SASL);
-    for m in sasl::MECHANISMS {
+    let offered: Vec<&str> = match neg.web() {
+        // A visitor's token is as good as a password: PLAIN only where
+        // it cannot be read on the way.
+        Some(web) => [("PLAIN", tls), ("ANONYMOUS", web.web.anonymous)]
+            .into_iter()
+            .filter_map(|(m, on)| on.then_some(m))
+            .collect(),
         // PLAIN would reveal the password on a clear channel.
-        if m != "PLAIN" || tls {
-            f += &format!("<mechanism>{m}</mechanism>");
-        }
+        None => sasl::MECHANISMS
+            .into_iter()
+            .filter(|m| *m != "PLAIN" || tls)
+            .collect(),
+    };
+    for m in offered {
+        f += &format!("<mechanism>{m}</mechanism>");
     }
     f += "</mechanisms>";
     f
 }
 
+/// Visitors log in with tokens or anonymously, accounts with their keys.
+fn offered_here(neg: &Negotiation, mech: Mech) -> bool {
+    match neg.web() {
+        Some(web) => mech == Mech::Plain || (mech == Mech::Anonymous && web.web.anonymous),
+        None => mech != Mech::Anonymous,
+    }
+}
+
 impl Phase for Encrypted {
-    fn features(&self, _: &C2s) -> String {
-        mechanisms(true)
+    fn features(&self, neg: &Negotiation) -> String {
+        mechanisms(neg, self.secure)
     }
 }
 
@@ -71,7 +90,11 @@ impl<'n> Stream<'n, Encrypted> {
                 Ok(el) => el,
                 Err(e) => return Err(self.fail(e)),
             };
-            let step = self.phase.sasl.element(self.neg, &mut self.xio, &el, true);
+            let secure = self.phase.secure;
+            let step = self
+                .phase
+                .sasl
+                .element(self.neg, &mut self.xio, &el, secure);
             match step.await {
                 Ok(Some(account)) => {
                     return Ok(self.advance(|_| Opening(Authenticated { account })))
@@ -160,14 +183,17 @@ impl Sasl {
                 let mech = tree.attr("mechanism").and_then(Mech::parse);
                 match mech {
                     None => Err(SaslFailure::InvalidMechanism),
+                    Some(m) if !offered_here(neg, m) => Err(SaslFailure::InvalidMechanism),
                     Some(Mech::Plain) if !tls => Err(SaslFailure::EncryptionRequired),
                     Some(_) if !tls && neg.ctx.settings.c2s.require_encryption => {
                         Err(SaslFailure::EncryptionRequired)
                     }
                     Some(mech) => match payload(&tree) {
                         Err(f) => Err(f),
-                        // No initial response: ask for it with an empty challenge.
-                        Ok(data) if data.is_empty() => {
+                        // No initial response: ask for it with an empty
+                        // challenge. ANONYMOUS has none to give (its trace
+                        // is optional).
+                        Ok(data) if data.is_empty() && mech != Mech::Anonymous => {
                             self.exchange = None;
                             self.pending_mech = Some(mech);
                             Ok(Step::Challenge(Vec::new()))
@@ -236,6 +262,21 @@ impl Sasl {
         mech: Mech,
         first: &[u8],
     ) -> Result<Step, SaslFailure> {
+        if let Some(web) = neg.web() {
+            let jid = match mech {
+                Mech::Anonymous => web.anonymous()?,
+                Mech::Plain => {
+                    let id = web.plain(first)?;
+                    if let Some(name) = &id.name {
+                        debug!(target: LOG, jid = %id.jid, %name, "site visitor");
+                    }
+                    id.jid
+                }
+                _ => return Err(SaslFailure::InvalidMechanism),
+            };
+            self.exchange = Some((Exchange::decided(), jid));
+            return Ok(Step::Success(Vec::new()));
+        }
         let (user, authzid) = sasl::first_message_identity(mech, first)?;
         let domain = &neg.ctx.settings.agent_domain;
         // Nodeprep through the jid crate: "Alice" and "alice" are one account.

@@ -4,8 +4,7 @@
 use jid::{BareJid, FullJid};
 
 use super::header::Phase;
-use super::{Done, Failure, Stream};
-use crate::config::C2s;
+use super::{Done, Failure, Negotiation, Stream};
 use crate::session;
 use crate::xml::{ns, Kind, Stanza, StreamError, StreamErrorCondition as Cond};
 
@@ -15,7 +14,7 @@ pub(super) struct Authenticated {
 }
 
 impl Phase for Authenticated {
-    fn features(&self, _: &C2s) -> String {
+    fn features(&self, _: &Negotiation) -> String {
         format!(
             "<bind xmlns='{}'/><session xmlns='{}'><optional/></session>\
              <sm xmlns='{}'/><ver xmlns='{}'/>",

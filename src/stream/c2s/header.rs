@@ -1,8 +1,7 @@
 //! The stream header (RFC 6120 §4.7): at the start, and again after each
 //! restart (STARTTLS, SASL success), then the features of the phase it opens.
 
-use super::{Failure, Stream};
-use crate::config::C2s;
+use super::{Failure, Negotiation, Stream};
 use crate::stream::header;
 use crate::xml::{ns, Frame, StreamError, StreamErrorCondition as Cond};
 
@@ -11,8 +10,8 @@ pub(super) struct Opening<P>(pub(super) P);
 
 /// A phase that a stream header opens.
 pub(super) trait Phase {
-    /// What the phase offers in `<stream:features>`.
-    fn features(&self, c2s: &C2s) -> String;
+    /// What the phase offers in `<stream:features>`, on `neg`'s stream.
+    fn features(&self, neg: &Negotiation) -> String;
 }
 
 impl<'n, P: Phase> Stream<'n, Opening<P>> {
@@ -28,11 +27,18 @@ impl<'n, P: Phase> Stream<'n, Opening<P>> {
             Err(e) => return Err(Failure::unanswered(self.xio, e)),
         };
         let settings = &neg.ctx.settings;
-        let domain = &settings.agent_domain;
+        let asked = h.to.as_deref().map(str::to_ascii_lowercase);
+        let to_ok = match (neg.domain.get(), asked) {
+            // After a restart: the same domain as before.
+            (Some(chosen), asked) => asked.as_deref() == Some(chosen.as_str()),
+            (None, Some(asked)) if settings.is_client_domain(&asked) => {
+                let _ = neg.domain.set(asked);
+                true
+            }
+            (None, _) => false,
+        };
+        let domain = neg.domain();
         let id = crate::util::random_id(16);
-        let to_ok =
-            h.to.as_deref()
-                .is_some_and(|t| t.eq_ignore_ascii_case(domain));
         self.xio
             .send(header(ns::CLIENT, domain, None, &id).as_bytes())
             .await
@@ -56,7 +62,7 @@ impl<'n, P: Phase> Stream<'n, Opening<P>> {
             )));
         }
         let mut stream = self.advance(|Opening(phase)| phase);
-        let features = stream.phase.features(&settings.c2s);
+        let features = stream.phase.features(neg);
         stream
             .xio
             .send(format!("<stream:features>{features}</stream:features>").as_bytes())

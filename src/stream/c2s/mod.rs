@@ -16,7 +16,7 @@ mod header;
 mod tls;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use jid::FullJid;
 use tokio::net::TcpStream;
@@ -24,13 +24,28 @@ use tokio::time::Instant;
 use tracing::{debug, info, Instrument};
 
 use super::StreamContext;
-use crate::net::Transport;
+use crate::net::{FramedIo, Transport};
 use crate::session::{self, SessionContext, SessionRouter, SessionTable};
 use crate::xml::{ns, Frame, Stanza, StreamError, StreamErrorCondition as Cond, XmlIo};
 
 /// One log target for the whole negotiation, whichever phase's file logs:
 /// the lines read as they did before the phases had files of their own.
 const LOG: &str = module_path!();
+
+/// How a client's bytes arrive.
+pub enum Connection {
+    /// A TCP connection: STARTTLS, or TLS from the first byte.
+    Tcp { tcp: TcpStream, direct_tls: bool },
+    /// A web framing (WebSocket, BOSH) already translated to the stream's
+    /// bytes. No STARTTLS: `secure` says whether the HTTP connection
+    /// protects it (HTTPS, loopback, or a trusted proxy's HTTPS), which
+    /// decides whether PLAIN is offered.
+    Framed {
+        io: Box<dyn FramedIo>,
+        secure: bool,
+        transport: &'static str,
+    },
+}
 
 /// Serves one accepted client connection until it ends.
 pub async fn serve<R: SessionRouter>(
@@ -40,18 +55,33 @@ pub async fn serve<R: SessionRouter>(
     peer: SocketAddr,
     direct_tls: bool,
 ) {
-    let span = tracing::info_span!("c2s", %peer, jid = tracing::field::Empty);
+    serve_connection(ctx, sessions, Connection::Tcp { tcp, direct_tls }, peer).await
+}
+
+/// Serves one client stream, over TCP or a web framing, until it ends.
+pub async fn serve_connection<R: SessionRouter>(
+    ctx: Arc<StreamContext>,
+    sessions: Arc<SessionContext<R>>,
+    conn: Connection,
+    peer: SocketAddr,
+) {
+    let transport = match &conn {
+        Connection::Tcp { .. } => "tcp",
+        Connection::Framed { transport, .. } => transport,
+    };
+    let span = tracing::info_span!("c2s", %peer, transport, jid = tracing::field::Empty);
     async move {
         let timeout = ctx.settings.c2s.negotiation_timeout;
         let neg = Negotiation {
             ctx: ctx.clone(),
             table: sessions.router.clone(),
             deadline: Instant::now() + timeout,
+            domain: OnceLock::new(),
         };
         // Reads stop at the deadline and on shutdown themselves (so the
         // error reaches the client); this bounds a stalled TLS handshake.
         let deadline = timeout + std::time::Duration::from_secs(1);
-        let result = match tokio::time::timeout(deadline, negotiate(&neg, tcp, direct_tls)).await {
+        let result = match tokio::time::timeout(deadline, negotiate(&neg, conn)).await {
             Ok(r) => r,
             Err(_) => Err(Failure::lost(StreamError::protocol(
                 Cond::ConnectionTimeout,
@@ -83,7 +113,14 @@ pub async fn serve<R: SessionRouter>(
 
 /// The phases in their order. STARTTLS is offered only on a cleartext
 /// stream, so it happens at most once, before SASL.
-async fn negotiate(neg: &Negotiation, tcp: TcpStream, direct_tls: bool) -> Result<Done, Failure> {
+async fn negotiate(neg: &Negotiation, conn: Connection) -> Result<Done, Failure> {
+    let (tcp, direct_tls) = match conn {
+        Connection::Tcp { tcp, direct_tls } => (tcp, direct_tls),
+        Connection::Framed { io, secure, .. } => {
+            let stream = tls::framed(neg, io, secure).open().await?;
+            return stream.authenticate().await?.open().await?.bind().await;
+        }
+    };
     let authenticated = if direct_tls {
         let stream = tls::direct(neg, tcp).await?.open().await?;
         stream.authenticate().await?
@@ -115,6 +152,25 @@ struct Negotiation {
     /// Where a resumed session is found.
     table: Arc<dyn SessionTable>,
     deadline: Instant,
+    /// The domain the client's first header asked for (agents' or web
+    /// visitors'); every later header must ask for it again.
+    domain: OnceLock<String>,
+}
+
+impl Negotiation {
+    /// The domain this stream serves; the agent domain until a header
+    /// chose.
+    fn domain(&self) -> &str {
+        self.domain
+            .get()
+            .map_or(&self.ctx.settings.agent_domain, String::as_str)
+    }
+
+    /// The web login keys when this stream is to the web domain.
+    fn web(&self) -> Option<&crate::stream::web_login::WebKeys> {
+        let web = self.ctx.web.as_deref()?;
+        (self.domain.get() == Some(&web.web.domain)).then_some(web)
+    }
 }
 
 /// The client's stream, in negotiation phase `P`.
@@ -223,12 +279,7 @@ impl Negotiation {
         };
         let mut out = String::new();
         if !header_sent {
-            out += &super::header(
-                ns::CLIENT,
-                &self.ctx.settings.agent_domain,
-                None,
-                &crate::util::random_id(16),
-            );
+            out += &super::header(ns::CLIENT, self.domain(), None, &crate::util::random_id(16));
         }
         match &e {
             StreamError::Protocol { condition, text } => {

@@ -6,8 +6,7 @@ use super::auth::{self, Encrypted, Sasl};
 use super::bind::Authenticated;
 use super::header::{Opening, Phase};
 use super::{Failure, Negotiation, Stream};
-use crate::config::C2s;
-use crate::net::Transport;
+use crate::net::{FramedIo, Transport};
 use crate::xml::{ns, XmlIo};
 
 /// A cleartext stream before authentication: STARTTLS is offered, and SASL
@@ -48,12 +47,27 @@ pub(super) async fn direct(
         .map_err(Failure::lost)?;
     let phase = Encrypted {
         sasl: Sasl::default(),
+        secure: true,
     };
     Ok(Stream::new(neg, io, Opening(phase)))
 }
 
+/// A web framing: no STARTTLS inside it (RFC 7395 §3.8), SASL at once.
+pub(super) fn framed(
+    neg: &Negotiation,
+    io: Box<dyn FramedIo>,
+    secure: bool,
+) -> Stream<'_, Opening<Encrypted>> {
+    let phase = Encrypted {
+        sasl: Sasl::default(),
+        secure,
+    };
+    Stream::new(neg, Transport::Framed(io), Opening(phase))
+}
+
 impl Phase for Cleartext {
-    fn features(&self, c2s: &C2s) -> String {
+    fn features(&self, neg: &Negotiation) -> String {
+        let c2s = &neg.ctx.settings.c2s;
         let req = if c2s.require_encryption {
             "<required/>"
         } else {
@@ -61,7 +75,7 @@ impl Phase for Cleartext {
         };
         let mut f = format!("<starttls xmlns='{}'>{req}</starttls>", ns::TLS);
         if !c2s.require_encryption {
-            f += &auth::mechanisms(false);
+            f += &auth::mechanisms(neg, false);
         }
         f
     }
@@ -115,6 +129,7 @@ impl<'n> Stream<'n, StartTls> {
             xio: XmlIo { io, framer },
             phase: Opening(Encrypted {
                 sasl: phase.sasl.restarted(),
+                secure: true,
             }),
         })
     }

@@ -1,0 +1,232 @@
+//! The HTTP front (`[http]`): one listener, plain or HTTPS, that serves
+//! XMPP over WebSocket (RFC 7395, [`websocket`]) and the web visitors'
+//! tokens ([`visitor`]). The XMPP framings hand their streams to the c2s
+//! negotiation ([`crate::stream::c2s::serve_connection`]): no second
+//! implementation of SASL, binding, stream management or sessions.
+//!
+//! Behind a reverse proxy, list the proxy in `trusted_proxies`: only then
+//! are its `X-Forwarded-For` (the client's address, for the per-address
+//! limit and the logs) and `X-Forwarded-Proto` (whether the browser's
+//! connection is HTTPS) believed.
+
+mod visitor;
+mod websocket;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use axum::routing::{get, post};
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tracing::{debug, error, Instrument};
+
+use crate::config::Settings;
+use crate::net::Transport;
+use crate::session::{SessionContext, SessionRouter};
+use crate::stream::StreamContext;
+
+/// What the HTTP handlers reach.
+pub struct HttpContext<R> {
+    pub settings: Arc<Settings>,
+    pub streams: Arc<StreamContext>,
+    pub sessions: Arc<SessionContext<R>>,
+    streams_per_address: Slots,
+}
+
+impl<R: SessionRouter> HttpContext<R> {
+    pub fn new(
+        settings: Arc<Settings>,
+        streams: Arc<StreamContext>,
+        sessions: Arc<SessionContext<R>>,
+    ) -> Arc<Self> {
+        let per_address = settings.http.max_streams_per_address;
+        Arc::new(HttpContext {
+            settings,
+            streams,
+            sessions,
+            streams_per_address: Slots::new(per_address),
+        })
+    }
+}
+
+/// The routes.
+fn app<R: SessionRouter>(ctx: Arc<HttpContext<R>>) -> Router {
+    Router::new()
+        .route("/xmpp-websocket", get(websocket::upgrade::<R>))
+        .route("/web/visitor", post(visitor::mint::<R>))
+        .with_state(ctx)
+}
+
+/// Who sent a request, as far as this server can tell.
+#[derive(Debug, Clone, Copy)]
+pub struct Client {
+    pub addr: IpAddr,
+    port: u16,
+    /// Whether the browser's connection is protected: HTTPS to us or to a
+    /// trusted proxy, or loopback.
+    pub secure: bool,
+}
+
+impl Client {
+    fn of<B>(req: &hyper::Request<B>, peer: SocketAddr, tls: bool, trusted: &[IpAddr]) -> Client {
+        let direct = Client {
+            addr: peer.ip(),
+            port: peer.port(),
+            secure: tls || peer.ip().is_loopback(),
+        };
+        if !trusted.contains(&peer.ip()) {
+            return direct;
+        }
+        let header = |name: &str| {
+            req.headers()
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .collect::<Vec<_>>()
+        };
+        // The rightmost address no trusted proxy added is the client's.
+        let forwarded = header("x-forwarded-for")
+            .into_iter()
+            .rev()
+            .filter_map(|a| a.parse::<IpAddr>().ok())
+            .find(|a| !trusted.contains(a));
+        let proto = header("x-forwarded-proto");
+        Client {
+            addr: forwarded.unwrap_or(direct.addr),
+            port: if forwarded.is_some() { 0 } else { direct.port },
+            secure: match proto.first() {
+                Some(p) => p.eq_ignore_ascii_case("https"),
+                None => direct.secure,
+            },
+        }
+    }
+
+    fn addr_port(&self) -> SocketAddr {
+        SocketAddr::new(self.addr, self.port)
+    }
+}
+
+/// Open streams per client address, bounded.
+struct Slots {
+    max: usize,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One open stream's place; freed when dropped.
+struct Slot {
+    addr: IpAddr,
+    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl Slots {
+    fn new(max: usize) -> Slots {
+        Slots {
+            max,
+            open: Arc::default(),
+        }
+    }
+
+    fn take(&self, addr: IpAddr) -> Option<Slot> {
+        let mut open = self.open.lock().expect("slots");
+        let n = open.entry(addr).or_default();
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            addr,
+            open: self.open.clone(),
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().expect("slots");
+        if let Some(n) = open.get_mut(&self.addr) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.addr);
+            }
+        }
+    }
+}
+
+/// Accepts HTTP connections on `socket` until shutdown.
+pub async fn accept_loop<R: SessionRouter>(
+    ctx: Arc<HttpContext<R>>,
+    socket: TcpListener,
+    tls: bool,
+) {
+    let app = app(ctx.clone());
+    let shutdown = ctx.streams.shutdown.clone();
+    loop {
+        let accepted = tokio::select! {
+            a = socket.accept() => a,
+            _ = shutdown.cancelled() => return,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                let _ = tcp.set_nodelay(true);
+                let span = tracing::info_span!("http", %peer);
+                let conn = connection(ctx.clone(), app.clone(), tcp, peer, tls);
+                ctx.streams.tasks.spawn(conn.instrument(span));
+            }
+            Err(e) => {
+                error!(error = %e, "HTTP accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// One HTTP/1.1 connection, with upgrades (WebSocket).
+async fn connection<R: SessionRouter>(
+    ctx: Arc<HttpContext<R>>,
+    app: Router,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: bool,
+) {
+    let io = if tls {
+        match Transport::Plain(tcp)
+            .into_tls(ctx.streams.tls.clone())
+            .await
+        {
+            Ok(io) => io,
+            Err(e) => return debug!(error = %e, "TLS handshake failed"),
+        }
+    } else {
+        Transport::Plain(tcp)
+    };
+    let trusted = ctx.settings.http.trusted_proxies.clone();
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        let client = Client::of(&req, peer, tls, &trusted);
+        req.extensions_mut().insert(client);
+        tower::ServiceExt::oneshot(app.clone(), req)
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(30))
+        .max_buf_size(64 * 1024)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let shutdown = ctx.streams.shutdown.clone();
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                debug!(error = %e, "HTTP connection ended");
+            }
+        }
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), conn).await;
+        }
+    }
+}
