@@ -223,7 +223,10 @@ impl Server {
                 .addresses()
                 .into_iter()
                 .find(|(n, _)| *n == "http" || *n == "https")?;
-            format!("{}://{addr}", if name == "https" { "https" } else { "http" })
+            format!(
+                "{}://{addr}",
+                if name == "https" { "https" } else { "http" }
+            )
         } else {
             settings.http.public_url.clone()
         };

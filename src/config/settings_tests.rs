@@ -125,3 +125,42 @@ fn components_are_checked_with_their_lines() {
         Some("long enough")
     );
 }
+
+#[test]
+fn the_web_channel_is_off_unless_configured() {
+    let s = load(MINIMAL).unwrap();
+    assert!(!s.http.enabled());
+    assert_eq!(s.web_domain(), None);
+    assert_eq!(s.domains(), ["support.test", "agents.support.test"]);
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/switchboard.toml");
+    let s = Settings::load(&shipped).unwrap();
+    assert_eq!(
+        s.http.listen,
+        vec!["127.0.0.1:5280".parse::<SocketAddr>().unwrap()]
+    );
+    assert_eq!(s.web_domain(), Some("web.support.example"));
+    assert!(
+        s.is_client_domain("web.support.example") && s.is_client_domain("agents.support.example")
+    );
+    assert!(!s.is_client_domain("support.example"));
+}
+
+#[test]
+fn http_and_web_problems_have_their_lines() {
+    let p = problems(&format!(
+        "{MINIMAL}[http]\nlisten = [\"localhost\"]\npublic_url = \"ftp://x\"\n\
+         trusted_proxies = [\"a proxy\"]\nmax_streams_per_address = 0\n\
+         [web]\ndomain = \"support.test\"\ntoken_secret = \"short\"\n"
+    ));
+    assert_eq!(
+        p,
+        [
+            "/etc/sb/switchboard.toml:5: 'localhost' is not an address like 127.0.0.1:5280",
+            "/etc/sb/switchboard.toml:6: public_url must start with http:// or https://",
+            "/etc/sb/switchboard.toml:7: 'a proxy' is not an IP address like 127.0.0.1",
+            "/etc/sb/switchboard.toml:8: max_streams_per_address must be at least 1",
+            "/etc/sb/switchboard.toml:10: the web domain must differ from support_domain and agent_domain",
+            "/etc/sb/switchboard.toml:11: token_secret must be at least 32 characters (or empty for no site tokens)",
+        ]
+    );
+}
