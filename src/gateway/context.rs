@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Ident {
+    /// The name the customer gave (XEP-0172 nick on the first message:
+    /// web chat visitors' widget sends the name the site's token carries).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// `xmpp`, `web`, or the network behind a transport (`sms`, `irc`...).
     pub channel: String,
     /// The customer's domain: their XMPP server, or the transport.
@@ -96,6 +100,9 @@ impl Context {
     pub fn describe(&self) -> Vec<String> {
         let i = &self.ident;
         let mut lines = Vec::new();
+        if let Some(name) = &i.name {
+            lines.push(format!("Customer: {name}"));
+        }
         let mut channel = format!("Channel: {}", i.channel);
         if i.channel != "xmpp" || i.channel_source == "config" {
             channel.push_str(&format!(" via {}", i.domain));

@@ -96,14 +96,24 @@ impl Core {
                 waiting.push(self.ask(Query::Software(full.clone())).await);
             }
         }
-        let lang = first.element().ok().and_then(|e| {
+        let tree = first.element().ok();
+        let lang = tree.as_ref().and_then(|e| {
             e.attr_ns(&minidom::rxml::Namespace::XML, "lang")
                 .map(String::from)
         });
+        let nick = tree
+            .as_ref()
+            .and_then(|e| e.get_child("nick", ns::NICK))
+            .and_then(|n| {
+                // A name to show, not a document: one line, bounded.
+                let text: String = n.text().split_whitespace().collect::<Vec<_>>().join(" ");
+                (!text.is_empty()).then(|| text.chars().take(64).collect())
+            });
         let Some(sess) = self.state.session_mut(id) else {
             return;
         };
         sess.lang = lang;
+        sess.nick = nick;
         sess.pending = waiting.into_iter().collect();
         if sess.pending.is_empty() {
             return self.route_session(id).await;

@@ -45,6 +45,7 @@ impl Core {
             .unwrap_or_else(|| sess.rec().customer_jid.clone());
         let mut ident = self.compose_ident(&full);
         ident.lang = sess.lang.clone();
+        ident.name = sess.nick.clone();
         ident.answers = sess.ctx().ident.answers.clone();
         let entry = sess.rec().entry_jid.clone();
         let text = sess.first_text.clone();

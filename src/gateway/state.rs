@@ -45,6 +45,8 @@ pub(super) struct Sess {
     pub pending: HashSet<String>,
     /// The language of the first message (`xml:lang`), for routing.
     pub lang: Option<String>,
+    /// The nick (XEP-0172) on the first message, if any.
+    pub nick: Option<String>,
     /// The first message's body, which keyword and regex rules read.
     pub first_text: String,
     /// The agent the customer spoke with last, once looked up (the lookup
@@ -67,6 +69,7 @@ impl Sess {
             last_activity_ms: now,
             pending: HashSet::new(),
             lang: None,
+            nick: None,
             first_text: String::new(),
             sticky: None,
         }

@@ -169,3 +169,28 @@ async fn what_waited_follows_the_session_info_stamped_in_order() {
     let (info_at, first_at) = (&to_alice[info].1, &to_alice[first].1);
     assert!(info_at.is_some() && info_at <= first_at, "{to_alice:?}");
 }
+
+#[tokio::test]
+async fn a_web_visitor_is_on_the_web_channel_with_the_name_they_gave() {
+    // Only Alice serves the web chat.
+    let agents = agent_toml(ALICE, "Alice", &["xmpp", "web"], 3, 5)
+        + &agent_toml(BOB, "Bob", &["xmpp"], 3, 5);
+    let mut h = Harness::start(&agents, &routing_toml("offer", "", "")).await;
+    h.agents_online().await;
+    h.clear();
+    let visitor = "v.k3x9@web.support.test/widget";
+    h.stanza(&format!(
+        "<message type='chat' from='{visitor}' to='{HELP}' id='w1'><body>My order is late</body>\
+         <nick xmlns='http://jabber.org/protocol/nick'>Dana\n  Scully</nick></message>"
+    ))
+    .await;
+    h.advance(Duration::from_secs(3)).await;
+    let offer = h.line_to(ALICE, "New chat from v.k3x9@web.support.test");
+    assert!(offer.body().unwrap().contains("; web)"), "{offer:?}");
+    let proxy = offer.from().unwrap().to_string();
+    h.message(ALICE_DESK, &proxy, "take").await;
+    h.message(ALICE_DESK, &proxy, "/info").await;
+    let info = h.line_to(ALICE, "Customer: Dana Scully");
+    assert!(info.body().unwrap().contains("Channel: web"), "{info:?}");
+    assert!(!h.has_line_to(BOB, "New chat"), "{}", h.dump());
+}
