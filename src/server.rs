@@ -188,7 +188,12 @@ impl Server {
             shutdown,
             tasks,
         });
-        let http = HttpContext::new(settings, streams.clone(), sessions.clone());
+        let http = HttpContext::new(
+            settings,
+            streams.clone(),
+            sessions.clone(),
+            gateway_cfg.clone(),
+        );
         let wiring = Arc::new(Wiring {
             router,
             streams,

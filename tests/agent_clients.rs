@@ -178,7 +178,7 @@ async fn the_agent_domain_announces_lists_and_hands_over_the_commands() {
         .collect();
     assert_eq!(
         nodes,
-        ["list", "info", "take", "close", "note", "transfer", "duty"].map(|n| (server, n)),
+        ["list", "info", "take", "close", "note", "transfer", "push", "duty",].map(|n| (server, n)),
         "run where they were listed"
     );
     let run = |node: &str| {

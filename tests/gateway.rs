@@ -606,7 +606,7 @@ async fn ad_hoc_and_control_commands(db: Db) {
         .request(json!({"cmd": "disco_items", "to": "support.test", "node": "http://jabber.org/protocol/commands"}))
         .await;
     let nodes = items["items"].to_string();
-    for n in ["list", "take", "close", "note", "transfer", "duty"] {
+    for n in ["list", "take", "close", "note", "transfer", "push", "duty"] {
         assert!(nodes.contains(&format!("\"{n}\"")), "{n} missing: {items}");
     }
     let list = alice

@@ -16,6 +16,8 @@ mod language;
 mod lifetime;
 #[path = "gateway_core/moves.rs"]
 mod moves;
+#[path = "gateway_core/push.rs"]
+mod push;
 #[path = "gateway_core/routing.rs"]
 mod routing;
 #[path = "gateway_core/waiting.rs"]

@@ -24,10 +24,11 @@ pub enum Text {
     EntryBusy,
     EntryUnstaffed,
     EntryClosed,
+    Pushed,
 }
 
 impl Text {
-    pub const ALL: [Text; 9] = [
+    pub const ALL: [Text; 10] = [
         Text::Position,
         Text::Unservable,
         Text::NowChatting,
@@ -37,6 +38,7 @@ impl Text {
         Text::EntryBusy,
         Text::EntryUnstaffed,
         Text::EntryClosed,
+        Text::Pushed,
     ];
 
     pub fn key(self) -> &'static str {
@@ -50,6 +52,7 @@ impl Text {
             Text::EntryBusy => "entry_busy",
             Text::EntryUnstaffed => "entry_unstaffed",
             Text::EntryClosed => "entry_closed",
+            Text::Pushed => "pushed",
         }
     }
 
@@ -59,6 +62,7 @@ impl Text {
             Text::Position => &["position", "minutes"],
             Text::NowChatting => &["name"],
             Text::EntryBusy => &["minutes"],
+            Text::Pushed => &["name", "title", "url"],
             _ => &[],
         }
     }

@@ -18,7 +18,9 @@ use crate::xml::{ns, Stanza};
 const DATA: &str = "jabber:x:data";
 
 /// Each command's node, in the order clients list them.
-pub(super) const NODES: &[&str] = &["list", "info", "take", "close", "note", "transfer", "duty"];
+pub(super) const NODES: &[&str] = &[
+    "list", "info", "take", "close", "note", "transfer", "push", "duty",
+];
 
 /// What a client shows for a command.
 fn title(node: &str) -> &'static str {
@@ -29,6 +31,7 @@ fn title(node: &str) -> &'static str {
         "close" => "Close a session",
         "note" => "Add a note to a session",
         "transfer" => "Transfer a session",
+        "push" => "Show the customer a web page",
         "duty" => "Go on or off duty",
         _ => "",
     }
@@ -92,7 +95,10 @@ impl Core {
             }
             (_, Some(x)) => {
                 let id = value(x, "session").unwrap_or_default();
-                let arg = value(x, "text").unwrap_or_default();
+                let mut arg = value(x, "text").unwrap_or_default();
+                if let Some(title) = value(x, "title").filter(|t| !t.is_empty()) {
+                    arg = format!("{arg} {title}");
+                }
                 let text = self.action(&agent, &id, &node, &arg).await;
                 done(&node, cmd, "completed", Some(&text))
             }
@@ -128,20 +134,24 @@ impl Core {
             let opts: Vec<(&str, &str)> =
                 mine.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
             x = x.append(list_single("session", "Session", &opts));
-            let label = match node {
-                "note" => Some("Note"),
-                "transfer" => Some("Agent or queue"),
-                _ => None,
+            let fields: &[(&str, &str, bool)] = match node {
+                "note" => &[("text", "Note", true)],
+                "transfer" => &[("text", "Agent or queue", true)],
+                "push" => &[
+                    ("text", "Page address (https://…)", true),
+                    ("title", "Title shown to the customer", false),
+                ],
+                _ => &[],
             };
-            if let Some(label) = label {
-                x = x.append(
-                    el("field", DATA)
-                        .a("var", "text")
-                        .a("type", "text-single")
-                        .a("label", label)
-                        .append(el("required", DATA).build())
-                        .build(),
-                );
+            for (var, label, required) in fields {
+                let mut f = el("field", DATA)
+                    .a("var", *var)
+                    .a("type", "text-single")
+                    .a("label", *label);
+                if *required {
+                    f = f.append(el("required", DATA).build());
+                }
+                x = x.append(f.build());
             }
         }
         el("command", ns::COMMANDS)

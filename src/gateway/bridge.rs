@@ -34,8 +34,15 @@ pub(super) async fn on_change(core: &mut Core, change: &Change) {
                 .agent(agent)
                 .map(|a| a.name.clone())
                 .unwrap_or_default();
-            core.tell_customer(id, Text::NowChatting, &[("name", &name)])
-                .await;
+            // The agent's name as data too, for the web chat's header.
+            if let Some(sess) = core.state.session(id) {
+                let line =
+                    core.dir
+                        .texts()
+                        .render(sess.lang(), Text::NowChatting, &[("name", &name)]);
+                let agent = el("agent", ns::SB_QUEUE).a("name", name.as_str()).build();
+                core.to_customer_with(sess, &line, Some(agent)).await;
+            }
         }
         Change::Closed {
             sess,
@@ -118,7 +125,7 @@ impl Core {
     }
 
     /// What the session's customer can receive, as identification found.
-    fn customer_target(&self, id: &str) -> Target<'_> {
+    pub(super) fn customer_target(&self, id: &str) -> Target<'_> {
         self.state
             .session(id)
             .map_or(Target::default(), |s| Target {
@@ -226,7 +233,29 @@ impl Core {
     }
 
     pub(super) async fn to_customer_raw(&self, sess: &Sess, text: &str) {
-        let m = chat(&sess.rec().entry_jid, &sess.rec().customer_jid, text);
+        self.to_customer_with(sess, text, None).await
+    }
+
+    /// A line to the customer with a payload beside the text, for a client
+    /// that reads it (the web chat reads the queue place).
+    pub(super) async fn to_customer_with(
+        &self,
+        sess: &Sess,
+        text: &str,
+        payload: Option<minidom::Element>,
+    ) {
+        let m = match payload {
+            None => chat(&sess.rec().entry_jid, &sess.rec().customer_jid, text),
+            Some(p) => stanza(
+                el("message", ns::CLIENT)
+                    .a("from", sess.rec().entry_jid.as_str())
+                    .a("to", sess.rec().customer_jid.as_str())
+                    .a("type", "chat")
+                    .a("id", crate::util::random_id(12).as_str())
+                    .append(el("body", ns::CLIENT).append(text).build())
+                    .append(p),
+            ),
+        };
         // Only the length matters for our own plain texts.
         let target = Target {
             features: None,

@@ -1,6 +1,6 @@
 //! Agents' actions, reachable three ways with the same effect: plain text
 //! sent to a session's proxy JID (`take`, `close`, `!note TEXT`,
-//! `!transfer AGENT|QUEUE`, `info`, `list`), plain text sent to the
+//! `!transfer AGENT|QUEUE`, `!push URL [title]`, `info`, `list`), plain text sent to the
 //! support domain itself, the control JID (the same with a session id
 //! first, plus `on` and `off` for duty), and XEP-0050 ad-hoc commands
 //! (`adhoc.rs`).
@@ -20,7 +20,7 @@ use crate::xml::Stanza;
 
 pub(super) const HELP: &str =
     "Commands (the word alone, or after ! or /): take, close, info, list, help; \
-     with text after ! or /: !note TEXT, !transfer AGENT|QUEUE. \
+     with text after ! or /: !note TEXT, !transfer AGENT|QUEUE, !push URL [title] (shows the customer a page). \
      To the support domain: list, on, off, or a command with a session id (!close s-abc2345).";
 
 /// Commands that take no argument, accepted as a bare word.
@@ -77,6 +77,7 @@ impl Core {
                     r
                 }
             }
+            "push" => self.push(agent, id, arg).await,
             "info" => self.session_info(id),
             _ => HELP.to_string(),
         }

@@ -25,6 +25,7 @@ mod identify;
 mod journal;
 mod moves;
 pub mod ports;
+mod push;
 mod queue;
 mod remote;
 mod route;

@@ -7,6 +7,8 @@ use super::actor::Core;
 use super::state::Change;
 use crate::config::Text;
 use crate::store::SessionState;
+use crate::xml::build::{el, BuilderExt};
+use crate::xml::ns;
 
 /// The line moves when a session leaves it for good: the agent who closed
 /// it may take the next.
@@ -138,6 +140,16 @@ impl Core {
             s.told_at_ms = Some(now);
             s.told_unservable = !servable;
         }
-        self.tell_customer(id, text, args).await;
+        let Some(sess) = self.state.session(id) else {
+            return;
+        };
+        let line = self.dir.texts().render(sess.lang(), text, args);
+        let place = servable.then(|| {
+            el("queue", ns::SB_QUEUE)
+                .a("position", position_s.as_str())
+                .a("minutes", minutes.as_str())
+                .build()
+        });
+        self.to_customer_with(sess, &line, place).await;
     }
 }

@@ -1,6 +1,6 @@
 //! The HTTP front (`[http]`): one listener, plain or HTTPS, that serves
-//! XMPP over WebSocket (RFC 7395, [`websocket`]) and the web visitors'
-//! tokens ([`visitor`]). The XMPP framings hand their streams to the c2s
+//! XMPP over WebSocket (RFC 7395, [`websocket`]), the web visitors'
+//! tokens ([`visitor`]) and the chat page with its widget ([`page`]). The XMPP framings hand their streams to the c2s
 //! negotiation ([`crate::stream::c2s::serve_connection`]): no second
 //! implementation of SASL, binding, stream management or sessions.
 //!
@@ -9,6 +9,7 @@
 //! limit and the logs) and `X-Forwarded-Proto` (whether the browser's
 //! connection is HTTPS) believed.
 
+mod page;
 mod visitor;
 mod websocket;
 
@@ -23,7 +24,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, error, Instrument};
 
-use crate::config::Settings;
+use crate::config::{GatewayConfigHandle, Settings};
 use crate::net::Transport;
 use crate::session::{SessionContext, SessionRouter};
 use crate::stream::StreamContext;
@@ -33,6 +34,8 @@ pub struct HttpContext<R> {
     pub settings: Arc<Settings>,
     pub streams: Arc<StreamContext>,
     pub sessions: Arc<SessionContext<R>>,
+    /// The entries in force, which the chat page may be opened on.
+    pub gateway: GatewayConfigHandle,
     streams_per_address: Slots,
 }
 
@@ -41,12 +44,14 @@ impl<R: SessionRouter> HttpContext<R> {
         settings: Arc<Settings>,
         streams: Arc<StreamContext>,
         sessions: Arc<SessionContext<R>>,
+        gateway: GatewayConfigHandle,
     ) -> Arc<Self> {
         let per_address = settings.http.max_streams_per_address;
         Arc::new(HttpContext {
             settings,
             streams,
             sessions,
+            gateway,
             streams_per_address: Slots::new(per_address),
         })
     }
@@ -57,6 +62,8 @@ fn app<R: SessionRouter>(ctx: Arc<HttpContext<R>>) -> Router {
     Router::new()
         .route("/xmpp-websocket", get(websocket::upgrade::<R>))
         .route("/web/visitor", post(visitor::mint::<R>))
+        .route("/chat", get(page::chat::<R>))
+        .route("/web/{name}", get(page::asset))
         .with_state(ctx)
 }
 

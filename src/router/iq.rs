@@ -39,7 +39,7 @@ pub async fn route(router: &Router, from: &Jid, to: &Jid, stanza: Stanza) {
                         .bounce(&stanza, Condition::ServiceUnavailable, None)
                         .await
                 }
-                None => {}
+                None => tracing::debug!(to = %to, "an iq answer for a resource that is gone"),
             }
         }
         // A bare JID answers for the account; only the account's own

@@ -132,7 +132,10 @@ impl Router {
                         .hand(Handed::Stanza { stanza, from, to })
                         .await;
                 }
-                Dest::Account(..) => {
+                // An account's own JID answering its resources (the session
+                // IQ, roster results) is no one writing to it: a customer
+                // who may not write to local accounts still reaches itself.
+                Dest::Account(..) if t.to_bare() != from.to_bare() => {
                     if let Some(cond) = self.screen_to_account(bare_str(&from)) {
                         if stanza.kind() != Kind::Presence {
                             self.bounce(&stanza, cond, None).await;
@@ -177,8 +180,10 @@ impl Router {
         }
     }
 
+    /// A visitor is a JID *on* the web domain; the domain itself is this
+    /// server, answering them (disco, pings) like any of its domains.
     fn is_web_visitor(&self, jid: &Jid) -> bool {
-        self.settings.web_domain() == Some(jid.domain().as_str())
+        jid.node().is_some() && self.settings.web_domain() == Some(jid.domain().as_str())
     }
 
     /// Visitors of the web chat are no one's users: like anonymous users

@@ -34,3 +34,10 @@ pub const XHTML_IM: &str = "http://jabber.org/protocol/xhtml-im";
 pub const XHTML: &str = "http://www.w3.org/1999/xhtml";
 pub const HTTP_UPLOAD: &str = "urn:xmpp:http:upload:0";
 pub const DATA: &str = "jabber:x:data";
+/// Switchboard's mark on a page an agent pushed (`/push`): the web chat
+/// opens it beside the chat, where an XMPP client shows the XEP-0066 link.
+pub const SB_PUSH: &str = "urn:switchboard:push:0";
+/// Switchboard's machine-readable place in the queue, beside the text that
+/// says it, for the web chat to show: `<queue position='2' minutes='6'/>`,
+/// and who took the chat: `<agent name='Alice'/>`.
+pub const SB_QUEUE: &str = "urn:switchboard:queue:0";

@@ -9,6 +9,8 @@
 //! - [`Proxy`]: a TCP relay that can go silent, for timeout tests.
 //! - [`Prosody`]: a real Prosody (`tests/peers/prosody.py`) as a peer server.
 //! - [`Ejabberd`]: a real ejabberd (`tests/peers/ejabberd.py`) as a peer server.
+//! - [`Browser`]: a real headless Chromium driven by Playwright
+//!   (`tests/web/lib/browser.mjs`), for converse.js and the chat page.
 //! - [`Profanity`]: a real terminal client in a tmux of its own, read off
 //!   its screen.
 //!
@@ -17,6 +19,7 @@
 //! message instead of returning errors: it is test code.
 #![allow(dead_code)]
 
+mod browser;
 mod client;
 mod dns;
 mod ejabberd;
@@ -27,6 +30,8 @@ mod raw;
 mod server;
 
 // Each test file uses only part of the harness.
+#[allow(unused_imports)]
+pub use browser::{artifacts, Browser};
 #[allow(unused_imports)]
 pub use client::{cmd, Client, ClientOpts, Tls};
 #[allow(unused_imports)]
