@@ -1,5 +1,6 @@
 //! The HTTP front (`[http]`): one listener, plain or HTTPS, that serves
-//! XMPP over WebSocket (RFC 7395, [`websocket`]) and the web visitors'
+//! XMPP over WebSocket (RFC 7395, [`websocket`]), XMPP over BOSH
+//! (XEP-0124/XEP-0206, [`bosh`]) and the web visitors'
 //! tokens ([`visitor`]). The XMPP framings hand their streams to the c2s
 //! negotiation ([`crate::stream::c2s::serve_connection`]): no second
 //! implementation of SASL, binding, stream management or sessions.
@@ -9,6 +10,7 @@
 //! limit and the logs) and `X-Forwarded-Proto` (whether the browser's
 //! connection is HTTPS) believed.
 
+mod bosh;
 mod visitor;
 mod websocket;
 
@@ -34,6 +36,7 @@ pub struct HttpContext<R> {
     pub streams: Arc<StreamContext>,
     pub sessions: Arc<SessionContext<R>>,
     streams_per_address: Slots,
+    bosh: bosh::Sessions,
 }
 
 impl<R: SessionRouter> HttpContext<R> {
@@ -48,6 +51,7 @@ impl<R: SessionRouter> HttpContext<R> {
             streams,
             sessions,
             streams_per_address: Slots::new(per_address),
+            bosh: bosh::Sessions::default(),
         })
     }
 }
@@ -56,6 +60,12 @@ impl<R: SessionRouter> HttpContext<R> {
 fn app<R: SessionRouter>(ctx: Arc<HttpContext<R>>) -> Router {
     Router::new()
         .route("/xmpp-websocket", get(websocket::upgrade::<R>))
+        .route(
+            "/http-bind",
+            post(bosh::request::<R>)
+                .options(bosh::preflight)
+                .get(bosh::info),
+        )
         .route("/web/visitor", post(visitor::mint::<R>))
         .with_state(ctx)
 }
