@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use bytes::{Bytes, BytesMut};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
+use tracing::debug;
 
 use super::body::{self, Request};
 
@@ -273,6 +274,7 @@ impl Session {
         }
         let (tx, rx) = oneshot::channel();
         if rid > st.next_rid {
+            debug!(sid = %self.terms.sid, "BOSH rid={rid} ahead of its turn: waits for the ones before it");
             st.early.insert(rid, Early { req, payload, tx });
             st.idle_since = None;
             return Outcome::Held { rid, rx };
@@ -319,6 +321,7 @@ impl Session {
             w.wake();
         }
         st.held.push_back(Waiting { rid, tx });
+        debug!(sid = %self.terms.sid, "BOSH rid={rid} held");
         while st.held.len() > self.terms.hold {
             self.answer_oldest(st, now);
         }
