@@ -55,7 +55,13 @@ async fn agent_gets(alice: &mut Client, text: &str) -> String {
             TIMEOUT,
         )
         .await;
-    m["from"].as_str().unwrap().split('/').next().unwrap().to_string()
+    m["from"]
+        .as_str()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
@@ -79,7 +85,10 @@ async fn a_visitor_over_bosh_chats_with_an_agent() {
     ] {
         assert_eq!(c.attr(attr).as_deref(), Some(value), "{attr}: {c:?}");
     }
-    assert!(c.attr("authid").is_some() && c.attr("ver").is_some(), "{c:?}");
+    assert!(
+        c.attr("authid").is_some() && c.attr("ver").is_some(),
+        "{c:?}"
+    );
     let features = &c.elements()[0];
     assert!(
         features.starts_with("<stream:features") && features.contains("ANONYMOUS"),
@@ -91,8 +100,12 @@ async fn a_visitor_over_bosh_chats_with_an_agent() {
     );
 
     let jid = v.login(ANONYMOUS).await;
-    assert!(jid.starts_with("a.") && jid.contains(&format!("@{WEB}/")), "{jid}");
-    v.send("", "<enable xmlns='urn:xmpp:sm:3' resume='true'/>").await;
+    assert!(
+        jid.starts_with("a.") && jid.contains(&format!("@{WEB}/")),
+        "{jid}"
+    );
+    v.send("", "<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+        .await;
     v.expect("SM enabled", |e| e.starts_with("<enabled")).await;
 
     v.send("", &message(HELP, "my parcel is late")).await;
@@ -103,17 +116,27 @@ async fn a_visitor_over_bosh_chats_with_an_agent() {
             e.starts_with("<message") && e.contains("It left the depot today")
         })
         .await;
-    assert!(reply.contains(&format!("from=\"{HELP}")) || reply.contains(&format!("from='{HELP}")), "{reply}");
-    assert!(reply.contains("xmlns=\"jabber:client\"") || reply.contains("xmlns='jabber:client'"), "{reply}");
+    assert!(
+        reply.contains(&format!("from=\"{HELP}")) || reply.contains(&format!("from='{HELP}")),
+        "{reply}"
+    );
+    assert!(
+        reply.contains("xmlns=\"jabber:client\"") || reply.contains("xmlns='jabber:client'"),
+        "{reply}"
+    );
 
     // type='terminate' ends the session and its stream.
     let bye = v
-        .send("type='terminate'", "<presence type='unavailable' xmlns='jabber:client'/>")
+        .send(
+            "type='terminate'",
+            "<presence type='unavailable' xmlns='jabber:client'/>",
+        )
         .await;
     assert!(bye.terminates(), "{bye:?}");
     let after = post(addr, &v.next_body("", "")).await;
     after.assert_terminal(404, "item-not-found");
-    sb.wait_for_log("BOSH request for an unknown session", TIMEOUT).await;
+    sb.wait_for_log("BOSH request for an unknown session", TIMEOUT)
+        .await;
 }
 
 #[tokio::test]
@@ -136,7 +159,10 @@ async fn terms_cors_holding_replays_and_acks() {
     .await;
     assert!(pre.status == 204 || pre.status == 200, "{pre:?}");
     assert_eq!(pre.header("access-control-allow-origin"), Some("*"));
-    assert!(pre.header("access-control-allow-methods").unwrap().contains("POST"));
+    assert!(pre
+        .header("access-control-allow-methods")
+        .unwrap()
+        .contains("POST"));
     assert!(pre
         .header("access-control-allow-headers")
         .unwrap()
@@ -155,7 +181,11 @@ async fn terms_cors_holding_replays_and_acks() {
     .await;
     assert_eq!(c.attr("wait").as_deref(), Some("20"), "{c:?}");
     assert_eq!(c.attr("hold").as_deref(), Some("1"), "{c:?}");
-    assert_eq!(c.attr("ack").as_deref(), Some("42000"), "acks answered: {c:?}");
+    assert_eq!(
+        c.attr("ack").as_deref(),
+        Some("42000"),
+        "acks answered: {c:?}"
+    );
     let mut v = Bosh {
         addr,
         sid: c.attr("sid").unwrap(),
@@ -174,7 +204,8 @@ async fn terms_cors_holding_replays_and_acks() {
     // Hold 1: a new request answers the held one at once.
     let held_rid = v.rid;
     let held = spawn_post(addr, v.next_body(&format!("ack='{}'", rid + 1), ""));
-    sb.wait_for_log(&format!("rid={held_rid} held"), TIMEOUT).await;
+    sb.wait_for_log(&format!("rid={held_rid} held"), TIMEOUT)
+        .await;
     let restart = spawn_post(
         addr,
         v.next_body(&format!("ack='{}' xmpp:restart='true'", rid + 1), ""),
@@ -188,10 +219,17 @@ async fn terms_cors_holding_replays_and_acks() {
         "acknowledges the request that came after it: {older:?}"
     );
     let features = restart.await.unwrap();
-    assert!(features.body.contains("urn:ietf:params:xml:ns:xmpp-bind"), "{features:?}");
+    assert!(
+        features.body.contains("urn:ietf:params:xml:ns:xmpp-bind"),
+        "{features:?}"
+    );
 
     // The client has acknowledged the SASL answer: it is not kept.
-    let replay = post(addr, &v.body_for(rid + 1, &format!("ack='{}'", rid + 3), "")).await;
+    let replay = post(
+        addr,
+        &v.body_for(rid + 1, &format!("ack='{}'", rid + 3), ""),
+    )
+    .await;
     replay.assert_terminal(200, "item-not-found");
 }
 
@@ -201,9 +239,14 @@ async fn bad_input_gets_its_condition_and_the_server_goes_on() {
     let addr = sb.addr("http");
 
     // An unknown session.
-    let r = post(addr, &format!("<body rid='5' sid='nosuchsession' xmlns='{NS}'/>")).await;
+    let r = post(
+        addr,
+        &format!("<body rid='5' sid='nosuchsession' xmlns='{NS}'/>"),
+    )
+    .await;
     r.assert_terminal(404, "item-not-found");
-    sb.wait_for_log("BOSH request for an unknown session", TIMEOUT).await;
+    sb.wait_for_log("BOSH request for an unknown session", TIMEOUT)
+        .await;
 
     // Not well-formed, and not a BOSH body.
     for bad in [
@@ -214,7 +257,8 @@ async fn bad_input_gets_its_condition_and_the_server_goes_on() {
         let r = post(addr, &bad).await;
         r.assert_terminal(400, "bad-request");
     }
-    sb.wait_for_log("BOSH request refused: bad-request", TIMEOUT).await;
+    sb.wait_for_log("BOSH request refused: bad-request", TIMEOUT)
+        .await;
 
     // Larger than the stanza limit: refused on its Content-Length, before
     // it is sent.
@@ -223,23 +267,31 @@ async fn bad_input_gets_its_condition_and_the_server_goes_on() {
     let head = format!(
         "POST /http-bind HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: {huge}\r\n\r\n<body"
     );
-    tokio::io::AsyncWriteExt::write_all(&mut tcp, head.as_bytes()).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, head.as_bytes())
+        .await
+        .unwrap();
     let r = client::read_reply(&mut tcp).await;
     r.assert_terminal(413, "policy-violation");
     // ...and without one (chunked): refused once the limit is passed.
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let chunk = "a".repeat(100_000);
     let head = "POST /http-bind HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
-    tokio::io::AsyncWriteExt::write_all(&mut tcp, head.as_bytes()).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, head.as_bytes())
+        .await
+        .unwrap();
     for _ in 0..3 {
         let c = format!("{:x}\r\n{chunk}\r\n", chunk.len());
-        if tokio::io::AsyncWriteExt::write_all(&mut tcp, c.as_bytes()).await.is_err() {
+        if tokio::io::AsyncWriteExt::write_all(&mut tcp, c.as_bytes())
+            .await
+            .is_err()
+        {
             break;
         }
     }
     let r = client::read_reply(&mut tcp).await;
     r.assert_terminal(413, "policy-violation");
-    sb.wait_for_log("BOSH body over the size limit refused", TIMEOUT).await;
+    sb.wait_for_log("BOSH body over the size limit refused", TIMEOUT)
+        .await;
 
     // A rid beyond the window ends the session.
     let mut v = Bosh::create(addr, WEB, "").await;
@@ -247,7 +299,8 @@ async fn bad_input_gets_its_condition_and_the_server_goes_on() {
     r.assert_terminal(200, "item-not-found");
     let r = post(addr, &v.next_body("", "")).await;
     r.assert_terminal(404, "item-not-found");
-    sb.wait_for_log("BOSH session ended by a bad request", TIMEOUT).await;
+    sb.wait_for_log("BOSH session ended by a bad request", TIMEOUT)
+        .await;
 
     // A replay of an answer no longer kept (two newer were answered).
     let mut v = Bosh::create(addr, WEB, "").await;
@@ -265,7 +318,8 @@ async fn bad_input_gets_its_condition_and_the_server_goes_on() {
     let held = spawn_post(addr, v.body_for(a, "", ""));
     sb.wait_for_log(&format!("rid={a} held"), TIMEOUT).await;
     let early = spawn_post(addr, v.body_for(c, "", ""));
-    sb.wait_for_log(&format!("rid={c} ahead of its turn"), TIMEOUT).await;
+    sb.wait_for_log(&format!("rid={c} ahead of its turn"), TIMEOUT)
+        .await;
     let r = post(addr, &v.body_for(b, "", "")).await;
     r.assert_terminal(200, "policy-violation");
     assert!(held.await.unwrap().terminates());
@@ -281,21 +335,28 @@ async fn bad_input_gets_its_condition_and_the_server_goes_on() {
     )
     .await;
     r.assert_terminal(200, "remote-stream-error");
-    assert!(r.body.contains("<stream:error") && r.body.contains("host-unknown"), "{r:?}");
+    assert!(
+        r.body.contains("<stream:error") && r.body.contains("host-unknown"),
+        "{r:?}"
+    );
 
-    // Too many streams from one address: the sessions above are over, so
-    // three fit, and a fourth does not.
+    // Too many streams from one address (WebSockets and BOSH sessions
+    // together): the sessions above are over, so three fit, and a fourth
+    // does not.
     let mut open = Vec::new();
     for _ in 0..3 {
         open.push(until_created(addr).await);
     }
+    // A session keeps its place past the negotiation, for its whole life.
+    open[0].login(ANONYMOUS).await;
     let r = post(
         addr,
         &format!("<body rid='7' to='{WEB}' ver='1.6' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh' xmlns='{NS}'/>"),
     )
     .await;
     r.assert_terminal(429, "policy-violation");
-    sb.wait_for_log("too many web streams from one address", TIMEOUT).await;
+    sb.wait_for_log("too many web streams from one address", TIMEOUT)
+        .await;
     // Ending one frees its place.
     let mut gone = open.pop().unwrap();
     assert!(gone.send("type='terminate'", "").await.terminates());
@@ -313,7 +374,10 @@ async fn until_created(addr: std::net::SocketAddr) -> Bosh {
             Ok(v) => return v,
             Err(r) => {
                 r.assert_terminal(429, "policy-violation");
-                assert!(tokio::time::Instant::now() < deadline, "no free place: {r:?}");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no free place: {r:?}"
+                );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -332,26 +396,38 @@ async fn an_inactive_session_is_resumed_with_what_waited() {
 
     let mut v = Bosh::create(addr, WEB, "").await;
     let jid = v.login(&plain(token)).await;
-    assert!(jid.starts_with(minted["jid"].as_str().unwrap()), "{jid} {minted}");
-    v.send("", "<enable xmlns='urn:xmpp:sm:3' resume='true'/>").await;
+    assert!(
+        jid.starts_with(minted["jid"].as_str().unwrap()),
+        "{jid} {minted}"
+    );
+    v.send("", "<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+        .await;
     let enabled = v.expect("SM enabled", |e| e.starts_with("<enabled")).await;
     let id = attr_of(&enabled, "id").expect("a resumption id");
     v.send("", &message(HELP, "is anyone there?")).await;
     let proxy = agent_gets(&mut alice, "is anyone there?").await;
 
     // No request for `inactivity`: the stream ends as a dropped connection.
-    sb.wait_for_log("BOSH session inactive", Duration::from_secs(30)).await;
+    sb.wait_for_log("BOSH session inactive", Duration::from_secs(30))
+        .await;
     alice.message(&proxy, "yes, Alice here").await;
 
     let mut back = Bosh::create(addr, WEB, "").await;
     back.expect("features", |e| e.contains("<mechanisms")).await;
     back.send("", &plain(token)).await;
-    back.expect("SASL success", |e| e.starts_with("<success")).await;
+    back.expect("SASL success", |e| e.starts_with("<success"))
+        .await;
     back.send("xmpp:restart='true'", "").await;
-    back.expect("SM feature", |e| e.contains("urn:xmpp:sm:3")).await;
-    back.send("", &format!("<resume xmlns='urn:xmpp:sm:3' h='0' previd='{id}'/>")).await;
+    back.expect("SM feature", |e| e.contains("urn:xmpp:sm:3"))
+        .await;
+    back.send(
+        "",
+        &format!("<resume xmlns='urn:xmpp:sm:3' h='0' previd='{id}'/>"),
+    )
+    .await;
     back.expect("resumed", |e| e.starts_with("<resumed")).await;
-    back.expect("what waited", |e| e.contains("yes, Alice here")).await;
+    back.expect("what waited", |e| e.contains("yes, Alice here"))
+        .await;
     // The old session's sid is gone.
     let r = post(addr, &v.next_body("", "")).await;
     r.assert_terminal(404, "item-not-found");

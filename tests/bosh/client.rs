@@ -258,7 +258,10 @@ impl Bosh {
                 self.inbox
             );
             let reply = self.send("", "").await;
-            assert!(!reply.terminates(), "session ended waiting for {what}: {reply:?}");
+            assert!(
+                !reply.terminates(),
+                "session ended waiting for {what}: {reply:?}"
+            );
         }
     }
 
@@ -268,20 +271,30 @@ impl Bosh {
         self.expect("features", |e| e.contains("<mechanisms")).await;
         self.send("", auth).await;
         let ok = self
-            .expect("SASL's outcome", |e| e.starts_with("<success") || e.starts_with("<failure"))
+            .expect("SASL's outcome", |e| {
+                e.starts_with("<success") || e.starts_with("<failure")
+            })
             .await;
         assert!(ok.starts_with("<success"), "SASL: {ok}");
-        let restarted = self.send("xmpp:restart='true' to='web.support.test'", "").await;
-        assert!(!restarted.terminates(), "{restarted:?}");
-        self.expect("bind feature", |e| e.contains("urn:ietf:params:xml:ns:xmpp-bind"))
+        let restarted = self
+            .send("xmpp:restart='true' to='web.support.test'", "")
             .await;
+        assert!(!restarted.terminates(), "{restarted:?}");
+        self.expect("bind feature", |e| {
+            e.contains("urn:ietf:params:xml:ns:xmpp-bind")
+        })
+        .await;
         self.send(
             "",
             "<iq type='set' id='bind1' xmlns='jabber:client'>\
              <bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>",
         )
         .await;
-        let bound = self.expect("bind result", |e| e.contains("id=\"bind1\"") || e.contains("id='bind1'")).await;
+        let bound = self
+            .expect("bind result", |e| {
+                e.contains("id=\"bind1\"") || e.contains("id='bind1'")
+            })
+            .await;
         let jid = bound
             .split("<jid>")
             .nth(1)

@@ -133,7 +133,11 @@ fn wrapper(s: &BytesStart<'_>) -> Result<Request, BodyError> {
     }
     let mut req = Request::default();
     let mut ns = false;
-    let number = |v: &str, name: &'static str| v.trim().parse::<u64>().map_err(|_| BodyError::NotNumber(name));
+    let number = |v: &str, name: &'static str| {
+        v.trim()
+            .parse::<u64>()
+            .map_err(|_| BodyError::NotNumber(name))
+    };
     for a in s.attributes() {
         let a = a.map_err(bad)?;
         let v = a.unescape_value().map_err(bad)?.into_owned();
@@ -179,7 +183,10 @@ pub fn render(attrs: &[(&str, String)], payload: &[u8]) -> Vec<u8> {
 /// A terminal binding condition (XEP-0124 §17.2) on its own.
 pub fn terminal(condition: &str) -> Vec<u8> {
     render(
-        &[("type", "terminate".into()), ("condition", condition.into())],
+        &[
+            ("type", "terminate".into()),
+            ("condition", condition.into()),
+        ],
         b"",
     )
 }
@@ -262,6 +269,9 @@ mod tests {
         let r = String::from_utf8(render(&[], b"<x/>")).unwrap();
         assert!(r.ends_with("><x/></body>"), "{r}");
         let t = String::from_utf8(terminal("item-not-found")).unwrap();
-        assert!(t.contains("type='terminate' condition='item-not-found'"), "{t}");
+        assert!(
+            t.contains("type='terminate' condition='item-not-found'"),
+            "{t}"
+        );
     }
 }

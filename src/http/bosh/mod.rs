@@ -93,13 +93,19 @@ pub(super) async fn preflight(headers: HeaderMap) -> Response {
     (
         StatusCode::NO_CONTENT,
         [
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            ),
             (
                 header::ACCESS_CONTROL_ALLOW_METHODS,
                 HeaderValue::from_static("POST, GET, OPTIONS"),
             ),
             (header::ACCESS_CONTROL_ALLOW_HEADERS, asked),
-            (header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400")),
+            (
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("86400"),
+            ),
         ],
     )
         .into_response()
@@ -214,7 +220,11 @@ async fn wait_for(
 
 /// A session creation request (XEP-0124 §7, XEP-0206 §5): the session and
 /// its stream, whose first features the answer carries.
-async fn create<R: SessionRouter>(ctx: &Arc<HttpContext<R>>, client: Client, req: body::Request) -> Answer {
+async fn create<R: SessionRouter>(
+    ctx: &Arc<HttpContext<R>>,
+    client: Client,
+    req: body::Request,
+) -> Answer {
     let Some(rid) = req.rid else {
         info!(client = %client.addr, "BOSH session request without a rid: bad-request");
         return Refusal::BadRequest.answer(StatusCode::BAD_REQUEST);
@@ -254,8 +264,17 @@ async fn create<R: SessionRouter>(ctx: &Arc<HttpContext<R>>, client: Client, req
     };
     let (streams, sessions) = (ctx.streams.clone(), ctx.sessions.clone());
     let tasks = &ctx.streams.tasks;
-    tasks.spawn(c2s::serve_connection(streams, sessions, conn, client.addr_port()));
-    tasks.spawn(watch(session.clone(), ctx.bosh.clone(), ctx.streams.shutdown.clone()));
+    tasks.spawn(c2s::serve_connection(
+        streams,
+        sessions,
+        conn,
+        client.addr_port(),
+    ));
+    tasks.spawn(watch(
+        session.clone(),
+        ctx.bosh.clone(),
+        ctx.streams.shutdown.clone(),
+    ));
     match session.request(req, Bytes::new(), Instant::now()) {
         Outcome::Now(a) | Outcome::Ended(_, a) => a,
         Outcome::Held { rid, rx } => wait_for(&session, rid, rx).await,

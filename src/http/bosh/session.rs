@@ -72,7 +72,10 @@ pub enum Outcome {
     Now(Answer),
     /// Held (or waiting for an earlier rid): the answer comes on `rx`; if
     /// `wait` passes first, [`Session::expire`] with `rid`.
-    Held { rid: u64, rx: oneshot::Receiver<Answer> },
+    Held {
+        rid: u64,
+        rx: oneshot::Receiver<Answer>,
+    },
     /// The session ends with this answer (a refusal): logged by the caller.
     Ended(Refusal, Answer),
 }
@@ -282,7 +285,9 @@ impl Session {
         self.take(&mut st, req, payload, tx, now);
         loop {
             let next = st.next_rid;
-            let Some(e) = st.early.remove(&next) else { break };
+            let Some(e) = st.early.remove(&next) else {
+                break;
+            };
             self.take(&mut st, e.req, e.payload, e.tx, now);
         }
         Outcome::Held { rid, rx }
@@ -303,7 +308,14 @@ impl Session {
 
     /// The request next in rid order: its payload goes to the stream, and
     /// it waits for data.
-    fn take(&self, st: &mut State, req: Request, payload: Bytes, tx: oneshot::Sender<Answer>, now: Instant) {
+    fn take(
+        &self,
+        st: &mut State,
+        req: Request,
+        payload: Bytes,
+        tx: oneshot::Sender<Answer>,
+        now: Instant,
+    ) {
         let rid = st.next_rid;
         st.next_rid += 1;
         st.idle_since = None;
