@@ -452,3 +452,7 @@ pub fn terminated() -> Answer {
 /// The shortest interval between polls the response announces (§12); this
 /// server does not hold clients to it.
 const POLLING: u64 = 2;
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;
