@@ -141,8 +141,31 @@ async fn a_visitor_over_bosh_chats_with_an_agent() {
 
 #[tokio::test]
 async fn terms_cors_holding_replays_and_acks() {
-    let sb = server("");
+    let sb = server("trusted_proxies = [\"127.0.0.1\"]");
     let addr = sb.addr("http");
+
+    // Through a trusted proxy that says the browser's connection is plain
+    // HTTP: the stream is not secure, so PLAIN is not offered.
+    let insecure = http(
+        addr,
+        "POST",
+        "/http-bind",
+        &[
+            ("Content-Type", "text/xml; charset=utf-8"),
+            ("X-Forwarded-Proto", "http"),
+        ],
+        format!(
+            "<body rid='7' to='{WEB}' wait='5' ver='1.6' xmpp:version='1.0' \
+             xmlns:xmpp='urn:xmpp:xbosh' xmlns='{NS}'/>"
+        )
+        .as_bytes(),
+    )
+    .await;
+    let features = &insecure.elements()[0];
+    assert!(
+        features.contains(">ANONYMOUS<") && !features.contains(">PLAIN<"),
+        "{insecure:?}"
+    );
 
     // The CORS preflight of a page on another origin.
     let pre = http(
