@@ -10,6 +10,8 @@ pub const NS: &str = "http://jabber.org/protocol/httpbind";
 /// XEP-0206's namespace of the `xmpp:` attributes.
 pub const XBOSH: &str = "urn:xmpp:xbosh";
 const STREAM_NS: &str = "http://etherx.jabber.org/streams";
+/// The largest `rid` XEP-0124 allows (2^53 - 1).
+const MAX_NUMBER: u64 = 9_007_199_254_740_991;
 
 /// A request's `<body/>`, read.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -133,10 +135,14 @@ fn wrapper(s: &BytesStart<'_>) -> Result<Request, BodyError> {
     }
     let mut req = Request::default();
     let mut ns = false;
+    // rids stay below 2^53 (§14.1), so the window's arithmetic cannot
+    // overflow; no other number is larger either.
     let number = |v: &str, name: &'static str| {
         v.trim()
             .parse::<u64>()
-            .map_err(|_| BodyError::NotNumber(name))
+            .ok()
+            .filter(|n| *n <= MAX_NUMBER)
+            .ok_or(BodyError::NotNumber(name))
     };
     for a in s.attributes() {
         let a = a.map_err(bad)?;
@@ -245,6 +251,7 @@ mod tests {
             ("", "empty"),
             ("hello", "text"),
             ("<body rid='x' xmlns='http://jabber.org/protocol/httpbind'/>", "rid not a number"),
+            ("<body rid='18446744073709551615' xmlns='http://jabber.org/protocol/httpbind'/>", "rid over 2^53"),
             ("<body xmlns='http://jabber.org/protocol/httpbind'>hi</body>", "text in body"),
             ("<body xmlns='http://jabber.org/protocol/httpbind'/><body/>", "two bodies"),
             ("<body xmlns='http://jabber.org/protocol/httpbind'><a b='1' b='2'/></body>", "duplicate attribute"),

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-use super::session::Session;
+use super::session::{Session, INBOUND_LIMIT};
 use super::Sessions;
 use crate::http::Slot;
 use crate::xml::framing::{Outbound, Reframer};
@@ -52,6 +52,9 @@ impl AsyncRead for BoshIo {
             if st.inbound.is_empty() {
                 // An idle session keeps no buffer.
                 st.inbound = Default::default();
+            }
+            if st.inbound.len() <= INBOUND_LIMIT {
+                self.session.drained.notify_waiters();
             }
             return Poll::Ready(Ok(()));
         }

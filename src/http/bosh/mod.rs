@@ -181,6 +181,9 @@ async fn take<R: SessionRouter>(ctx: &Arc<HttpContext<R>>, client: Client, bytes
         return Refusal::ItemNotFound.answer(StatusCode::NOT_FOUND);
     };
     let rid = req.rid;
+    if !payload.is_empty() {
+        session.room().await;
+    }
     match session.request(req, payload, Instant::now()) {
         Outcome::Now(a) => a,
         Outcome::Held { rid, rx } => wait_for(&session, rid, rx).await,

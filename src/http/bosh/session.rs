@@ -19,6 +19,9 @@ use tracing::debug;
 
 use super::body::{self, Request};
 
+/// The client's bytes the stream may have unread before a request with a
+/// payload waits for it to read them.
+pub const INBOUND_LIMIT: usize = 256 * 1024;
 /// Answers kept for replays, at most, even when the client never acks.
 const MAX_KEPT: usize = 8;
 /// A response the client has not acknowledged after this long is reported
@@ -160,6 +163,9 @@ pub struct Session {
     pub state: std::sync::Mutex<State>,
     /// Told when the session ends, so that it is forgotten at once.
     pub ended: tokio::sync::Notify,
+    /// Told when the stream has read the client's bytes down to
+    /// [`INBOUND_LIMIT`] (or the session ended).
+    pub drained: tokio::sync::Notify,
 }
 
 impl Session {
@@ -189,6 +195,7 @@ impl Session {
             terms,
             state: std::sync::Mutex::new(state),
             ended: tokio::sync::Notify::new(),
+            drained: tokio::sync::Notify::new(),
         }
     }
 
@@ -214,6 +221,7 @@ impl Session {
         }
         st.over = Some(why);
         self.ended.notify_one();
+        self.drained.notify_waiters();
         let early = std::mem::take(&mut st.early).into_values().map(|e| e.tx);
         let waiting: Vec<_> = st.held.drain(..).map(|w| w.tx).chain(early).collect();
         for tx in waiting {
@@ -229,6 +237,24 @@ impl Session {
         }
         if let Some(w) = st.write_waker.take() {
             w.wake();
+        }
+    }
+
+    /// Waits while the stream has more of the client's bytes unread than
+    /// [`INBOUND_LIMIT`]: a slow reader (its sender's queue full) slows the
+    /// client down, as a TCP connection would, instead of buffering.
+    pub async fn room(&self) {
+        loop {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            {
+                let st = self.lock();
+                if st.inbound.len() <= INBOUND_LIMIT || st.over.is_some() {
+                    return;
+                }
+            }
+            drained.await;
         }
     }
 

@@ -198,3 +198,28 @@ fn terminate_closes_the_stream() {
         "<stream:stream><presence type='unavailable'/></stream:stream>"
     );
 }
+
+#[tokio::test]
+async fn a_payload_waits_while_the_stream_has_much_unread() {
+    let s = std::sync::Arc::new(created(false));
+    s.lock()
+        .inbound
+        .extend_from_slice(&vec![b' '; INBOUND_LIMIT + 1]);
+    let waiting = tokio::spawn({
+        let s = s.clone();
+        async move { s.room().await }
+    });
+    tokio::task::yield_now().await;
+    assert!(!waiting.is_finished(), "waits for the reader");
+    // What the stream's read does.
+    {
+        let mut st = s.lock();
+        let n = st.inbound.len() - 10;
+        let _ = st.inbound.split_to(n);
+    }
+    s.drained.notify_waiters();
+    tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("room once read")
+        .unwrap();
+}
