@@ -1,8 +1,11 @@
 //! The `<body/>` wrapper (XEP-0124 §6): a request read (its attributes, and
-//! where its payload is), and a response written.
+//! where its payload is), and a response written, with the terminal
+//! binding conditions (§17).
 
 use std::ops::Range;
 
+use axum::http::StatusCode;
+use bytes::Bytes;
 use quick_xml::events::{BytesStart, Event};
 
 /// XEP-0124's namespace of `<body/>`.
@@ -195,6 +198,56 @@ pub fn terminal(condition: &str) -> Vec<u8> {
         ],
         b"",
     )
+}
+
+/// What a request gets: an HTTP status and a `<body/>`.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Bytes,
+}
+
+/// A terminal binding condition (XEP-0124 §17.2) a client's request caused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    BadRequest,
+    ItemNotFound,
+    PolicyViolation,
+}
+
+impl Refusal {
+    pub fn condition(self) -> &'static str {
+        match self {
+            Refusal::BadRequest => "bad-request",
+            Refusal::ItemNotFound => "item-not-found",
+            Refusal::PolicyViolation => "policy-violation",
+        }
+    }
+
+    /// The HTTP status of a legacy client (one that sent no `ver`) or of a
+    /// request no session is known for (§17.1).
+    pub fn legacy_status(self) -> StatusCode {
+        match self {
+            Refusal::BadRequest => StatusCode::BAD_REQUEST,
+            Refusal::ItemNotFound => StatusCode::NOT_FOUND,
+            Refusal::PolicyViolation => StatusCode::FORBIDDEN,
+        }
+    }
+
+    pub fn answer(self, status: StatusCode) -> Answer {
+        Answer {
+            status,
+            body: terminal(self.condition()).into(),
+        }
+    }
+}
+
+/// `<body type='terminate'/>`: the session is over, without an error.
+pub fn terminated() -> Answer {
+    Answer {
+        status: StatusCode::OK,
+        body: render(&[("type", "terminate".into())], b"").into(),
+    }
 }
 
 #[cfg(test)]

@@ -31,7 +31,8 @@ use futures_util::StreamExt;
 use tokio::time::Instant;
 use tracing::{debug, info};
 
-use self::session::{Answer, Outcome, Over, Refusal, Session, Terms};
+use self::body::{Answer, Refusal};
+use self::session::{Outcome, Over, Session, Terms};
 use super::{Client, HttpContext};
 use crate::session::SessionRouter;
 use crate::stream::c2s::{self, Connection};

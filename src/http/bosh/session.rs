@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::debug;
 
-use super::body::{self, Request};
+use super::body::{self, terminated, Answer, Refusal, Request};
 
 /// The client's bytes the stream may have unread before a request with a
 /// payload waits for it to read them.
@@ -27,48 +27,6 @@ const MAX_KEPT: usize = 8;
 /// A response the client has not acknowledged after this long is reported
 /// (XEP-0124 §9.2: `report` and `time`).
 const REPORT_AFTER: Duration = Duration::from_secs(2);
-
-/// What a request gets: an HTTP status and a `<body/>`.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    pub status: StatusCode,
-    pub body: Bytes,
-}
-
-/// A terminal binding condition (XEP-0124 §17.2) a client's request caused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    BadRequest,
-    ItemNotFound,
-    PolicyViolation,
-}
-
-impl Refusal {
-    pub fn condition(self) -> &'static str {
-        match self {
-            Refusal::BadRequest => "bad-request",
-            Refusal::ItemNotFound => "item-not-found",
-            Refusal::PolicyViolation => "policy-violation",
-        }
-    }
-
-    /// The HTTP status of a legacy client (one that sent no `ver`) or of a
-    /// request no session is known for (§17.1).
-    pub fn legacy_status(self) -> StatusCode {
-        match self {
-            Refusal::BadRequest => StatusCode::BAD_REQUEST,
-            Refusal::ItemNotFound => StatusCode::NOT_FOUND,
-            Refusal::PolicyViolation => StatusCode::FORBIDDEN,
-        }
-    }
-
-    pub fn answer(self, status: StatusCode) -> Answer {
-        Answer {
-            status,
-            body: body::terminal(self.condition()).into(),
-        }
-    }
-}
 
 /// What a request comes to.
 pub enum Outcome {
@@ -464,14 +422,6 @@ impl Session {
         if closing {
             self.end(st, Over::Terminated);
         }
-    }
-}
-
-/// `<body type='terminate'/>`: the session is over, without an error.
-pub fn terminated() -> Answer {
-    Answer {
-        status: StatusCode::OK,
-        body: body::render(&[("type", "terminate".into())], b"").into(),
     }
 }
 
