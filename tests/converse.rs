@@ -167,7 +167,6 @@ async fn converse_over_websocket_chats_with_an_agent() {
 }
 
 #[tokio::test]
-#[ignore = "BOSH lands in the next commit"]
 async fn converse_over_bosh_chats_with_an_agent() {
     a_chat(
         |sb| format!("bosh=http://{}/http-bind", sb.addr("http")),

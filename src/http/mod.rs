@@ -1,6 +1,7 @@
 //! The HTTP front (`[http]`): one listener, plain or HTTPS, that serves
-//! XMPP over WebSocket (RFC 7395, [`websocket`]), the web visitors'
-//! tokens ([`visitor`]) and the chat page with its widget ([`page`]). The XMPP framings hand their streams to the c2s
+//! XMPP over WebSocket (RFC 7395, [`websocket`]), XMPP over BOSH
+//! (XEP-0124/XEP-0206, [`bosh`]), the web visitors' tokens ([`visitor`])
+//! and the chat page with its widget ([`page`]). The XMPP framings hand their streams to the c2s
 //! negotiation ([`crate::stream::c2s::serve_connection`]): no second
 //! implementation of SASL, binding, stream management or sessions.
 //!
@@ -9,6 +10,7 @@
 //! limit and the logs) and `X-Forwarded-Proto` (whether the browser's
 //! connection is HTTPS) believed.
 
+mod bosh;
 mod page;
 mod visitor;
 mod websocket;
@@ -37,6 +39,7 @@ pub struct HttpContext<R> {
     /// The entries in force, which the chat page may be opened on.
     pub gateway: GatewayConfigHandle,
     streams_per_address: Slots,
+    bosh: bosh::Sessions,
 }
 
 impl<R: SessionRouter> HttpContext<R> {
@@ -53,6 +56,7 @@ impl<R: SessionRouter> HttpContext<R> {
             sessions,
             gateway,
             streams_per_address: Slots::new(per_address),
+            bosh: bosh::Sessions::default(),
         })
     }
 }
@@ -61,6 +65,12 @@ impl<R: SessionRouter> HttpContext<R> {
 fn app<R: SessionRouter>(ctx: Arc<HttpContext<R>>) -> Router {
     Router::new()
         .route("/xmpp-websocket", get(websocket::upgrade::<R>))
+        .route(
+            "/http-bind",
+            post(bosh::request::<R>)
+                .options(bosh::preflight)
+                .get(bosh::info),
+        )
         .route("/web/visitor", post(visitor::mint::<R>))
         .route("/chat", get(page::chat::<R>))
         .route("/web/{name}", get(page::asset))

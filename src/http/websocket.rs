@@ -65,16 +65,22 @@ pub(super) async fn upgrade<R: SessionRouter>(
         .read_buffer_size(4096)
         .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
+            let mut io = WsIo::new(socket, max);
+            // The place is the stream's for as long as it lasts: the
+            // negotiation hands the transport on to the session.
+            io.slot = Some(slot);
             let conn = Connection::Framed {
-                io: Box::new(WsIo::new(socket, max)),
+                io: Box::new(io),
                 secure: client.secure,
                 transport: "websocket",
             };
             let (streams, sessions) = (ctx.streams.clone(), ctx.sessions.clone());
-            tasks.spawn(async move {
-                c2s::serve_connection(streams, sessions, conn, client.addr_port()).await;
-                drop(slot);
-            });
+            tasks.spawn(c2s::serve_connection(
+                streams,
+                sessions,
+                conn,
+                client.addr_port(),
+            ));
         })
 }
 
@@ -87,6 +93,8 @@ pub struct WsIo {
     /// Messages cut from what the server wrote, not yet in the socket.
     pending: VecDeque<Message>,
     eof: bool,
+    /// The client address's place among its streams.
+    slot: Option<super::Slot>,
 }
 
 impl WsIo {
@@ -97,6 +105,7 @@ impl WsIo {
             reframer: Reframer::new(max_element),
             pending: VecDeque::new(),
             eof: false,
+            slot: None,
         }
     }
 
