@@ -18,6 +18,8 @@ mod lifetime;
 mod moves;
 #[path = "gateway_core/routing.rs"]
 mod routing;
+#[path = "gateway_core/upload.rs"]
+mod upload;
 #[path = "gateway_core/waiting.rs"]
 mod waiting;
 

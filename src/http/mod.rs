@@ -1,6 +1,6 @@
 //! The HTTP front (`[http]`): one listener, plain or HTTPS, that serves
-//! XMPP over WebSocket (RFC 7395, [`websocket`]) and the web visitors'
-//! tokens ([`visitor`]). The XMPP framings hand their streams to the c2s
+//! XMPP over WebSocket (RFC 7395, [`websocket`]), the web visitors'
+//! tokens ([`visitor`]) and XEP-0363 file uploads ([`upload`]). The XMPP framings hand their streams to the c2s
 //! negotiation ([`crate::stream::c2s::serve_connection`]): no second
 //! implementation of SASL, binding, stream management or sessions.
 //!
@@ -9,6 +9,7 @@
 //! limit and the logs) and `X-Forwarded-Proto` (whether the browser's
 //! connection is HTTPS) believed.
 
+mod upload;
 mod visitor;
 mod websocket;
 
@@ -17,15 +18,18 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use axum::routing::{get, post};
+
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, error, Instrument};
+pub use upload::{sweep as sweep_uploads, sweep_loop as sweep_uploads_loop};
 
 use crate::config::Settings;
 use crate::net::Transport;
 use crate::session::{SessionContext, SessionRouter};
+use crate::slot::SlotKey;
 use crate::stream::StreamContext;
 
 /// What the HTTP handlers reach.
@@ -34,20 +38,31 @@ pub struct HttpContext<R> {
     pub streams: Arc<StreamContext>,
     pub sessions: Arc<SessionContext<R>>,
     streams_per_address: Slots,
+    /// XEP-0363 uploads, when `[upload]` is on.
+    uploads: Option<upload::Files>,
 }
 
 impl<R: SessionRouter> HttpContext<R> {
+    /// `upload_key`: what checks upload slots (the gateway's signing key),
+    /// when `[upload]` is on.
     pub fn new(
         settings: Arc<Settings>,
         streams: Arc<StreamContext>,
         sessions: Arc<SessionContext<R>>,
+        upload_key: Option<SlotKey>,
     ) -> Arc<Self> {
         let per_address = settings.http.max_streams_per_address;
+        let uploads = settings
+            .upload
+            .clone()
+            .zip(upload_key)
+            .map(|(config, key)| upload::Files::new(config, key));
         Arc::new(HttpContext {
             settings,
             streams,
             sessions,
             streams_per_address: Slots::new(per_address),
+            uploads,
         })
     }
 }
@@ -57,6 +72,12 @@ fn app<R: SessionRouter>(ctx: Arc<HttpContext<R>>) -> Router {
     Router::new()
         .route("/xmpp-websocket", get(websocket::upgrade::<R>))
         .route("/web/visitor", post(visitor::mint::<R>))
+        .route(
+            "/upload/{id}/{name}",
+            get(upload::get::<R>)
+                .put(upload::put::<R>)
+                .options(upload::preflight),
+        )
         .with_state(ctx)
 }
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use jid::{BareJid, Jid};
 
-pub use domains::{DomainHandler, DomainInfo, DomainPolicy, Handed};
+pub use domains::{DomainHandler, DomainInfo, DomainPolicy, DomainService, Handed};
 pub use s2s::{Pool, S2sLinks};
 pub use table::Table;
 
