@@ -42,7 +42,8 @@ fn server() -> TestServer {
             .agents_toml(&agents)
             .routing_toml(&routing)
             .extra_toml(&format!(
-                "[http]\nlisten = [\"127.0.0.1:0\"]\n\n[upload]\nmax_file_bytes = {MAX}\n\
+                "[http]\nlisten = [\"127.0.0.1:0\"]\n\n[web]\ndomain = \"web.support.test\"\n\n\
+                 [upload]\nmax_file_bytes = {MAX}\n\
                  allowed_types = [\"image/*\", \"application/pdf\"]\nslot_secs = 60\n"
             )),
     )
@@ -194,14 +195,15 @@ async fn a_session_participant_uploads_and_the_link_serves_the_file() {
     let mut alice = Client::login(&sb, ALICE, PW, ClientOpts::default()).await;
     let mut carol = Client::login(&sb, CAROL, PW, ClientOpts::default()).await;
 
-    // The agent's client finds the service on its own server.
-    let items = alice
-        .request(json!({"cmd": "disco_items", "to": "agents.support.test"}))
-        .await;
-    assert!(
-        items["items"].to_string().contains("\"support.test\""),
-        "{items}"
-    );
+    // The agent's client finds the service on its own server, and a web
+    // visitor's client on theirs.
+    for domain in ["agents.support.test", "web.support.test"] {
+        let items = alice
+            .request(json!({"cmd": "disco_items", "to": domain}))
+            .await;
+        let listed = items["items"].to_string().contains("\"support.test\"");
+        assert!(listed, "{items}");
+    }
     let info = alice
         .request(json!({"cmd": "disco_info", "to": "support.test"}))
         .await;

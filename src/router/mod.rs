@@ -177,8 +177,11 @@ impl Router {
         }
     }
 
+    /// A visitor has a JID on the web domain; the domain itself is the
+    /// server, whose answers (disco of the web domain: where visitors'
+    /// clients find the upload service) reach anyone.
     fn is_web_visitor(&self, jid: &Jid) -> bool {
-        self.settings.web_domain() == Some(jid.domain().as_str())
+        jid.node().is_some() && self.settings.web_domain() == Some(jid.domain().as_str())
     }
 
     /// Visitors of the web chat are no one's users: like anonymous users
