@@ -1,8 +1,8 @@
 //! The support domain as the router sees it: what the gateway takes of the
 //! stanzas addressed to the domain itself, how it shows in disco (with the
 //! upload service, when there is one), the ad-hoc commands it runs for
-//! the agent domain, and who may not write to local accounts. Answered on the router's side, at once, from what the actor
-//! shares with it.
+//! the agent domain, and who may not write to local accounts. Answered on
+//! the router's side, at once, from what the actor shares with it.
 
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};

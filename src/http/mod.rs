@@ -1,8 +1,9 @@
 //! The HTTP front (`[http]`): one listener, plain or HTTPS, that serves
 //! XMPP over WebSocket (RFC 7395, [`websocket`]), the web visitors'
-//! tokens ([`visitor`]) and XEP-0363 file uploads ([`upload`]). The XMPP framings hand their streams to the c2s
-//! negotiation ([`crate::stream::c2s::serve_connection`]): no second
-//! implementation of SASL, binding, stream management or sessions.
+//! tokens ([`visitor`]) and XEP-0363 file uploads ([`upload`]). The XMPP
+//! framings hand their streams to the c2s negotiation
+//! ([`crate::stream::c2s::serve_connection`]): no second implementation of
+//! SASL, binding, stream management or sessions.
 //!
 //! Behind a reverse proxy, list the proxy in `trusted_proxies`: only then
 //! are its `X-Forwarded-For` (the client's address, for the per-address
@@ -18,19 +19,19 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use axum::routing::{get, post};
-
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, error, Instrument};
-pub use upload::{sweep as sweep_uploads, sweep_loop as sweep_uploads_loop};
 
 use crate::config::Settings;
 use crate::net::Transport;
 use crate::session::{SessionContext, SessionRouter};
 use crate::slot::SlotKey;
 use crate::stream::StreamContext;
+
+pub use upload::{sweep as sweep_uploads, sweep_loop as sweep_uploads_loop};
 
 /// What the HTTP handlers reach.
 pub struct HttpContext<R> {
