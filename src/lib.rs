@@ -31,7 +31,9 @@
 //!   reading frames off a transport, the byte level [`xml::Stanza`], the
 //!   protocol vocabulary), [`net`] (TLS, DNS),
 //!   [`store`] (sqlx, SQLite and PostgreSQL), [`config`] (typed, validated
-//!   configuration and hot reload), [`util`].
+//!   configuration and hot reload), [`util`], and [`slot`] (XEP-0363
+//!   upload slots: the signature the gateway makes and the HTTP front
+//!   checks, so that neither imports the other).
 //!
 //! ARCHITECTURE.md walks a stanza through these layers.
 
@@ -42,6 +44,7 @@ pub mod net;
 pub mod router;
 pub mod server;
 pub mod session;
+pub mod slot;
 pub mod store;
 pub mod stream;
 pub mod util;

@@ -21,6 +21,7 @@ use crate::http::{self, HttpContext};
 use crate::net::{certs, pki, resolve, tls};
 use crate::router::{Pool, Router};
 use crate::session::SessionContext;
+use crate::slot::SlotKey;
 use crate::store::{Store, StoreError};
 use crate::stream::s2s::{self, S2sContext};
 use crate::stream::web_login::WebKeys;
@@ -29,6 +30,9 @@ use crate::stream::{c2s, component, StreamContext};
 /// What the accept loops hand each connection.
 struct Wiring {
     router: Arc<Router>,
+    /// Signs the upload slots the gateway grants; the HTTP front checks
+    /// them with it.
+    upload_key: Option<SlotKey>,
     streams: Arc<StreamContext>,
     sessions: Arc<SessionContext<Router>>,
     http: Arc<HttpContext<Router>>,
@@ -48,8 +52,14 @@ pub enum ServerError {
     Watch(#[from] WatchError),
     #[error("s2s name resolution: {0}")]
     Resolver(#[from] resolve::ResolveError),
-    #[error("the web visitors' key {path}: {source}")]
-    WebKey {
+    #[error("the key {path}: {source}")]
+    Key {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the upload directory {path}: {source}")]
+    UploadDir {
         path: std::path::PathBuf,
         #[source]
         source: std::io::Error,
@@ -155,7 +165,8 @@ impl Server {
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         let (gateway, gateway_rx) = Gateway::new(4096);
-        let support = gateway.domain_handler(&settings.support_domain);
+        let upload = settings.upload.as_ref();
+        let support = gateway.domain_handler(&settings.support_domain, upload);
         let router = Arc::new_cyclic(|weak| {
             let pool = Pool::new(s2s.clone(), weak.clone(), shutdown.clone(), tasks.clone());
             Router::new(
@@ -174,7 +185,7 @@ impl Server {
         ));
         let web = match &settings.web {
             Some(w) => {
-                let key = web_key(&settings.cert_dir)?;
+                let key = secret_key(&settings.cert_dir, "web-visitors.key")?;
                 Some(Arc::new(WebKeys::new(w.clone(), key)))
             }
             None => None,
@@ -188,14 +199,26 @@ impl Server {
             shutdown,
             tasks,
         });
+        let upload_key = match &settings.upload {
+            Some(u) => {
+                std::fs::create_dir_all(&u.directory).map_err(|source| ServerError::UploadDir {
+                    path: u.directory.clone(),
+                    source,
+                })?;
+                Some(SlotKey::new(&secret_key(&settings.cert_dir, "upload.key")?))
+            }
+            None => None,
+        };
         let http = HttpContext::new(
             settings,
             streams.clone(),
             sessions.clone(),
             gateway_cfg.clone(),
+            upload_key.clone(),
         );
         let wiring = Arc::new(Wiring {
             router,
+            upload_key,
             streams,
             sessions,
             http,
@@ -221,8 +244,14 @@ impl Server {
     /// The web chat page's address, when there is an HTTP listener and a
     /// web domain.
     pub fn chat_url(&self) -> Option<String> {
+        self.wiring.streams.settings.web.as_ref()?;
+        Some(format!("{}/chat", self.http_base()?))
+    }
+
+    /// Where browsers and clients reach the HTTP front: `public_url`, or
+    /// the first HTTP listener as bound.
+    fn http_base(&self) -> Option<String> {
         let settings = &self.wiring.streams.settings;
-        settings.web.as_ref()?;
         let base = if settings.http.public_url.is_empty() {
             let (name, addr) = self
                 .addresses()
@@ -235,7 +264,7 @@ impl Server {
         } else {
             settings.http.public_url.clone()
         };
-        Some(format!("{base}/chat"))
+        Some(base)
     }
 
     /// Serves until `signal` completes, then closes every stream with
@@ -244,6 +273,20 @@ impl Server {
         let wiring = self.wiring.clone();
         let ctx = &wiring.streams;
         let dir = Arc::new(Directory::from_config(self.gateway_cfg.current()));
+        let upload = match (&ctx.settings.upload, &wiring.upload_key, self.http_base()) {
+            (Some(config), Some(key), Some(base_url)) => {
+                ctx.tasks.spawn(http::sweep_uploads_loop(
+                    config.clone(),
+                    ctx.shutdown.clone(),
+                ));
+                Some(gateway::UploadService {
+                    config: config.clone(),
+                    key: key.clone(),
+                    base_url,
+                })
+            }
+            _ => None,
+        };
         let env = gateway::Env {
             out: wiring.router.clone(),
             store: ctx.store.clone(),
@@ -252,6 +295,7 @@ impl Server {
             agent_domain: ctx.settings.agent_domain.clone(),
             web_domain: ctx.settings.web_domain().map(str::to_string),
             tasks: ctx.tasks.clone(),
+            upload,
         };
         ctx.tasks.spawn(gateway::run(
             env,
@@ -325,11 +369,12 @@ async fn warn_of_account_mismatches(store: &Store, settings: &Settings, config: 
     }
 }
 
-/// The key that signs the chat page's visitor tokens, kept beside the
-/// certificates (made on first start) so that tokens outlive a restart.
-fn web_key(cert_dir: &std::path::Path) -> Result<Vec<u8>, ServerError> {
-    let path = cert_dir.join("web-visitors.key");
-    let err = |source| ServerError::WebKey {
+/// A key kept beside the certificates (made on first start) so that what
+/// it signs outlives a restart: `web-visitors.key` signs the chat page's
+/// visitor tokens, `upload.key` the upload slots.
+fn secret_key(cert_dir: &std::path::Path, name: &str) -> Result<Vec<u8>, ServerError> {
+    let path = cert_dir.join(name);
+    let err = |source| ServerError::Key {
         path: path.clone(),
         source,
     };

@@ -20,6 +20,8 @@ mod moves;
 mod push;
 #[path = "gateway_core/routing.rs"]
 mod routing;
+#[path = "gateway_core/upload.rs"]
+mod upload;
 #[path = "gateway_core/waiting.rs"]
 mod waiting;
 

@@ -1,6 +1,6 @@
 //! The layers of `src/` point down only: `server` (wiring) → `gateway`
 //! and `http` (siblings, which do not import each other) → `router` → `stream` → `session` → `xml`, `net`, `store`, `config`,
-//! `util`. Read from the code's own `crate::…` paths, so that an import
+//! `util`, `slot`. Read from the code's own `crate::…` paths, so that an import
 //! against the grain fails here, in review, rather than in a tangle found
 //! later. No arrow points the wrong way, and none may: a layer that needs
 //! something of a higher one takes it as a trait that layer implements.
@@ -17,7 +17,7 @@ fn rank(module: &str) -> Option<u8> {
         "router" => 4,
         "stream" => 3,
         "session" => 2,
-        "xml" | "net" | "store" | "config" | "util" => 1,
+        "xml" | "net" | "store" | "config" | "util" | "slot" => 1,
         _ => return None,
     })
 }

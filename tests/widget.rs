@@ -36,7 +36,8 @@ fn center() -> TestServer {
             .routing_toml(&routing)
             .extra_toml(&format!(
                 "[http]\nlisten = [\"127.0.0.1:0\"]\n\n[web]\ndomain = \"{WEB}\"\n\
-                 anonymous = true\ntoken_secret = \"a test secret that is long enough!!\"\n"
+                 anonymous = true\ntoken_secret = \"a test secret that is long enough!!\"\n\n\
+                 [upload]\nmax_file_bytes = 1048576\nallowed_types = [\"image/*\", \"text/plain\"]\n"
             )),
     )
 }
@@ -166,6 +167,32 @@ async fn a_visitor_waits_chats_with_an_agent_and_keeps_the_chat_across_a_reload(
         .await;
     browser.run(json!({"cmd": "fill", "selector": "#sb-input", "text": ""}));
 
+    // A screenshot, uploaded (XEP-0363) from the page: its link reaches
+    // Alice, and the file behind it is the one the visitor chose.
+    let png: &[u8] = b"\x89PNG\r\n\x1a\n a visitor's screenshot";
+    browser.run(
+        json!({"cmd": "set_files", "selector": "#sb-file", "name": "error.png",
+        "mime": "image/png", "base64": base64_of(png)}),
+    );
+    let link = line_containing(&mut alice, "/upload/").await;
+    let url = link["body"].as_str().unwrap().to_string();
+    assert!(url.ends_with("/error.png"), "{url}");
+    assert!(
+        link["xml"].as_str().unwrap().contains("jabber:x:oob"),
+        "{link}"
+    );
+    browser.wait_text(".sb-msg.sb-system", "Sent error.png");
+    let path = url.splitn(4, '/').nth(3).unwrap();
+    let (code, _, body) = get(http, &format!("/{path}"));
+    assert_eq!(code, 200);
+    assert_eq!(body, png, "the file as uploaded");
+    // A type the center does not take is refused with the reason.
+    browser.run(
+        json!({"cmd": "set_files", "selector": "#sb-file", "name": "tool.exe",
+        "mime": "application/x-msdownload", "base64": base64_of(b"MZ")}),
+    );
+    browser.wait_text(".sb-msg.sb-system", "tool.exe could not be sent");
+
     // A pushed page opens beside the chat.
     let page = format!("{}/pages/pushed.html", browser.origin());
     alice.send(json!({"cmd": "message", "to": proxy, "type": "chat",
@@ -226,8 +253,13 @@ async fn the_chat_is_embedded_in_a_company_page_by_one_script_tag() {
     browser.screenshot("widget-embedded.png");
 }
 
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 /// A plain HTTP/1.1 GET: the status line's code, the head, the body.
-fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String, String) {
+fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String, Vec<u8>) {
     use std::io::{Read, Write};
     let mut tcp = std::net::TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
@@ -236,15 +268,20 @@ fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String, String) {
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
-    let mut raw = String::new();
-    tcp.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let mut raw = Vec::new();
+    tcp.read_to_end(&mut raw).unwrap();
+    let at = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..at]).to_ascii_lowercase();
+    let body = raw.get(at + 4..).unwrap_or_default().to_vec();
     let code = head
         .split(' ')
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    (code, head.to_ascii_lowercase(), body.to_string())
+    (code, head, body)
 }
 
 #[tokio::test]
@@ -252,9 +289,11 @@ async fn the_chat_page_serves_only_its_entries_and_its_own_files() {
     let sb = center();
     let http = sb.addr("http");
     let (code, _, body) = get(http, "/chat?entry=evil@elsewhere.example");
+    let body = String::from_utf8_lossy(&body).into_owned();
     assert_eq!(code, 404, "{body}");
     assert!(body.contains(HELP), "the answer lists the entries: {body}");
     let (code, head, body) = get(http, "/chat");
+    let body = String::from_utf8_lossy(&body).into_owned();
     assert_eq!(code, 200);
     assert!(head.contains("content-security-policy"), "{head}");
     assert!(body.contains(&format!("\"entry\":\"{HELP}\"")), "{body}");

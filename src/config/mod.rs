@@ -31,6 +31,7 @@ mod rule_syntax;
 pub mod rules;
 mod settings;
 pub mod texts;
+mod upload;
 mod web;
 
 pub use accounts::Warning;
@@ -46,4 +47,5 @@ pub use routing::{RoutingConfig, RoutingDefaults};
 pub use rules::{Actions, AgentProtocol, Facts, RuleDef, FEATURES};
 pub use settings::{C2s, Component, GatewayFiles, Limits, S2s, Settings};
 pub use texts::{Text, Texts};
+pub use upload::{is_mime_type, Upload};
 pub use web::{Http, Web};

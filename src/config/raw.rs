@@ -27,6 +27,9 @@ pub struct File {
     pub http: super::web::RawHttp,
     #[serde(default)]
     pub web: super::web::RawWeb,
+    /// Present: the upload service is on.
+    #[serde(default)]
+    pub upload: Option<Spanned<super::upload::RawUpload>>,
 }
 
 /// XEP-0114 external components (transports for other IM networks).

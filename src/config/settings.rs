@@ -12,6 +12,7 @@ use serde_spanned::Spanned;
 use super::parse::{parse_toml, validate_domain};
 use super::problem::{ConfigError, LineIndex, Problem};
 use super::raw;
+use super::upload::Upload;
 use super::web::{Http, Web};
 
 /// The validated server configuration.
@@ -32,6 +33,8 @@ pub struct Settings {
     pub http: Http,
     /// The web chat's visitors; None: no web chat domain.
     pub web: Option<Web>,
+    /// XEP-0363 file upload on the support domain; None: off.
+    pub upload: Option<Upload>,
 }
 
 /// XEP-0114: where components connect, and which may, with what secret.
@@ -126,6 +129,8 @@ impl Settings {
                 ));
             }
         }
+        let upload =
+            super::upload::upload(&lines, raw.upload.as_ref(), &http, &base, &mut problems);
         let database_url = database_url(&lines, &base, &raw.database, &mut problems);
         let limits = limits(&lines, &raw.limits, &mut problems);
         let gateway = gateway_files(&lines, &base, &raw.gateway, &mut problems);
@@ -149,6 +154,7 @@ impl Settings {
             component,
             http,
             web,
+            upload,
         })
     }
 

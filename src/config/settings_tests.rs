@@ -164,3 +164,68 @@ fn http_and_web_problems_have_their_lines() {
         ]
     );
 }
+
+#[test]
+fn uploads_are_off_unless_configured_and_need_http() {
+    assert!(load(MINIMAL).unwrap().upload.is_none());
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/switchboard.toml");
+    let u = Settings::load(&shipped).unwrap().upload.unwrap();
+    assert_eq!(u.directory, shipped.parent().unwrap().join("data/uploads"));
+    assert_eq!(u.max_file_bytes, 10 * 1024 * 1024);
+    assert_eq!(
+        u.allowed_types,
+        ["image/*", "application/pdf", "text/plain"]
+    );
+    assert_eq!(u.expire, Duration::from_secs(30 * 86_400));
+    assert_eq!(u.slot, Duration::from_secs(300));
+    assert!(u.allows("image/png") && u.allows("text/plain") && !u.allows("text/html"));
+    // Every key has its default.
+    let http = "[http]\nlisten = [\"127.0.0.1:5280\"]\n";
+    let s = load(&format!("{MINIMAL}{http}[upload]\n")).unwrap();
+    let u = s.upload.unwrap();
+    assert_eq!(u.directory, Path::new("/etc/sb/data/uploads"));
+    assert_eq!(u.max_file_bytes, 10 * 1024 * 1024);
+    let p = problems(&format!("{MINIMAL}[upload]\ndirectory = \"files\"\n"));
+    assert_eq!(
+        p,
+        ["/etc/sb/switchboard.toml:4: [upload] needs the HTTP listener, where files are sent and fetched: set [http] listen"]
+    );
+    let p = problems(&format!(
+        "{MINIMAL}[http]\nlisten = [\"0.0.0.0:5280\"]\n[upload]\n"
+    ));
+    assert!(
+        p[0].starts_with("/etc/sb/switchboard.toml:6: [upload] makes links"),
+        "{p:?}"
+    );
+    let any = load(&format!(
+        "{MINIMAL}[http]\nlisten = [\"0.0.0.0:5280\"]\npublic_url = \"https://chat.example\"\n\
+         [upload]\nallowed_types = [\"*/*\"]\n"
+    ))
+    .unwrap();
+    assert!(any.upload.unwrap().allows("application/x-anything"));
+}
+
+#[test]
+fn upload_problems_have_their_lines() {
+    let p = problems(&format!(
+        "{MINIMAL}[http]\nlisten = [\"127.0.0.1:5280\"]\n[upload]\ndirectory = \"\"\n\
+         max_file_bytes = 0\nallowed_types = [\n  \"image/*\",\n  \"pdf\",\n  \"*/png\",\n]\n\
+         expire_days = 0\nslot_secs = 5\n"
+    ));
+    assert_eq!(
+        p,
+        [
+            "/etc/sb/switchboard.toml:7: directory is empty",
+            "/etc/sb/switchboard.toml:8: max_file_bytes must be between 1 and 4294967296",
+            "/etc/sb/switchboard.toml:11: 'pdf' is not a MIME type pattern like image/*, application/pdf or */*",
+            "/etc/sb/switchboard.toml:12: '*/png' is not a MIME type pattern like image/*, application/pdf or */*",
+            "/etc/sb/switchboard.toml:14: expire_days must be between 1 and 3650",
+            "/etc/sb/switchboard.toml:15: slot_secs must be between 10 and 86400",
+        ]
+    );
+    let p = problems(&format!(
+        "{MINIMAL}[http]\nlisten = [\"127.0.0.1:5280\"]\n[upload]\nallowed_types = []\n"
+    ));
+    assert_eq!(p.len(), 1);
+    assert!(p[0].contains("allowed_types is empty"), "{p:?}");
+}

@@ -60,6 +60,8 @@ pub(super) struct Core {
     pub journal: journal::Journal,
     /// Each agent's client features, when known (see `agent_features`).
     pub agent_feats: HashMap<String, BTreeSet<String>>,
+    /// XEP-0363 slots are granted with this (`upload.rs`); None: no upload.
+    pub upload: Option<super::upload::UploadService>,
 }
 
 impl Core {

@@ -31,6 +31,7 @@ mod remote;
 mod route;
 mod sessions;
 mod state;
+mod upload;
 mod worklist;
 
 use std::collections::HashMap;
@@ -51,6 +52,7 @@ use directory::Directory;
 use ports::{Clock, Outbox};
 
 pub use actor::Event;
+pub use upload::UploadService;
 
 /// What the gateway is given to work with.
 pub struct Env {
@@ -65,6 +67,8 @@ pub struct Env {
     pub web_domain: Option<String>,
     /// The gateway's helper tasks (the journal) are tracked with these.
     pub tasks: TaskTracker,
+    /// XEP-0363 file upload on the support domain, if any.
+    pub upload: Option<UploadService>,
 }
 
 /// The handle on the gateway: events for the actor, and the support
@@ -101,13 +105,19 @@ impl Gateway {
         let _ = self.tx.send(event).await;
     }
 
-    /// The router's handler of the support domain.
-    pub fn domain_handler(&self, support_domain: &str) -> DomainHandler {
+    /// The router's handler of the support domain; `upload`: the upload
+    /// service it announces, if any (the same as [`Env::upload`]).
+    pub fn domain_handler(
+        &self,
+        support_domain: &str,
+        upload: Option<&crate::config::Upload>,
+    ) -> DomainHandler {
         DomainHandler {
             domain: support_domain.to_string(),
             tx: self.handed.clone(),
             policy: Box::new(domain::SupportPolicy {
                 customers: Arc::clone(&self.customers),
+                info: domain::info(upload.map(|u| u.max_file_bytes)),
             }),
         }
     }
@@ -138,6 +148,7 @@ pub async fn run(
         ident: answers::Cache::default(),
         journal,
         agent_feats: HashMap::new(),
+        upload: env.upload,
     };
     if let Err(e) = core.load().await {
         error!(error = %e, "loading open sessions failed");
@@ -259,6 +270,9 @@ impl Core {
             return match s.kind() {
                 crate::xml::Kind::Message if s.type_() != Some("error") => {
                     self.control(from, &s).await
+                }
+                crate::xml::Kind::Iq if upload::is_request(&s) => {
+                    self.upload_request(from, &s).await
                 }
                 crate::xml::Kind::Iq => self.adhoc(from, to, &s).await,
                 crate::xml::Kind::Presence => self.remote_agent_presence(from, &s).await,

@@ -1,7 +1,8 @@
 //! The HTTP front (`[http]`): one listener, plain or HTTPS, that serves
 //! XMPP over WebSocket (RFC 7395, [`websocket`]), XMPP over BOSH
-//! (XEP-0124/XEP-0206, [`bosh`]), the web visitors' tokens ([`visitor`])
-//! and the chat page with its widget ([`page`]). The XMPP framings hand their streams to the c2s
+//! (XEP-0124/XEP-0206, [`bosh`]), the web visitors' tokens ([`visitor`]),
+//! the chat page with its widget ([`page`]) and XEP-0363 file uploads
+//! ([`upload`]). The XMPP framings hand their streams to the c2s
 //! negotiation ([`crate::stream::c2s::serve_connection`]): no second
 //! implementation of SASL, binding, stream management or sessions.
 //!
@@ -12,6 +13,7 @@
 
 mod bosh;
 mod page;
+mod upload;
 mod visitor;
 mod websocket;
 
@@ -29,7 +31,10 @@ use tracing::{debug, error, Instrument};
 use crate::config::{GatewayConfigHandle, Settings};
 use crate::net::Transport;
 use crate::session::{SessionContext, SessionRouter};
+use crate::slot::SlotKey;
 use crate::stream::StreamContext;
+
+pub use upload::{sweep as sweep_uploads, sweep_loop as sweep_uploads_loop};
 
 /// What the HTTP handlers reach.
 pub struct HttpContext<R> {
@@ -40,16 +45,26 @@ pub struct HttpContext<R> {
     pub gateway: GatewayConfigHandle,
     streams_per_address: Slots,
     bosh: bosh::Sessions,
+    /// XEP-0363 uploads, when `[upload]` is on.
+    uploads: Option<upload::Files>,
 }
 
 impl<R: SessionRouter> HttpContext<R> {
+    /// `upload_key`: what checks upload slots (the gateway's signing key),
+    /// when `[upload]` is on.
     pub fn new(
         settings: Arc<Settings>,
         streams: Arc<StreamContext>,
         sessions: Arc<SessionContext<R>>,
         gateway: GatewayConfigHandle,
+        upload_key: Option<SlotKey>,
     ) -> Arc<Self> {
         let per_address = settings.http.max_streams_per_address;
+        let uploads = settings
+            .upload
+            .clone()
+            .zip(upload_key)
+            .map(|(config, key)| upload::Files::new(config, key));
         Arc::new(HttpContext {
             settings,
             streams,
@@ -57,6 +72,7 @@ impl<R: SessionRouter> HttpContext<R> {
             gateway,
             streams_per_address: Slots::new(per_address),
             bosh: bosh::Sessions::default(),
+            uploads,
         })
     }
 }
@@ -74,6 +90,12 @@ fn app<R: SessionRouter>(ctx: Arc<HttpContext<R>>) -> Router {
         .route("/web/visitor", post(visitor::mint::<R>))
         .route("/chat", get(page::chat::<R>))
         .route("/web/{name}", get(page::asset))
+        .route(
+            "/upload/{id}/{name}",
+            get(upload::get::<R>)
+                .put(upload::put::<R>)
+                .options(upload::preflight),
+        )
         .with_state(ctx)
 }
 

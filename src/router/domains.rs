@@ -36,6 +36,21 @@ pub struct DomainInfo {
     /// commands, hands over the command list and these nodes' requests,
     /// and the handler answers from the agent domain.
     pub agent_domain_commands: &'static [&'static str],
+    /// Services the domain also offers (XEP-0363 file upload): each shows
+    /// in its disco#info as one more identity, a feature and an XEP-0128
+    /// form, which clients browsing their own server's items find.
+    pub services: Vec<DomainService>,
+}
+
+/// A service offered at a handled domain, as disco#info shows it.
+pub struct DomainService {
+    pub category: &'static str,
+    pub kind: &'static str,
+    pub name: &'static str,
+    /// Its feature, also the `FORM_TYPE` of its form.
+    pub feature: &'static str,
+    /// The form's fields (`max-file-size`...); none: no form.
+    pub fields: Vec<(&'static str, String)>,
 }
 
 /// The handler's answers to the router, given at once.

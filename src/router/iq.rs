@@ -7,7 +7,7 @@
 use jid::Jid;
 use minidom::Element;
 
-use super::{roster, Dest, DomainInfo, Handed, Router};
+use super::{roster, Dest, DomainInfo, DomainService, Handed, Router};
 use crate::xml::build::BuilderExt;
 use crate::xml::Condition;
 use crate::xml::{escape_attr, ns, Stanza};
@@ -180,6 +180,8 @@ async fn disco_info(
         return Err(Condition::ItemNotFound);
     }
     let server: Vec<&str>;
+    let no_services = Vec::new();
+    let mut services = &no_services;
     let (category, kind, name, features): (&str, &str, &str, &[&str]) = match scope {
         Scope::Server => {
             server = SERVER_FEATURES
@@ -189,7 +191,10 @@ async fn disco_info(
                 .collect();
             ("server", "im", "Switchboard", server.as_slice())
         }
-        Scope::Handled(info) => (info.category, info.kind, info.name, info.features),
+        Scope::Handled(info) => {
+            services = &info.services;
+            (info.category, info.kind, info.name, info.features)
+        }
         Scope::Own => (
             "account",
             "registered",
@@ -208,25 +213,58 @@ async fn disco_info(
             )
         }
     };
-    let mut identity = Element::builder("identity", ns::DISCO_INFO);
-    for (k, v) in [("category", category), ("type", kind)] {
-        identity = crate::xml::build::BuilderExt::a(identity, k, v);
+    let identity = |category: &str, kind: &str, name: &str| {
+        let mut identity = Element::builder("identity", ns::DISCO_INFO)
+            .a("category", category)
+            .a("type", kind);
+        if !name.is_empty() {
+            identity = identity.a("name", name);
+        }
+        identity.build()
+    };
+    let mut q = Element::builder("query", ns::DISCO_INFO).append(identity(category, kind, name));
+    for s in services {
+        q = q.append(identity(s.category, s.kind, s.name));
     }
-    if !name.is_empty() {
-        identity = crate::xml::build::BuilderExt::a(identity, "name", name);
-    }
-    let mut q = Element::builder("query", ns::DISCO_INFO).append(identity.build());
-    for f in features {
+    let all = features
+        .iter()
+        .copied()
+        .chain(services.iter().map(|s| s.feature));
+    for f in all {
         q = q.append(
-            crate::xml::build::BuilderExt::a(
-                Element::builder("feature", ns::DISCO_INFO),
-                "var",
-                *f,
-            )
-            .build(),
+            Element::builder("feature", ns::DISCO_INFO)
+                .a("var", f)
+                .build(),
         );
     }
+    for s in services.iter().filter(|s| !s.fields.is_empty()) {
+        q = q.append(service_form(s));
+    }
     Ok(Some(q.build()))
+}
+
+/// XEP-0128: a service's extended information, a result form whose
+/// `FORM_TYPE` is its feature.
+fn service_form(s: &DomainService) -> Element {
+    let field = |var: &str, value: &str, hidden: bool| {
+        let mut f = Element::builder("field", ns::DATA).a("var", var);
+        if hidden {
+            f = f.a("type", "hidden");
+        }
+        f.append(
+            Element::builder("value", ns::DATA)
+                .append(value.to_string())
+                .build(),
+        )
+        .build()
+    };
+    let mut x = Element::builder("x", ns::DATA)
+        .a("type", "result")
+        .append(field("FORM_TYPE", s.feature, true));
+    for (var, value) in &s.fields {
+        x = x.append(field(var, value, false));
+    }
+    x.build()
 }
 
 const SERVER_FEATURES: &[&str] = &[

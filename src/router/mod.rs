@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use jid::{BareJid, Jid};
 
-pub use domains::{DomainHandler, DomainInfo, DomainPolicy, Handed};
+pub use domains::{DomainHandler, DomainInfo, DomainPolicy, DomainService, Handed};
 pub use s2s::{Pool, S2sLinks};
 pub use table::Table;
 
@@ -181,7 +181,8 @@ impl Router {
     }
 
     /// A visitor is a JID *on* the web domain; the domain itself is this
-    /// server, answering them (disco, pings) like any of its domains.
+    /// server, answering them (disco, pings; where visitors' clients find
+    /// the upload service) like any of its domains.
     fn is_web_visitor(&self, jid: &Jid) -> bool {
         jid.node().is_some() && self.settings.web_domain() == Some(jid.domain().as_str())
     }

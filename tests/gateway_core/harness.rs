@@ -15,7 +15,7 @@ use jid::{BareJid, FullJid, Jid};
 use switchboard::config::GatewayConfig;
 use switchboard::gateway::directory::Directory;
 use switchboard::gateway::ports::{Clock, Outbox, Resource, Sending};
-use switchboard::gateway::{self, Env, Event, Gateway};
+use switchboard::gateway::{self, Env, Event, Gateway, UploadService};
 use switchboard::router::{DomainHandler, Handed};
 use switchboard::store::{RosterItem, SessionRecord, Store};
 use switchboard::xml::{ns, Condition, Kind, Stanza};
@@ -146,6 +146,21 @@ pub fn routing_toml(assign: &str, defaults: &str, more: &str) -> String {
     )
 }
 
+/// Uploads of up to 1000 bytes of images and PDFs, at http://files.test.
+pub fn upload_service() -> UploadService {
+    UploadService {
+        config: switchboard::config::Upload {
+            directory: "/nonexistent".into(),
+            max_file_bytes: 1000,
+            allowed_types: vec!["image/*".into(), "application/pdf".into()],
+            expire: Duration::from_secs(86_400),
+            slot: Duration::from_secs(300),
+        },
+        key: switchboard::slot::SlotKey::new(b"the harness's upload key, 32 bytes"),
+        base_url: "http://files.test".into(),
+    }
+}
+
 pub fn directory(agents: &str, routing: &str) -> Arc<Directory> {
     let cfg = GatewayConfig::from_strs(
         SUPPORT,
@@ -164,6 +179,23 @@ impl Harness {
 
     /// A gateway on an existing store and clock: a restart.
     pub async fn on_store(store: Store, clock: Clock, agents: &str, routing: &str) -> Harness {
+        Harness::with(store, clock, agents, routing, None).await
+    }
+
+    /// A gateway with XEP-0363 file upload (see [`upload_service`]).
+    pub async fn with_upload(agents: &str, routing: &str, upload: UploadService) -> Harness {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let clock = Clock::manual(START_MS);
+        Harness::with(store, clock, agents, routing, Some(upload)).await
+    }
+
+    async fn with(
+        store: Store,
+        clock: Clock,
+        agents: &str,
+        routing: &str,
+        upload: Option<UploadService>,
+    ) -> Harness {
         let out = Arc::new(Recorder::default());
         let (gw, inbox) = Gateway::new(1024);
         let shutdown = CancellationToken::new();
@@ -175,6 +207,7 @@ impl Harness {
             agent_domain: AGENTS_DOMAIN.into(),
             web_domain: Some("web.support.test".into()),
             tasks: TaskTracker::new(),
+            upload: upload.clone(),
         };
         let task = tokio::spawn(gateway::run(
             env,
@@ -184,7 +217,7 @@ impl Harness {
             shutdown.clone(),
         ));
         let mut h = Harness {
-            handler: gw.domain_handler(SUPPORT),
+            handler: gw.domain_handler(SUPPORT, upload.as_ref().map(|u| &u.config)),
             gateway: gw,
             clock,
             store,
@@ -465,6 +498,18 @@ impl Harness {
     /// account (an agent): `Some(condition)` refuses it.
     pub fn screen_to_account(&self, from_bare: &str) -> Option<Condition> {
         self.handler.policy.screen_to_account(from_bare)
+    }
+
+    /// The support domain's disco#info as the router shows it (its policy).
+    pub fn domain_info(&self) -> &switchboard::router::DomainInfo {
+        self.handler.policy.info()
+    }
+
+    /// Whether the router hands this stanza to the domain itself over to
+    /// the gateway (the support domain's policy).
+    pub fn claims(&self, xml: &str) -> bool {
+        let s = Stanza::parse(bytes::Bytes::from(xml.to_string())).unwrap();
+        self.handler.policy.claims(&s)
     }
 
     /// The command nodes the router hands over when sent to the agent
