@@ -24,8 +24,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use switchboard::xml::framing::{self, Inbound, Outbound, Reframer, FRAMING};
 use switchboard::xml::escape_attr;
+use switchboard::xml::framing::{self, Inbound, Outbound, Reframer, FRAMING};
 
 /// Opens the WebSocket on `tcp`: `GET path` with `Host: host` and the
 /// `xmpp` subprotocol, which the server must accept.
@@ -67,7 +67,11 @@ fn message(frame: &Outbound) -> String {
     match frame {
         Outbound::Open(h) => {
             let mut out = format!("<open xmlns='{FRAMING}'");
-            for (key, value) in [("to", &h.to), ("version", &h.version), ("xml:lang", &h.lang)] {
+            for (key, value) in [
+                ("to", &h.to),
+                ("version", &h.version),
+                ("xml:lang", &h.lang),
+            ] {
                 if let Some(v) = value {
                     out += &format!(" {key}='{}'", escape_attr(v));
                 }
@@ -164,5 +168,45 @@ impl AsyncWrite for WsIo {
         let this = self.get_mut();
         ready!(this.poll_pending(cx))?;
         Pin::new(&mut this.ws).poll_close(cx).map_err(ws_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a client writes, as the messages it sends.
+    fn messages(chunks: &[&str]) -> Vec<String> {
+        let mut reframer = Reframer::new(10_000);
+        let mut frames = Vec::new();
+        for c in chunks {
+            reframer.push(c.as_bytes(), &mut frames).unwrap();
+        }
+        frames.iter().map(message).collect()
+    }
+
+    #[test]
+    fn a_clients_stream_is_sent_as_rfc_7395_messages() {
+        let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
+             xmlns:stream='http://etherx.jabber.org/streams' to='a.test' version='1.0' xml:lang='en'>";
+        let got = messages(&[
+            header,
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGEAYg==</auth>",
+            header,
+            "<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq><presence/>",
+            "</stream:stream>",
+        ]);
+        let open = "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='a.test' version='1.0' xml:lang='en'/>";
+        assert_eq!(
+            got,
+            [
+                open,
+                "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGEAYg==</auth>",
+                open,
+                r#"<iq xmlns="jabber:client" type="set" id="bind"><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>"#,
+                r#"<presence xmlns="jabber:client"/>"#,
+                "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>",
+            ]
+        );
     }
 }
