@@ -1,5 +1,7 @@
 //! One client connection: TCP, optional STARTTLS, SASL, resource binding —
-//! the path every XMPP client takes — then raw stanza I/O.
+//! the path every XMPP client takes — then raw stanza I/O. Over WebSocket
+//! (RFC 7395, [`ws`](super::ws)) the same negotiation runs on the framed
+//! stream, without STARTTLS: TLS would be the HTTP connection's.
 //!
 //! Framing reuses the server's own [`Framer`]: it is strict (restricted XML,
 //! size limit) and fast, so a server that sends something odd shows up as an
@@ -20,10 +22,11 @@ use switchboard::net::Transport;
 use switchboard::xml::{ns, read_frame, Frame, Framer, Stanza};
 
 use super::scram::{self, Mech, Scram};
+use super::ws;
 
 /// How stanzas larger than this are refused; generous, the bench sends
 /// small ones.
-const MAX_STANZA: usize = 1 << 20;
+pub const MAX_STANZA: usize = 1 << 20;
 /// Every step of a login must finish within this.
 const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -35,10 +38,24 @@ pub enum TlsMode {
     None,
 }
 
+/// What carries the XMPP stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Wire {
+    /// RFC 6120 over TCP (c2s).
+    Tcp,
+    /// RFC 7395 XMPP over WebSocket, at `/xmpp-websocket` of an HTTP port.
+    Websocket,
+}
+
+/// The HTTP path of the WebSocket endpoint (Switchboard's and Prosody's
+/// default alike).
+pub const WS_PATH: &str = "/xmpp-websocket";
+
 /// Where and how clients log in.
 #[derive(Clone)]
 pub struct Target {
     pub addr: SocketAddr,
+    pub wire: Wire,
     /// The domain of the accounts (the stream's `to`, the TLS name).
     pub domain: String,
     pub tls: TlsMode,
@@ -80,10 +97,19 @@ pub async fn login(target: &Target, user: &str, resource: &str) -> Result<Conn> 
         .map_err(|_| anyhow!("connect timed out"))?
         .with_context(|| format!("connecting to {}", target.addr))?;
     tcp.set_nodelay(true)?;
-    let mut io = Transport::Plain(tcp);
+    let mut io = match target.wire {
+        Wire::Tcp => Transport::Plain(tcp),
+        Wire::Websocket => {
+            let ws = ws::connect(tcp, target.addr, &target.domain, WS_PATH);
+            let ws = tokio::time::timeout(STEP_TIMEOUT, ws)
+                .await
+                .map_err(|_| anyhow!("WebSocket handshake timed out"))??;
+            Transport::Framed(Box::new(ws))
+        }
+    };
     let mut framer = Framer::new(MAX_STANZA);
     let mut features = open(&mut io, &mut framer, &target.domain).await?;
-    if target.tls == TlsMode::Starttls {
+    if target.tls == TlsMode::Starttls && target.wire == Wire::Tcp {
         if !features.contains("<starttls") {
             bail!("the server offers no STARTTLS");
         }

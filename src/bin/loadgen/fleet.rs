@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::conn::{self, Conn, Target, TlsMode};
+use super::conn::{self, Conn, Target, TlsMode, Wire};
 use super::probe::Probe;
 use super::scram::Mech;
 
@@ -22,6 +22,13 @@ pub struct Common {
     /// Its c2s address.
     #[arg(long)]
     pub addr: SocketAddr,
+    /// What the measured clients connect over: c2s on --addr, or XMPP
+    /// over WebSocket on --ws-addr (agents in `support` stay on c2s).
+    #[arg(long, value_enum, default_value = "tcp")]
+    pub transport: Wire,
+    /// The server's HTTP address, for `--transport websocket`.
+    #[arg(long)]
+    pub ws_addr: Option<SocketAddr>,
     /// The domain of the accounts.
     #[arg(long)]
     pub domain: String,
@@ -58,12 +65,29 @@ impl Common {
         };
         Ok(Target {
             addr: self.addr,
+            wire: Wire::Tcp,
             domain: self.domain.clone(),
             tls: self.tls,
             tls_config,
             mech: self.mech,
             password: self.password.clone(),
         })
+    }
+
+    /// Where the measured clients log in: [`target`](Self::target) or,
+    /// with `--transport websocket`, the WebSocket endpoint (no STARTTLS
+    /// there: a WebSocket's TLS would be the HTTP connection's).
+    pub fn client_target(&self) -> Result<Target> {
+        let mut t = self.target()?;
+        if self.transport == Wire::Websocket {
+            let Some(addr) = self.ws_addr else {
+                bail!("--transport websocket needs --ws-addr");
+            };
+            t.addr = addr;
+            t.wire = Wire::Websocket;
+            t.tls = TlsMode::None;
+        }
+        Ok(t)
     }
 
     pub fn probe(&self) -> Probe {
@@ -76,7 +100,11 @@ impl Common {
             "workload": workload,
             "label": self.label.clone().unwrap_or_else(|| workload.to_string()),
             "server": self.server,
-            "tls": format!("{:?}", self.tls).to_lowercase(),
+            "transport": format!("{:?}", self.transport).to_lowercase(),
+            "tls": match self.transport {
+                Wire::Tcp => format!("{:?}", self.tls).to_lowercase(),
+                Wire::Websocket => "none".to_string(),
+            },
             "sasl": self.mech.name(),
         });
         if let (Some(f), Value::Object(h)) = (fields.as_object_mut(), head) {

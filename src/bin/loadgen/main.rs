@@ -1,8 +1,9 @@
 //! `loadgen`: the load generator behind `scripts/bench`.
 //!
 //! It logs clients in over c2s like any XMPP client (STARTTLS or none,
-//! SCRAM-SHA-256/SHA-1 or PLAIN, resource binding) and drives one workload
-//! against one server, on loopback, at a fixed offered rate bounded in time
+//! SCRAM-SHA-256/SHA-1 or PLAIN, resource binding), or over WebSocket
+//! (RFC 7395, `--transport websocket`), and drives one workload against
+//! one server, on loopback, at a fixed offered rate bounded in time
 //! and count; it prints one JSON object (and writes it with `--out`).
 //! `loadgen report` puts results of several servers side by side.
 //!
@@ -22,6 +23,7 @@ mod scram;
 mod sessions;
 mod stats;
 mod support;
+mod ws;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

@@ -64,7 +64,7 @@ pub async fn run(args: Args) -> Result<Value> {
     if args.clients < 2 || args.clients % 2 != 0 {
         bail!("--clients must be even and at least 2");
     }
-    let target = args.common.target()?;
+    let target = args.common.client_target()?;
     let users: Vec<String> = (1..=args.clients)
         .map(|i| format!("{}{i}", args.prefix))
         .collect();

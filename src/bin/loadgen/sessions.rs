@@ -40,10 +40,10 @@ pub struct LoginArgs {
     pub max_in_flight: usize,
 }
 
-/// A login is TCP + STARTTLS + SASL + bind; then the client closes its
-/// stream at once.
+/// A login is TCP + STARTTLS + SASL + bind (over WebSocket: TCP + the
+/// HTTP upgrade + SASL + bind); then the client closes its stream at once.
 pub async fn logins(args: LoginArgs) -> Result<Value> {
-    let target = args.common.target()?;
+    let target = args.common.client_target()?;
     let (server, gen) = (args.common.probe(), Probe::me());
     let ok = Arc::new(AtomicU64::new(0));
     let failures = Arc::new(Counters::default());
@@ -183,7 +183,7 @@ async fn steady_rss(server: &Probe, min: f64, max: f64) -> Result<Option<u64>> {
 /// N authenticated, available, silent clients: the server's memory grows
 /// by this much per session.
 pub async fn idle(args: IdleArgs) -> Result<Value> {
-    let target = args.common.target()?;
+    let target = args.common.client_target()?;
     let server = args.common.probe();
     let rss0 = server.rss_kb()?;
     let t = Instant::now();

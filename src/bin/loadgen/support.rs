@@ -45,7 +45,10 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<Value> {
+    // Agents on c2s; customers over --transport (web visitors over
+    // WebSocket).
     let target = args.common.target()?;
+    let customer_target = args.common.client_target()?;
     let Some((_, support)) = args.entry.split_once('@') else {
         bail!("--entry must be a bare JID such as help@support.example");
     };
@@ -84,7 +87,7 @@ pub async fn run(args: Args) -> Result<Value> {
     let logins = (1..=n_customers)
         .map(|i| (format!("{}{i}", args.customer_prefix), "phone".to_string()))
         .collect();
-    let conns = fleet::login_all(&target, logins, args.common.concurrency).await?;
+    let conns = fleet::login_all(&customer_target, logins, args.common.concurrency).await?;
     let assigned = Arc::new(AtomicUsize::new(0));
     let mut customers = Vec::new();
     for (i, conn) in conns.into_iter().enumerate() {
