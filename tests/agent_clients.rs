@@ -78,9 +78,11 @@ async fn an_agent_in_profanity_takes_an_offer_answers_and_finds_the_ad_hoc_comma
     // own server.
     alice.type_line("/win 1");
     alice.type_line("/cmd list");
-    let all = ["close", "duty", "info", "list", "note", "take", "transfer"];
+    let all = [
+        "close", "duty", "info", "list", "note", "push", "take", "transfer",
+    ];
     let screen = alice
-        .wait_until("the seven commands", |s| listed(s) == all, TIMEOUT)
+        .wait_until("the eight commands", |s| listed(s) == all, TIMEOUT)
         .await;
     assert!(
         !screen.contains("does not support ad hoc commands"),

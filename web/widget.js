@@ -180,7 +180,7 @@
       return later();
     }
     const url = urls[0];
-    const c = new Strophe.Connection(url, { protocol: url.startsWith('ws') ? undefined : undefined });
+    const c = new Strophe.Connection(url);
     conn = c;
     let wasUp = false;
     c.connect(v.jid, v.token, (status, condition) => {
