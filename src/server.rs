@@ -120,10 +120,13 @@ impl Server {
             let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
             certs::write_dev_certs(&settings.cert_dir, &missing)?;
         }
-        let ours = [
+        // The agent domain first: a client that names no domain gets its
+        // certificate. The web domain's is for HTTPS and its visitors.
+        let mut ours = vec![
             settings.agent_domain.as_str(),
             settings.support_domain.as_str(),
         ];
+        ours.extend(settings.web_domain());
         let tls = tls::server_config(&settings.cert_dir, &ours)?;
         let certs = Arc::new(tls::resolver(&settings.cert_dir, &ours)?);
         let trust = pki::TrustStore::load(settings.ca_file.as_deref())?;

@@ -269,3 +269,45 @@ async fn forged_and_expired_web_tokens_are_not_authorized() {
     assert!(garbage.contains("not-authorized"), "{garbage}");
     still_serving(http).await;
 }
+
+/// `[http] listen_tls`: the same routes over HTTPS, with the server's own
+/// certificates (here the development CA's, for the web domain).
+#[tokio::test]
+async fn the_https_listener_serves_the_chat_page_with_the_servers_certificate() {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sb = TestServer::start(ServerOpts::default().extra_toml(&format!(
+        "[http]\nlisten = []\nlisten_tls = [\"127.0.0.1:0\"]\n\n\
+         [web]\ndomain = \"{WEB}\"\nanonymous = true\n"
+    )));
+    let https = sb.addr("https");
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(sb.path().join("certs/ca.crt")).unwrap();
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(https).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from(WEB.to_string()).unwrap();
+    let mut tls = connector
+        .connect(name, tcp)
+        .await
+        .expect("a certificate the CA signed for the web domain");
+    tls.write_all(
+        format!("GET /chat HTTP/1.1\r\nHost: {WEB}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut page = Vec::new();
+    let _ = tokio::time::timeout(TIMEOUT, tls.read_to_end(&mut page)).await;
+    let page = String::from_utf8_lossy(&page);
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("\"domain\":\"web.support.test\""), "{page}");
+}
