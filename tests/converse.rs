@@ -7,8 +7,8 @@
 
 mod common;
 
-use common::{Browser, Client, ClientOpts, ServerOpts, TestServer, TIMEOUT};
-use serde_json::{json, Value};
+use common::{line_with, new_session, rich_agent, Browser, Client, ServerOpts, TestServer};
+use serde_json::json;
 
 const ALICE: &str = "alice@agents.support.test";
 const HELP: &str = "help@support.test";
@@ -36,47 +36,6 @@ fn center() -> TestServer {
                  anonymous = true\ntoken_secret = \"a test secret that is long enough!!\"\n"
             )),
     )
-}
-
-/// The next work-list push that adds a session: its proxy JID.
-/// An agent's client that shows chat states, receipts and links, as
-/// Gajim or Conversations do: the bridge passes those on to it.
-fn agent_client() -> ClientOpts {
-    let mut opts = ClientOpts::default();
-    for f in [
-        "http://jabber.org/protocol/chatstates",
-        "urn:xmpp:receipts",
-        "jabber:x:oob",
-    ] {
-        opts.args.extend(["--feature".to_string(), f.to_string()]);
-    }
-    opts
-}
-
-async fn new_session(agent: &mut Client) -> String {
-    let e = agent
-        .expect_what(
-            "a work list push",
-            |e| {
-                e["event"] == "roster_push"
-                    && e["items"][0]["jid"]
-                        .as_str()
-                        .is_some_and(|j| j.starts_with("s-"))
-                    && e["items"][0]["subscription"] != "remove"
-            },
-            TIMEOUT,
-        )
-        .await;
-    e["items"][0]["jid"].as_str().unwrap().to_string()
-}
-
-async fn line_containing(c: &mut Client, text: &str) -> Value {
-    c.expect_what(
-        &format!("a message containing {text:?}"),
-        |e| e["event"] == "message" && e["body"].as_str().is_some_and(|b| b.contains(text)),
-        TIMEOUT,
-    )
-    .await
 }
 
 /// Opens converse.js on `query` (`ws=…` or `bosh=…`), waits for it to be
@@ -109,7 +68,7 @@ fn customer_writes(browser: &mut Browser, text: &str) {
 /// The whole conversation, on either transport.
 async fn a_chat(query_of: impl Fn(&TestServer) -> String, shot: &str) {
     let sb = center();
-    let mut alice = Client::login(&sb, ALICE, PW, agent_client()).await;
+    let mut alice = Client::login(&sb, ALICE, PW, rich_agent()).await;
     // The web domain is this server: it answers (converse.js asks it
     // before it opens any chat).
     let info = alice.request(json!({"cmd": "disco_info", "to": WEB})).await;
@@ -120,7 +79,7 @@ async fn a_chat(query_of: impl Fn(&TestServer) -> String, shot: &str) {
 
     customer_writes(&mut browser, "Hello, my order has not arrived");
     let proxy = new_session(&mut alice).await;
-    let first = line_containing(&mut alice, "my order has not arrived").await;
+    let first = line_with(&mut alice, "my order has not arrived").await;
     assert_eq!(first["from"], proxy.as_str());
     // The agent types, then answers: the page shows both.
     alice.send(json!({"cmd": "message", "to": proxy, "type": "chat",
@@ -133,11 +92,11 @@ async fn a_chat(query_of: impl Fn(&TestServer) -> String, shot: &str) {
     // A pushed page is a link on the page (XEP-0066 with the title).
     alice.send(json!({"cmd": "message", "to": proxy, "type": "chat",
         "body": format!("/push {}/pages/pushed.html Tracking your parcel", browser.origin())}));
-    line_containing(&mut alice, "Pushed to the customer").await;
+    line_with(&mut alice, "Pushed to the customer").await;
     browser.wait_text(".chat-msg__text", "/pages/pushed.html");
 
     customer_writes(&mut browser, "Thanks!");
-    let thanks = line_containing(&mut alice, "Thanks!").await;
+    let thanks = line_with(&mut alice, "Thanks!").await;
     // The customer's typing reached the agent as chat states (XEP-0085):
     // those before the first message were not, there was no session yet.
     assert!(

@@ -7,8 +7,11 @@
 
 mod common;
 
-use common::{Browser, Client, ClientOpts, ServerOpts, TestServer, TIMEOUT};
-use serde_json::{json, Value};
+use common::{
+    line_with, new_session, rich_agent, Browser, Client, ClientOpts, ServerOpts, TestServer,
+    TIMEOUT,
+};
+use serde_json::json;
 
 const ALICE: &str = "alice@agents.support.test";
 /// A local account that is no agent: a customer like any other.
@@ -42,46 +45,6 @@ fn center() -> TestServer {
     )
 }
 
-/// An agent's client that shows chat states, receipts and links, as
-/// Gajim or Conversations do: the bridge passes those on to it.
-fn agent_client() -> ClientOpts {
-    let mut opts = ClientOpts::default();
-    for f in [
-        "http://jabber.org/protocol/chatstates",
-        "urn:xmpp:receipts",
-        "jabber:x:oob",
-    ] {
-        opts.args.extend(["--feature".to_string(), f.to_string()]);
-    }
-    opts
-}
-
-async fn new_session(agent: &mut Client) -> String {
-    let e = agent
-        .expect_what(
-            "a work list push",
-            |e| {
-                e["event"] == "roster_push"
-                    && e["items"][0]["jid"]
-                        .as_str()
-                        .is_some_and(|j| j.starts_with("s-"))
-                    && e["items"][0]["subscription"] != "remove"
-            },
-            TIMEOUT,
-        )
-        .await;
-    e["items"][0]["jid"].as_str().unwrap().to_string()
-}
-
-async fn line_containing(c: &mut Client, text: &str) -> Value {
-    c.expect_what(
-        &format!("a message containing {text:?}"),
-        |e| e["event"] == "message" && e["body"].as_str().is_some_and(|b| b.contains(text)),
-        TIMEOUT,
-    )
-    .await
-}
-
 fn write(browser: &mut Browser, text: &str) {
     browser.run(json!({"cmd": "type", "selector": "#sb-input", "text": text}));
     browser.run(json!({"cmd": "press", "selector": "#sb-input", "key": "Enter"}));
@@ -105,12 +68,12 @@ fn visitor_jid(browser: &mut Browser, sb: &TestServer) -> String {
 async fn a_visitor_waits_chats_with_an_agent_and_keeps_the_chat_across_a_reload() {
     let sb = center();
     let http = sb.addr("http");
-    let mut alice = Client::login(&sb, ALICE, PW, agent_client()).await;
+    let mut alice = Client::login(&sb, ALICE, PW, rich_agent()).await;
     // Dave's chat keeps Alice busy, so the visitor waits.
     let mut dave = Client::login(&sb, DAVE, PW, ClientOpts::default()).await;
     dave.message(HELP, "hello, Dave here").await;
     let dave_proxy = new_session(&mut alice).await;
-    line_containing(&mut alice, "Dave here").await;
+    line_with(&mut alice, "Dave here").await;
 
     let mut browser = Browser::start();
     browser.open(&format!("http://{http}/chat"));
@@ -129,7 +92,7 @@ async fn a_visitor_waits_chats_with_an_agent_and_keeps_the_chat_across_a_reload(
     // Dave's chat ends: the visitor is next, and Alice is told who it is.
     alice.send(json!({"cmd": "message", "to": dave_proxy, "type": "chat", "body": "close"}));
     let proxy = new_session(&mut alice).await;
-    let first = line_containing(&mut alice, "I cannot log in").await;
+    let first = line_with(&mut alice, "I cannot log in").await;
     assert_eq!(first["from"], proxy.as_str());
     browser.wait_text("#sb-agent", "You are chatting with Alice");
     browser.wait_text(".sb-msg.sb-system", "You are now chatting with Alice");
@@ -142,7 +105,7 @@ async fn a_visitor_waits_chats_with_an_agent_and_keeps_the_chat_across_a_reload(
         "body": "Hello! Which e-mail address do you log in with?"}));
     browser.wait_text(".sb-msg.sb-in", "Which e-mail address");
     write(&mut browser, "jo@example.org");
-    let asked = line_containing(&mut alice, "jo@example.org").await;
+    let asked = line_with(&mut alice, "jo@example.org").await;
     let xml = asked["xml"].as_str().unwrap_or_default().to_string();
     assert!(
         xml.contains("urn:xmpp:receipts"),
@@ -174,7 +137,7 @@ async fn a_visitor_waits_chats_with_an_agent_and_keeps_the_chat_across_a_reload(
         json!({"cmd": "set_files", "selector": "#sb-file", "name": "error.png",
         "mime": "image/png", "base64": base64_of(png)}),
     );
-    let link = line_containing(&mut alice, "/upload/").await;
+    let link = line_with(&mut alice, "/upload/").await;
     let url = link["body"].as_str().unwrap().to_string();
     assert!(url.ends_with("/error.png"), "{url}");
     assert!(
@@ -197,7 +160,7 @@ async fn a_visitor_waits_chats_with_an_agent_and_keeps_the_chat_across_a_reload(
     let page = format!("{}/pages/pushed.html", browser.origin());
     alice.send(json!({"cmd": "message", "to": proxy, "type": "chat",
         "body": format!("/push {page} Resetting your password")}));
-    line_containing(&mut alice, "Pushed to the customer").await;
+    line_with(&mut alice, "Pushed to the customer").await;
     browser.wait_text("#sb-page-title", "Resetting your password");
     let src = browser.eval("document.getElementById('sb-page-frame').src");
     assert_eq!(src, page.as_str());
@@ -214,7 +177,7 @@ async fn a_visitor_waits_chats_with_an_agent_and_keeps_the_chat_across_a_reload(
     browser.wait_text(".sb-msg.sb-in", "Which e-mail address");
     browser.wait_text("#sb-agent", "Alice");
     write(&mut browser, "still there?");
-    let again = line_containing(&mut alice, "still there?").await;
+    let again = line_with(&mut alice, "still there?").await;
     assert_eq!(again["from"], proxy.as_str(), "the same session");
     alice.send(json!({"cmd": "message", "to": proxy, "type": "chat",
         "body": "Yes, I've sent you a reset link."}));
@@ -237,7 +200,7 @@ async fn a_visitor_waits_chats_with_an_agent_and_keeps_the_chat_across_a_reload(
 async fn the_chat_is_embedded_in_a_company_page_by_one_script_tag() {
     let sb = center();
     let http = sb.addr("http");
-    let mut alice = Client::login(&sb, ALICE, PW, agent_client()).await;
+    let mut alice = Client::login(&sb, ALICE, PW, rich_agent()).await;
     let mut browser = Browser::start();
     browser.open(&format!("/pages/shop.html?sb=http://{http}"));
     browser.wait_text("button", "Chat with us");
@@ -249,7 +212,7 @@ async fn the_chat_is_embedded_in_a_company_page_by_one_script_tag() {
     browser.run(json!({"cmd": "type", "frame": "/chat", "selector": "#sb-input", "text": "hello from the shop"}));
     browser.run(json!({"cmd": "press", "frame": "/chat", "selector": "#sb-input", "key": "Enter"}));
     new_session(&mut alice).await;
-    line_containing(&mut alice, "hello from the shop").await;
+    line_with(&mut alice, "hello from the shop").await;
     browser.screenshot("widget-embedded.png");
 }
 

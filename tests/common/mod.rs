@@ -19,6 +19,7 @@
 //! message instead of returning errors: it is test code.
 #![allow(dead_code)]
 
+mod agent;
 mod browser;
 mod client;
 mod dns;
@@ -30,6 +31,8 @@ mod raw;
 mod server;
 
 // Each test file uses only part of the harness.
+#[allow(unused_imports)]
+pub use agent::{line_with, new_session, rich_agent};
 #[allow(unused_imports)]
 pub use browser::{artifacts, Browser};
 #[allow(unused_imports)]
