@@ -3,14 +3,15 @@
 //! (over the slot's id, file name, size, type and expiry) that proves the
 //! gateway granted it. The key is the server's (`upload.key` beside the
 //! certificates), so that slots outlive a restart. Both `gateway` (which
-//! signs) and `http` (which verifies) import this; it imports nothing of
-//! the crate.
+//! signs) and `http` (which verifies) import this; it imports only
+//! `util`.
 //!
 //! A slot's GET URL is `BASE/upload/ID/NAME`; its PUT URL is that with
 //! `?size=…&type=…&expires=…&sig=…`, so that any client (a browser's
 //! `fetch`, Conversations, Gajim) needs nothing but the URL and the
 //! `Content-Type` header.
 
+use crate::util::{hex, unhex};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -202,20 +203,6 @@ pub fn decode(s: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

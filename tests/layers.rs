@@ -17,7 +17,8 @@ fn rank(module: &str) -> Option<u8> {
         "router" => 4,
         "stream" => 3,
         "session" => 2,
-        "xml" | "net" | "store" | "config" | "util" | "slot" => 1,
+        "xml" | "net" | "store" | "config" | "slot" => 1,
+        "util" => 0,
         _ => return None,
     })
 }

@@ -5,6 +5,7 @@
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use crate::util::{hex, unhex};
 use crate::xml::{escape_attr, Stanza};
 
 pub const NS: &str = "jabber:server:dialback";
@@ -44,20 +45,6 @@ impl Keys {
         };
         mac.verify_slice(&raw).is_ok()
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// A `db:result` or `db:verify` element as received.
