@@ -34,12 +34,15 @@
 //!   configuration and hot reload), [`util`], and [`slot`] (XEP-0363
 //!   upload slots: the signature the gateway makes and the HTTP front
 //!   checks, so that neither imports the other).
+//! - [`kb`]: the self-service knowledge base (articles and their ranking),
+//!   a pure library over `config`'s problems, for the gateway's dialogs.
 //!
 //! ARCHITECTURE.md walks a stanza through these layers.
 
 pub mod config;
 pub mod gateway;
 pub mod http;
+pub mod kb;
 pub mod net;
 pub mod router;
 pub mod server;

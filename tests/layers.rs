@@ -1,5 +1,5 @@
 //! The layers of `src/` point down only: `server` (wiring) → `gateway`
-//! and `http` (siblings, which do not import each other) → `router` → `stream` → `session` → `xml`, `net`, `store`, `config`,
+//! and `http` (siblings, which do not import each other) → `router` → `stream` → `session` and `kb` (the knowledge base, a pure library) → `xml`, `net`, `store`, `config`,
 //! `util`, `slot`. Read from the code's own `crate::…` paths, so that an import
 //! against the grain fails here, in review, rather than in a tangle found
 //! later. No arrow points the wrong way, and none may: a layer that needs
@@ -16,7 +16,7 @@ fn rank(module: &str) -> Option<u8> {
         "gateway" | "http" => 5,
         "router" => 4,
         "stream" => 3,
-        "session" => 2,
+        "session" | "kb" => 2,
         "xml" | "net" | "store" | "config" | "slot" => 1,
         "util" => 0,
         _ => return None,
