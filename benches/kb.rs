@@ -141,9 +141,13 @@ fn generate(dir: &Path, rng: &mut StdRng, vocab: &[String]) -> Vec<String> {
     for (lang, count) in [("en", ARTICLES)] {
         std::fs::create_dir_all(dir.join(lang)).unwrap();
         for i in 0..count {
-            let title = sentence(rng, vocab, rng.gen_range(3..=8));
+            let len = rng.gen_range(3..=8);
+            let title = sentence(rng, vocab, len);
             let questions: Vec<String> = (0..rng.gen_range(3..=6))
-                .map(|_| sentence(rng, vocab, rng.gen_range(4..=12)))
+                .map(|_| {
+                    let len = rng.gen_range(4..=12);
+                    sentence(rng, vocab, len)
+                })
                 .collect();
             let keywords: Vec<String> = (0..rng.gen_range(2..=5))
                 .map(|_| vocab[zipf(rng, vocab.len())].clone())
@@ -152,7 +156,10 @@ fn generate(dir: &Path, rng: &mut StdRng, vocab: &[String]) -> Vec<String> {
                 .map(|_| format!("article-{}", rng.gen_range(0..i)))
                 .collect();
             let paragraphs: Vec<String> = (0..rng.gen_range(1..=4))
-                .map(|_| sentence(rng, vocab, rng.gen_range(20..=50)) + ".")
+                .map(|_| {
+                    let len = rng.gen_range(20..=50);
+                    sentence(rng, vocab, len) + "."
+                })
                 .collect();
             let text = format!(
                 "+++\ntitle = {title:?}\nquestions = {}\nkeywords = {}\nrelated = {}\nlinks = [{{ title = \"More\", url = \"https://shop.example/help/{i}\" }}]\n+++\n{}\n",
@@ -185,7 +192,10 @@ fn questions(rng: &mut StdRng, vocab: &[String], variants: &[String]) -> Vec<Str
         .map(|i| match i % 4 {
             0 => variants[rng.gen_range(0..variants.len())].clone(),
             1 => typo(&variants[rng.gen_range(0..variants.len())]),
-            2 => sentence(rng, vocab, rng.gen_range(2..=15)),
+            2 => {
+                let len = rng.gen_range(2..=15);
+                sentence(rng, vocab, len)
+            }
             _ => format!(
                 "{} zorbulax quintessimo {}",
                 sentence(rng, vocab, 3),

@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use switchboard::kb::{KnowledgeBase, Tuning, Verdict};
 
-const TOP1_FLOOR: f64 = 0.9;
-const TOP3_FLOOR: f64 = 0.95;
+const TOP1_FLOOR: f64 = 0.88;
+const TOP3_FLOOR: f64 = 0.96;
+const VARIANTS_ANSWERED: f64 = 0.97;
 
 #[derive(Deserialize)]
 struct Phrasings {
@@ -126,34 +127,47 @@ fn unrelated_text_finds_nothing() {
     }
 }
 
+/// An article's own question variants rank it first; asked as they are,
+/// nearly all are answered outright. Not all: "where is my order" is all
+/// "order" once "where is my" is dropped, which three articles are about,
+/// so it gets suggestions.
 #[test]
 fn a_question_variant_is_answered() {
     let kb = shipped();
     let tuning = Tuning::default();
-    let mut checked = 0;
+    let (mut variants, mut answered) = (0, 0);
     for lang in kb.languages() {
         let dir = root().join("conf/kb").join(lang);
         for entry in std::fs::read_dir(&dir).unwrap() {
             let id = entry.unwrap().path();
             let id = id.file_stem().unwrap().to_str().unwrap();
             let a = kb.article(lang, id).unwrap();
-            // The first variant of each: the plainest way to ask.
-            match kb.ask(lang, &a.questions[0], &tuning) {
-                Verdict::Answer(found) => assert_eq!(found.id, a.id, "{:?}", a.questions[0]),
-                other => panic!(
-                    "{lang} {:?}: {:?}",
-                    a.questions[0],
-                    ids(&other).unwrap_or_default()
-                ),
+            for q in &a.questions {
+                let best = &kb.search(lang, q, 1)[0];
+                assert_eq!(best.article.id, a.id, "{lang} {q:?}");
+                variants += 1;
+                match kb.ask(lang, q, &tuning) {
+                    Verdict::Answer(found) => {
+                        assert_eq!(found.id, a.id, "{lang} {q:?}");
+                        answered += 1;
+                    }
+                    other => eprintln!("not answered [{lang}] {q:?}: {:?}", ids(&other)),
+                }
             }
-            checked += 1;
         }
     }
-    assert!(checked >= 60);
-    assert!(matches!(
-        kb.ask("en", "I forgot my password", &tuning),
-        Verdict::Answer(a) if a.id == "reset-password"
-    ));
+    let share = answered as f64 / variants as f64;
+    eprintln!("kb variants: {variants}, answered outright {share:.3}");
+    assert!(share >= VARIANTS_ANSWERED, "{share:.3}");
+    for (lang, q, id) in [
+        ("en", "I forgot my password", "reset-password"),
+        ("fr", "Comment annuler ma commande ?", "cancel-order"),
+    ] {
+        assert!(
+            matches!(kb.ask(lang, q, &tuning), Verdict::Answer(a) if a.id == id),
+            "{q}"
+        );
+    }
 }
 
 #[test]

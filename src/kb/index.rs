@@ -23,18 +23,26 @@
 //!
 //! # Typos
 //!
-//! A word that is neither a known word nor stems to a known term is
-//! compared with the index's words (not stems: "remboursment" is one edit
-//! from "remboursement", but four from its stem "rembours") by optimal
-//! string alignment distance (a transposition is one edit): one edit for
-//! words of 5 to 8 letters, two from 9. Shorter words are left alone:
-//! too many short words are one edit apart. A letter-set filter skips
-//! most of the vocabulary before any distance is computed.
+//! A word that is neither known nor stems to a known term is matched to
+//! the nearest known words ([`super::typo`]), at a reduced weight.
+//!
+//! # Re-ranking by coverage of a phrase
+//!
+//! BM25F asks how much of the question an article covers; it does not ask
+//! how much of the article the question covers, so an article that
+//! shares one rare word with the question ("placed") can beat the one
+//! whose title is the question ("Cancel an order"). The best
+//! [`RERANK`] articles are scored again: the share of the most covered of
+//! its phrases (title, each question variant, each keyword at a lower
+//! weight), weighted by idf, is blended with the BM25F score ([`BLEND`]). Both are in 0..=1, so
+//! the blend is too; an article matched only through its body gets at
+//! most `BLEND` of its score, as a weaker sign.
 
 use std::collections::HashMap;
 
 use super::article::Article;
 use super::text::Analyzer;
+use super::typo::Typos;
 
 /// BM25F's field weights and length normalisations, and `k1`.
 const FIELDS: [(f32, f32); 4] = [
@@ -51,11 +59,24 @@ const FUZZY: [f32; 2] = [0.7, 0.45];
 const UNKNOWN: f32 = 0.35;
 /// At most this many terms stand for one misspelt word.
 const FUZZY_TERMS: usize = 2;
+/// How many of the best BM25F hits are re-ranked by phrase coverage.
+const RERANK: usize = 100;
+/// The BM25F score's share in the final score; the rest is phrase coverage.
+const BLEND: f32 = 0.5;
 
-struct Candidate {
-    mask: u64,
-    word: Box<str>,
-    term: u32,
+/// Added to a phrase's idf when dividing by it, as a share of a rare
+/// word's idf: "where is my order" is all "order", and covering it whole
+/// with that one common word must not count as covering "Cancel an order".
+const SMOOTH: f32 = 0.25;
+/// What covering a keyword is worth, against a title or a question
+/// variant: one word covers a keyword whole, and most articles share one.
+const KEYWORD: f32 = 0.6;
+
+/// An article's phrase: its distinct terms, their summed idf, its weight.
+struct Phrase {
+    terms: Box<[u32]>,
+    idf: f32,
+    weight: f32,
 }
 
 /// One language's articles and their index.
@@ -69,8 +90,9 @@ pub(super) struct LangIndex {
     /// Folded word as written → its term, so that a question's known words
     /// are not stemmed again.
     words: HashMap<String, u32>,
-    /// The known words by their length in characters, for typo matching.
-    by_len: Vec<Vec<Candidate>>,
+    typos: Typos,
+    /// Per article: its title, question variants and keywords.
+    phrases: Vec<Vec<Phrase>>,
     idf: Vec<f32>,
     /// Per term: (article, saturated weighted frequency).
     postings: Vec<Vec<(u32, f32)>>,
@@ -87,18 +109,6 @@ impl std::fmt::Debug for LangIndex {
             .field("analyzer", &self.analyzer)
             .finish()
     }
-}
-
-/// A letter set: bits for a–z and 0–9, the rest hashed into the high bits.
-fn mask(word: &str) -> u64 {
-    word.chars().fold(0, |m, c| {
-        let bit = match c {
-            'a'..='z' => c as u32 - 'a' as u32,
-            '0'..='9' => 26 + c as u32 - '0' as u32,
-            _ => 36 + (c as u32 % 28),
-        };
-        m | 1 << bit
-    })
 }
 
 fn inverse_df(n: usize, df: usize) -> f32 {
@@ -121,6 +131,7 @@ impl LangIndex {
         // Per article, per field: (term, count) and the field's length.
         let mut docs: Vec<[(Vec<(u32, u32)>, usize); 4]> = Vec::with_capacity(articles.len());
         let mut totals = [0usize; 4];
+        let mut phrase_terms: Vec<Vec<(Vec<u32>, f32)>> = Vec::with_capacity(articles.len());
         for a in &articles {
             let texts = [
                 a.title.clone(),
@@ -130,7 +141,7 @@ impl LangIndex {
             ];
             let fields = texts.map(|text| {
                 let mut counts: HashMap<u32, u32> = HashMap::new();
-                let list = analyzer.words(&text);
+                let list = analyzer.words(&text, true);
                 for w in &list {
                     let term = match words.get(w) {
                         Some(&t) => t,
@@ -147,6 +158,24 @@ impl LangIndex {
                 counts.sort_unstable();
                 (counts, list.len())
             });
+            let lines = std::iter::once(&a.title)
+                .chain(&a.questions)
+                .map(|l| (l, 1.0))
+                .chain(a.keywords.iter().map(|l| (l, KEYWORD)));
+            let phrases = lines
+                .map(|(line, weight)| {
+                    let mut list: Vec<u32> = analyzer
+                        .words(line, true)
+                        .iter()
+                        .filter_map(|w| words.get(w).copied())
+                        .collect();
+                    list.sort_unstable();
+                    list.dedup();
+                    (list, weight)
+                })
+                .filter(|(list, _)| !list.is_empty())
+                .collect();
+            phrase_terms.push(phrases);
             for (total, field) in totals.iter_mut().zip(&fields) {
                 *total += field.1;
             }
@@ -174,22 +203,19 @@ impl LangIndex {
             list.sort_unstable_by_key(|p| p.0);
         }
         let idf = postings.iter().map(|p| inverse_df(n, p.len())).collect();
-        let mut by_len: Vec<Vec<Candidate>> = Vec::new();
-        for (word, &term) in &words {
-            let len = word.chars().count();
-            if by_len.len() <= len {
-                by_len.resize_with(len + 1, Vec::new);
-            }
-            by_len[len].push(Candidate {
-                mask: mask(word),
-                word: word.as_str().into(),
-                term,
-            });
-        }
-        for list in &mut by_len {
-            // Deterministic order, so that ties resolve the same every run.
-            list.sort_unstable_by(|a, b| a.word.cmp(&b.word));
-        }
+        let idf: Vec<f32> = idf;
+        let phrases = phrase_terms
+            .into_iter()
+            .map(|list| {
+                list.into_iter()
+                    .map(|(terms, weight)| Phrase {
+                        idf: terms.iter().map(|&t| idf[t as usize]).sum(),
+                        terms: terms.into(),
+                        weight,
+                    })
+                    .collect()
+            })
+            .collect();
         let by_id = articles
             .iter()
             .enumerate()
@@ -202,48 +228,42 @@ impl LangIndex {
             by_id,
             analyzer,
             terms,
+            typos: Typos::new(&words),
             words,
-            by_len,
+            phrases,
             idf,
             postings,
         }
     }
 
-    /// The terms within typo distance of `word`, nearest first, then the
-    /// most common (the likelier intended word).
+    /// The terms within typo distance of `word`, with their weights.
     fn near(&self, word: &str) -> Vec<(u32, f32)> {
-        let len = word.chars().count();
-        let max = match len {
-            0..=4 => return Vec::new(),
-            5..=8 => 1,
-            _ => 2,
-        };
-        let m = mask(word);
-        let mut found: Vec<(usize, usize, u32)> = Vec::new();
-        let lo = len.saturating_sub(max);
-        for list in self.by_len.iter().take(len + max + 1).skip(lo) {
-            for c in list {
-                if (m & !c.mask).count_ones() as usize > max
-                    || (c.mask & !m).count_ones() as usize > max
-                {
-                    continue;
-                }
-                let d = strsim::osa_distance(word, &c.word);
-                if d <= max && !found.iter().any(|f| f.2 == c.term) {
-                    found.push((d, usize::MAX - self.postings[c.term as usize].len(), c.term));
-                }
-            }
-        }
-        found.sort_unstable();
-        found.truncate(FUZZY_TERMS);
-        found
+        let df = |t: u32| self.postings[t as usize].len();
+        self.typos
+            .near(word, df, FUZZY_TERMS)
             .into_iter()
-            .map(|(d, _, t)| (t, FUZZY[d.clamp(1, 2) - 1]))
+            .map(|(t, d)| (t, FUZZY[d.clamp(1, 2) - 1]))
             .collect()
     }
 
+    /// How well the question's terms cover the article's best phrase.
+    fn coverage(&self, doc: usize, asked: &[(u32, f32)]) -> f32 {
+        let weight = |t: u32| asked.iter().find(|a| a.0 == t).map_or(0.0, |a| a.1);
+        self.phrases[doc]
+            .iter()
+            .map(|p| {
+                let covered: f32 = p
+                    .terms
+                    .iter()
+                    .map(|&t| weight(t) * self.idf[t as usize])
+                    .sum();
+                p.weight * covered / (p.idf + SMOOTH * self.rare_idf)
+            })
+            .fold(0.0, f32::max)
+    }
+
     fn slots(&self, text: &str) -> Vec<Slot> {
-        let mut words = self.analyzer.words(text);
+        let mut words = self.analyzer.words(text, false);
         // Two words the index knows as one ("log in" → "login").
         let tokens = self.analyzer.tokens(text);
         for pair in tokens.windows(2) {
@@ -309,11 +329,18 @@ impl LangIndex {
             .map(|(d, s)| (d, (s / bound).min(1.0)))
             .collect();
         let by_score = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        if hits.len() > limit {
-            hits.select_nth_unstable_by(limit - 1, by_score);
-            hits.truncate(limit);
+        let keep = limit.max(RERANK);
+        if hits.len() > keep {
+            hits.select_nth_unstable_by(keep - 1, by_score);
+            hits.truncate(keep);
+        }
+        let asked: Vec<(u32, f32)> = slots.iter().flat_map(|s| s.terms.iter().copied()).collect();
+        for hit in &mut hits {
+            let covered = self.coverage(hit.0, &asked);
+            hit.1 = (BLEND * hit.1 + (1.0 - BLEND) * covered).min(1.0);
         }
         hits.sort_unstable_by(by_score);
+        hits.truncate(limit);
         hits
     }
 }

@@ -16,7 +16,9 @@ use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
 /// Words that greet or thank rather than ask: not in NLTK's lists, but
-/// common in chat, and never what an article is about.
+/// common in chat, and never what an article is about. For French, also
+/// the question words and "can", "want" that NLTK's English list has and
+/// its French one lacks, so that "quand" does not weigh like "remboursé".
 const CHAT_WORDS: &[(&str, &[&str])] = &[
     (
         "en",
@@ -28,6 +30,8 @@ const CHAT_WORDS: &[(&str, &[&str])] = &[
         "fr",
         &[
             "bonjour", "bonsoir", "salut", "merci", "svp", "stp", "madame", "monsieur", "ok",
+            "comment", "quand", "pourquoi", "quel", "quelle", "quels", "quelles", "puis", "peux",
+            "peut", "pouvez", "veux", "voudrais", "vais", "etre", "avoir",
         ],
     ),
 ];
@@ -149,8 +153,12 @@ impl Analyzer {
     /// The folded words of `text` that carry meaning, in order: no stop
     /// words, no single letters (elided French articles: "l'", "d'"). A
     /// hyphenated word also yields its parts joined ("e-mail" → "e",
-    /// "mail", "email"), so that either spelling finds it.
-    pub fn words(&self, text: &str) -> Vec<String> {
+    /// "mail", "email"), so that either spelling finds it, unless a part is
+    /// a stop word.
+    /// A question's words are not joined this way: "vais-je" is no word,
+    /// and an unknown word counts against the match (the query side joins
+    /// neighbours only into words the index knows).
+    pub fn words(&self, text: &str, join: bool) -> Vec<String> {
         let folded = fold(text, &self.base);
         let mut out = Vec::new();
         for chunk in folded.split(|c: char| !(c.is_alphanumeric() || c == '-')) {
@@ -158,7 +166,8 @@ impl Analyzer {
             for part in &parts {
                 self.keep(part, &mut out);
             }
-            if parts.len() > 1 {
+            // "vais-je", "est-elle" are two words, not a compound.
+            if join && parts.len() > 1 && !parts.iter().any(|p| self.is_stop(p)) {
                 self.keep(&parts.concat(), &mut out);
             }
         }

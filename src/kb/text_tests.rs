@@ -20,12 +20,12 @@ fn base_languages() {
 fn words_drop_stop_words_elisions_and_chat() {
     let fr = Analyzer::new("fr");
     assert_eq!(
-        fr.words("Bonjour, je n'ai pas reçu l'e-mail de confirmation"),
+        fr.words("Bonjour, je n'ai pas reçu l'e-mail de confirmation", true),
         ["recu", "mail", "email", "confirmation"]
     );
     let en = Analyzer::new("en");
     assert_eq!(
-        en.words("Hi, how do I get my 2FA code? Thanks!"),
+        en.words("Hi, how do I get my 2FA code? Thanks!", true),
         ["get", "2fa", "code"]
     );
     assert_eq!(en.tokens("log-in now"), ["log", "in", "now"]);
@@ -48,8 +48,13 @@ fn with_or_without_accents_a_french_word_has_one_stem() {
 #[test]
 fn english_stems_and_unknown_languages() {
     let en = Analyzer::new("en");
+    let fr = Analyzer::new("fr");
     assert_eq!(en.stem("refunds"), en.stem("refunded"));
     // No Snowball stemmer and no stop words: words are kept as they are.
     let xx = Analyzer::new("eo");
-    assert_eq!(xx.words("la pasvortoj"), ["la", "pasvortoj"]);
+    assert_eq!(xx.words("la pasvortoj", true), ["la", "pasvortoj"]);
+    assert_eq!(
+        fr.words("Quand vais-je être remboursé ?", false),
+        ["rembourse"]
+    );
 }
