@@ -72,6 +72,9 @@ const SMOOTH: f32 = 0.25;
 /// variant: one word covers a keyword whole, and most articles share one.
 const KEYWORD: f32 = 0.6;
 
+/// One field of an article: (term, count) and the field's length in words.
+type FieldCounts = (Vec<(u32, u32)>, usize);
+
 /// An article's phrase: its distinct terms, their summed idf, its weight.
 struct Phrase {
     terms: Box<[u32]>,
@@ -129,7 +132,7 @@ impl LangIndex {
         let mut terms: HashMap<String, u32> = HashMap::new();
         let mut words: HashMap<String, u32> = HashMap::new();
         // Per article, per field: (term, count) and the field's length.
-        let mut docs: Vec<[(Vec<(u32, u32)>, usize); 4]> = Vec::with_capacity(articles.len());
+        let mut docs: Vec<[FieldCounts; 4]> = Vec::with_capacity(articles.len());
         let mut totals = [0usize; 4];
         let mut phrase_terms: Vec<Vec<(Vec<u32>, f32)>> = Vec::with_capacity(articles.len());
         for a in &articles {
