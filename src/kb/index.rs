@@ -11,6 +11,7 @@
 //!
 //! # Scores in 0..=1
 //!
+//! (The BM25F half of the final score; see the re-ranking below.)
 //! Saturation is below 1, so `Σ idf(t)` over the question's terms bounds
 //! the raw score: an article that contains every term in all its heavy
 //! fields comes close. The score is the raw score divided by that bound,
@@ -31,12 +32,14 @@
 //! BM25F asks how much of the question an article covers; it does not ask
 //! how much of the article the question covers, so an article that
 //! shares one rare word with the question ("placed") can beat the one
-//! whose title is the question ("Cancel an order"). The best
-//! [`RERANK`] articles are scored again: the share of the most covered of
-//! its phrases (title, each question variant, each keyword at a lower
-//! weight), weighted by idf, is blended with the BM25F score ([`BLEND`]). Both are in 0..=1, so
-//! the blend is too; an article matched only through its body gets at
-//! most `BLEND` of its score, as a weaker sign.
+//! whose title is the question ("Cancel an order"). The best [`RERANK`]
+//! articles are scored again: the share of the best covered of its
+//! phrases (the title, each question variant, each keyword at a lower
+//! weight, [`KEYWORD`]), weighted by idf and smoothed ([`SMOOTH`]) so that
+//! a phrase of one common word cannot be covered whole. The final score
+//! is `BLEND × BM25F + (1 − BLEND) × coverage`: both are in 0..=1, so it
+//! is too, and an article matched only through its body gets at most
+//! `BLEND`, as a weaker sign.
 
 use std::collections::HashMap;
 
