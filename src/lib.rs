@@ -31,11 +31,13 @@
 //!   reading frames off a transport, the byte level [`xml::Stanza`], the
 //!   protocol vocabulary), [`net`] (TLS, DNS),
 //!   [`store`] (sqlx, SQLite and PostgreSQL), [`config`] (typed, validated
-//!   configuration and hot reload), [`util`], and [`slot`] (XEP-0363
+//!   configuration and hot reload), [`util`], [`problem`] (the `file:line`
+//!   problem every validator of an admin's file reports), and [`slot`] (XEP-0363
 //!   upload slots: the signature the gateway makes and the HTTP front
 //!   checks, so that neither imports the other).
 //! - [`kb`]: the self-service knowledge base (articles and their ranking),
-//!   a pure library over `config`'s problems, for the gateway's dialogs.
+//!   a pure library that `config` loads with dialogs.toml, reporting its
+//!   files' [`problem`]s, for the gateway's self-service.
 //!
 //! ARCHITECTURE.md walks a stanza through these layers.
 
@@ -44,6 +46,7 @@ pub mod gateway;
 pub mod http;
 pub mod kb;
 pub mod net;
+pub mod problem;
 pub mod router;
 pub mod server;
 pub mod session;

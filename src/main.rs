@@ -218,6 +218,22 @@ async fn check(path: &Path) -> Result<()> {
                 n => format!(", {}", count(n, "rule")),
             };
             println!("{}: ok, {queues}{rules}", files.routing_file.display());
+            if let Some(d) = &files.dialogs_file {
+                let dl = &g.dialogs;
+                let mut parts = vec![
+                    count(dl.questions().len(), "question"),
+                    count(dl.canned().len(), "canned answer"),
+                ];
+                if let Some(ss) = dl.self_service() {
+                    parts.push(format!(
+                        "knowledge base {} ({} in {})",
+                        ss.dir.display(),
+                        count(ss.kb.len(), "article"),
+                        ss.kb.languages().join(", ")
+                    ));
+                }
+                println!("{}: ok, {}", d.display(), parts.join(", "));
+            }
             match agent_accounts(&settings).await {
                 Ok(jids) => {
                     let domain = &settings.agent_domain;

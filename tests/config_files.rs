@@ -155,7 +155,7 @@ fn the_shipped_configuration_checks() {
     // Then how its agents compare with the accounts of data/, if any: a
     // matter of the checkout's state (tests/admin.rs tests these).
     assert!(
-        lines[3..].iter().all(|l| l.contains(": warning: ")),
+        lines[4..].iter().all(|l| l.contains(": warning: ")),
         "{lines:?}"
     );
     assert!(lines[1].ends_with("agents.toml: ok, 2 agents"), "{lines:?}");
@@ -163,6 +163,11 @@ fn the_shipped_configuration_checks() {
         lines[2].ends_with("routing.toml: ok, 2 queues, 11 rules"),
         "{lines:?}"
     );
+    assert!(
+        lines[3].contains("dialogs.toml: ok, 2 questions, 3 canned answers, knowledge base "),
+        "{lines:?}"
+    );
+    assert!(lines[3].ends_with("in en, fr)"), "{lines:?}");
 }
 
 /// Queues and a calendar for the rules of the next test, which start at

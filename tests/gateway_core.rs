@@ -8,6 +8,8 @@ mod access;
 mod assigning;
 #[path = "gateway_core/clients.rs"]
 mod clients;
+#[path = "gateway_core/dialogs.rs"]
+mod dialogs;
 #[path = "gateway_core/harness.rs"]
 mod harness;
 #[path = "gateway_core/language.rs"]
@@ -20,6 +22,8 @@ mod moves;
 mod push;
 #[path = "gateway_core/routing.rs"]
 mod routing;
+#[path = "gateway_core/selfservice.rs"]
+mod selfservice;
 #[path = "gateway_core/upload.rs"]
 mod upload;
 #[path = "gateway_core/waiting.rs"]

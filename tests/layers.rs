@@ -1,6 +1,8 @@
 //! The layers of `src/` point down only: `server` (wiring) → `gateway`
-//! and `http` (siblings, which do not import each other) → `router` → `stream` → `session` and `kb` (the knowledge base, a pure library) → `xml`, `net`, `store`, `config`,
-//! `util`, `slot`. Read from the code's own `crate::…` paths, so that an import
+//! and `http` (siblings, which do not import each other) → `router` →
+//! `stream` → `session` → `config` (which loads the knowledge base) →
+//! `xml`, `net`, `store`, `slot`, `kb` → `util`, `problem`. Read from the
+//! code's own `crate::…` paths, so that an import
 //! against the grain fails here, in review, rather than in a tangle found
 //! later. No arrow points the wrong way, and none may: a layer that needs
 //! something of a higher one takes it as a trait that layer implements.
@@ -12,13 +14,14 @@ use std::path::{Path, PathBuf};
 /// modules of lower rank (and its own).
 fn rank(module: &str) -> Option<u8> {
     Some(match module {
-        "server" => 6,
-        "gateway" | "http" => 5,
-        "router" => 4,
-        "stream" => 3,
-        "session" | "kb" => 2,
-        "xml" | "net" | "store" | "config" | "slot" => 1,
-        "util" => 0,
+        "server" => 7,
+        "gateway" | "http" => 6,
+        "router" => 5,
+        "stream" => 4,
+        "session" => 3,
+        "config" => 2,
+        "xml" | "net" | "store" | "slot" | "kb" => 1,
+        "util" | "problem" => 0,
         _ => return None,
     })
 }

@@ -63,7 +63,7 @@ fn the_example_rules_route_as_their_comments_say() {
     s.text = "Where is my order # 123456?";
     assert_eq!(rule(&r, &s).as_deref(), Some("order-number"));
     s.text = "";
-    s.answers.insert("topic".into(), "Invoice".into());
+    s.answers.insert("topic".into(), "Billing".into());
     assert_eq!(rule(&r, &s).as_deref(), Some("topic-billing"));
     s.answers.clear();
 

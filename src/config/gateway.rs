@@ -1,7 +1,9 @@
-//! The contact-center configuration: `agents.toml` and `routing.toml`,
-//! read and validated together into one [`GatewayConfig`], because routing
-//! refers to agents (queue member lists, required skills). Every problem of
-//! both files is collected, each with its own file and line.
+//! The contact-center configuration: `agents.toml`, `routing.toml` and
+//! `dialogs.toml`, read and validated together into one [`GatewayConfig`],
+//! because routing refers to agents (queue member lists, required skills)
+//! and dialogs to routing (entries, queues, rules; rules test answers to
+//! the dialogs' questions). Every problem of every file is collected, each
+//! with its own file and line.
 //!
 //! `routing.toml` also holds the business-hours calendars and the
 //! `[[rule]]` tables, checked after the queues so that rules can be checked
@@ -10,6 +12,8 @@
 use std::path::Path;
 
 use super::agents::AgentsConfig;
+use super::dialogs::DialogsConfig;
+use super::dialogs_syntax::{self, Routing};
 use super::problem::{ConfigError, Problem};
 use super::routing::RoutingConfig;
 use super::settings::Settings;
@@ -20,20 +24,44 @@ use super::settings::Settings;
 pub struct GatewayConfig {
     pub agents: AgentsConfig,
     pub routing: RoutingConfig,
+    /// Empty when `[gateway]` names no dialogs file.
+    pub dialogs: DialogsConfig,
 }
 
 impl GatewayConfig {
-    /// Reads the two files named in `settings.gateway`. A file that cannot
+    /// Reads the files named in `settings.gateway`. A file that cannot
     /// be read is a problem at its line 1, reported with those of the other
     /// file: a contact center without agents or queues cannot work, and the
     /// admin should see everything wrong in one pass.
     pub fn load(settings: &Settings) -> Result<GatewayConfig, ConfigError> {
         let agents_path = &settings.gateway.agents_file;
         let routing_path = &settings.gateway.routing_file;
+        let dialogs = settings
+            .gateway
+            .dialogs_file
+            .as_deref()
+            .map(|p| (p, std::fs::read_to_string(p)));
         Self::build(
             &settings.support_domain,
             (agents_path, std::fs::read_to_string(agents_path)),
             (routing_path, std::fs::read_to_string(routing_path)),
+            dialogs,
+        )
+    }
+
+    /// As [`GatewayConfig::from_strs`], with a dialogs file; the knowledge
+    /// base it names is read from disk, relative to `dialogs.0`.
+    pub fn from_strs_with_dialogs(
+        support_domain: &str,
+        agents: (&Path, &str),
+        routing: (&Path, &str),
+        dialogs: (&Path, &str),
+    ) -> Result<GatewayConfig, ConfigError> {
+        Self::build(
+            support_domain,
+            (agents.0, Ok(agents.1.to_string())),
+            (routing.0, Ok(routing.1.to_string())),
+            Some((dialogs.0, Ok(dialogs.1.to_string()))),
         )
     }
 
@@ -47,6 +75,7 @@ impl GatewayConfig {
             support_domain,
             (agents.0, Ok(agents.1.to_string())),
             (routing.0, Ok(routing.1.to_string())),
+            None,
         )
     }
 
@@ -54,6 +83,7 @@ impl GatewayConfig {
         support_domain: &str,
         agents: (&Path, std::io::Result<String>),
         routing: (&Path, std::io::Result<String>),
+        dialogs: Option<(&Path, std::io::Result<String>)>,
     ) -> Result<GatewayConfig, ConfigError> {
         let (agents_path, routing_path) = (agents.0, routing.0);
         let mut agent_problems = Vec::new();
@@ -84,12 +114,47 @@ impl GatewayConfig {
                 None
             }
         };
+        // Rules found wrong by the dialogs (an unknown question) are
+        // routing.toml's problems, listed with that file's.
+        let mut dialog_problems = Vec::new();
+        let parsed_dialogs = match &dialogs {
+            None => Some(DialogsConfig::default()),
+            Some((path, Ok(text))) => {
+                let with = parsed_routing.as_ref().map(|config| Routing {
+                    path: routing_path,
+                    config,
+                });
+                let (d, p) = dialogs_syntax::parse(path, text, with);
+                for problem in p {
+                    if problem.file == routing_path {
+                        routing_problems.push(problem);
+                    } else {
+                        dialog_problems.push(problem);
+                    }
+                }
+                d
+            }
+            Some((path, Err(e))) => {
+                dialog_problems.push(unreadable(path, e));
+                None
+            }
+        };
         agent_problems.sort_by_key(|p| p.line);
         routing_problems.sort_by_key(|p| p.line);
+        // The knowledge base's files come after dialogs.toml, each in order.
+        dialog_problems.sort_by(|a, b| {
+            let own = |p: &Problem| Some(p.file.as_path()) != dialogs.as_ref().map(|d| d.0);
+            (own(a), &a.file, a.line).cmp(&(own(b), &b.file, b.line))
+        });
         agent_problems.append(&mut routing_problems);
-        match (parsed_agents, parsed_routing) {
-            (Some(agents), Some(routing)) if agent_problems.is_empty() => {
-                Ok(GatewayConfig { agents, routing })
+        agent_problems.append(&mut dialog_problems);
+        match (parsed_agents, parsed_routing, parsed_dialogs) {
+            (Some(agents), Some(routing), Some(dialogs)) if agent_problems.is_empty() => {
+                Ok(GatewayConfig {
+                    agents,
+                    routing,
+                    dialogs,
+                })
             }
             _ => Err(ConfigError::Invalid(agent_problems)),
         }

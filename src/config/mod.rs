@@ -3,8 +3,9 @@
 //! path is absolute and every address parsed. Problems carry the file and
 //! line so `switchboard check` can print `file:line: message`.
 //!
-//! The contact-center files it names, `agents.toml` and `routing.toml`,
-//! are read together into a [`GatewayConfig`] and can be hot-reloaded
+//! The contact-center files it names, `agents.toml`, `routing.toml` and
+//! `dialogs.toml` (with the knowledge base it names), are read together
+//! into a [`GatewayConfig`] and can be hot-reloaded
 //! through a [`GatewayConfigHandle`].
 //!
 //! The modules import one another in one direction only, from the files'
@@ -17,6 +18,9 @@
 pub mod accounts;
 pub mod agents;
 pub mod calendar;
+pub mod dialogs;
+mod dialogs_file;
+mod dialogs_syntax;
 mod gateway;
 pub mod locate;
 mod parse;
@@ -37,6 +41,10 @@ mod web;
 pub use accounts::Warning;
 pub use agents::{AgentDef, AgentsConfig, PROTOCOLS};
 pub use calendar::Calendar;
+pub use dialogs::{
+    AnswerKind, CannedDef, DialogDef, DialogsConfig, HandoffDef, HandoffFacts, LangText,
+    QuestionDef, Refusal, SelfService, Then,
+};
 pub use gateway::GatewayConfig;
 pub use locate::{find_config, NoConfig};
 pub use problem::{ConfigError, LineIndex, Problem};

@@ -175,6 +175,8 @@ impl Default for Limits {
 pub struct Gateway {
     pub agents: Spanned<String>,
     pub routing: Spanned<String>,
+    /// Optional: without it nothing is asked or answered before an agent.
+    pub dialogs: Option<Spanned<String>>,
 }
 
 impl Default for Gateway {
@@ -183,6 +185,7 @@ impl Default for Gateway {
         Gateway {
             agents: at("agents.toml"),
             routing: at("routing.toml"),
+            dialogs: None,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Hot reload of the gateway configuration. A [`GatewayConfigHandle`] holds
 //! the configuration in force; readers take an `Arc` snapshot without ever
-//! blocking a reload. [`watch()`] reloads when `agents.toml` or
-//! `routing.toml` changes, or on SIGHUP. A version that fails validation is
+//! blocking a reload. [`watch()`] reloads when `agents.toml`,
+//! `routing.toml`, `dialogs.toml` or an article of the knowledge base changes, or on SIGHUP. A version that fails validation is
 //! refused, its problems logged as `file:line: message`, and the previous
 //! configuration stays in force: a typo must not take the contact center
 //! down.
@@ -215,6 +215,9 @@ pub struct Watcher {
     /// File names whose changes matter (the files, and their targets when
     /// they are symlinks).
     names: Vec<OsString>,
+    /// The knowledge base's folder, watched whole: any article's change
+    /// matters.
+    kb: Option<PathBuf>,
     hangup: tokio::signal::unix::Signal,
 }
 
@@ -228,10 +231,12 @@ impl Watcher {
             let _ = tx.send(ev);
         })
         .map_err(WatchError::Init)?;
-        let (dirs, names) = folders(&[
-            &settings.gateway.agents_file,
-            &settings.gateway.routing_file,
-        ]);
+        let mut files = vec![
+            settings.gateway.agents_file.as_path(),
+            settings.gateway.routing_file.as_path(),
+        ];
+        files.extend(settings.gateway.dialogs_file.as_deref());
+        let (dirs, names) = folders(&files);
         for dir in &dirs {
             notify
                 .watch(dir, RecursiveMode::NonRecursive)
@@ -240,15 +245,32 @@ impl Watcher {
                     source,
                 })?;
         }
+        // The folder of the knowledge base in force at start; one that a
+        // reload names instead is read on each reload (and SIGHUP) but only
+        // watched after a restart.
+        let kb = handle
+            .current()
+            .dialogs
+            .self_service()
+            .and_then(|s| std::fs::canonicalize(&s.dir).ok());
+        if let Some(dir) = &kb {
+            notify
+                .watch(dir, RecursiveMode::Recursive)
+                .map_err(|source| WatchError::Notify {
+                    dir: dir.clone(),
+                    source,
+                })?;
+        }
         let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .map_err(WatchError::Signal)?;
-        tracing::info!(folders = ?dirs, "watching the gateway configuration");
+        tracing::info!(folders = ?dirs, knowledge_base = ?kb, "watching the gateway configuration");
         Ok(Watcher {
             settings,
             handle,
             events,
             _notify: notify,
             names,
+            kb,
             hangup,
         })
     }
@@ -301,10 +323,13 @@ impl Watcher {
                 return false;
             }
         }
-        ev.paths
-            .iter()
-            .filter_map(|p| p.file_name())
-            .any(|n| self.names.iter().any(|m| m == n) || n.to_string_lossy().starts_with(".."))
+        let in_kb = |p: &Path| self.kb.as_ref().is_some_and(|kb| p.starts_with(kb));
+        ev.paths.iter().any(|p| in_kb(p))
+            || ev
+                .paths
+                .iter()
+                .filter_map(|p| p.file_name())
+                .any(|n| self.names.iter().any(|m| m == n) || n.to_string_lossy().starts_with(".."))
     }
 }
 

@@ -211,3 +211,67 @@ fn a_folder_shared_by_both_files_is_watched_once() {
     assert_eq!(dirs, [canonical.clone(), canonical.join("elsewhere")]);
     assert_eq!(names, ["agents.toml", "routing.toml"]);
 }
+
+const ARTICLE: &str = "+++\ntitle = \"Reset your password\"\nquestions = [\"I forgot my password\"]\n+++\nUse the link on the sign-in page.\n";
+
+/// A knowledge base's article edited: applied; broken: refused at its
+/// line, and the articles in force stay.
+#[tokio::test]
+async fn an_article_s_change_is_applied_and_a_broken_one_refused() {
+    let (dir, _, _) = valid_config();
+    let d = dir.path();
+    std::fs::write(
+        d.join("switchboard.toml"),
+        format!("{SWITCHBOARD}[gateway]\ndialogs = \"dialogs.toml\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("dialogs.toml"),
+        "[self_service]\nknowledge_base = \"kb\"\n\n[[dialog]]\nname = \"d\"\nself_service = true\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.join("kb/en")).unwrap();
+    let article = d.join("kb/en/reset-password.md");
+    std::fs::write(&article, ARTICLE).unwrap();
+    let settings = Settings::load(&d.join("switchboard.toml")).unwrap();
+    let handle = GatewayConfigHandle::load(&settings).unwrap();
+    let answer = |h: &GatewayConfigHandle| {
+        let cfg = h.current();
+        let kb = &cfg.dialogs.self_service().unwrap().kb;
+        kb.article("en", "reset-password").unwrap().answer.clone()
+    };
+    assert_eq!(answer(&handle), "Use the link on the sign-in page.");
+    let mut applied = handle.subscribe();
+    let mut rejected = handle.rejections();
+    let shutdown = CancellationToken::new();
+    let watcher = Watcher::start(settings.clone(), handle.clone()).unwrap();
+    let task = tokio::spawn(watcher.run(shutdown.clone()));
+
+    // Same number of articles, new words: a change all the same.
+    replace_file(
+        &article,
+        &ARTICLE.replace("Use the link", "Follow the link"),
+    );
+    next(&mut applied).await;
+    assert_eq!(answer(&handle), "Follow the link on the sign-in page.");
+
+    replace_file(&article, &ARTICLE.replace("title = ", "titel = "));
+    let canonical = article.canonicalize().unwrap();
+    loop {
+        next(&mut rejected).await;
+        let r = rejected.borrow_and_update().clone();
+        let at_line_2 = r
+            .problems
+            .iter()
+            .any(|p| p.line == 2 && (p.file == article || p.file == canonical));
+        if at_line_2 {
+            break;
+        }
+    }
+    assert_eq!(answer(&handle), "Follow the link on the sign-in page.");
+    replace_file(&article, ARTICLE);
+    next(&mut applied).await;
+    assert_eq!(answer(&handle), "Use the link on the sign-in page.");
+    shutdown.cancel();
+    task.await.unwrap();
+}

@@ -421,7 +421,7 @@ pub(super) fn unknown_calendar(name: &str) -> String {
 }
 
 /// `example.com` or `*.example.com`, lowercase.
-fn domain_pattern(s: &str) -> Result<DomainPattern, String> {
+pub(super) fn domain_pattern(s: &str) -> Result<DomainPattern, String> {
     let lower = s.trim().to_ascii_lowercase();
     let (domain, subdomains) = match lower.strip_prefix("*.") {
         Some(d) => (d, true),
@@ -450,7 +450,7 @@ fn language_tag(s: &str) -> bool {
 }
 
 /// Case-insensitive like keywords; `(?-i)` in the pattern turns that off.
-fn compile(s: &str) -> Result<Pattern, String> {
+pub(super) fn compile(s: &str) -> Result<Pattern, String> {
     if s.is_empty() {
         return Err("regex is empty: it would match every message".into());
     }

@@ -122,13 +122,13 @@ pub(super) struct Conditions {
 
 /// `example.com`, or `*.example.com`: example.com and all its subdomains.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct DomainPattern {
+pub struct DomainPattern {
     pub domain: String,
     pub subdomains: bool,
 }
 
 impl DomainPattern {
-    fn matches(&self, d: &str) -> bool {
+    pub(super) fn matches(&self, d: &str) -> bool {
         d == self.domain
             || (self.subdomains
                 && d.strip_suffix(self.domain.as_str())
@@ -146,7 +146,7 @@ impl DomainPattern {
 
 /// A compiled regex, equal to another when written the same.
 #[derive(Debug, Clone)]
-pub(super) struct Pattern(pub regex::Regex);
+pub struct Pattern(pub(super) regex::Regex);
 
 impl PartialEq for Pattern {
     fn eq(&self, other: &Self) -> bool {
@@ -155,6 +155,11 @@ impl PartialEq for Pattern {
 }
 
 impl RuleDef {
+    /// The questions the rule tests, with the answers it accepts.
+    pub fn tested_answers(&self) -> &BTreeMap<String, BTreeSet<String>> {
+        &self.conditions.answers
+    }
+
     /// Whether every condition of the rule holds for `facts`; `calendars`
     /// are those of the routing configuration, which `open` and `closed`
     /// name.
@@ -274,13 +279,13 @@ pub(super) fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn contains_phrase(words: &[String], phrase: &[String]) -> bool {
+pub(super) fn contains_phrase(words: &[String], phrase: &[String]) -> bool {
     !phrase.is_empty() && words.windows(phrase.len()).any(|w| w == phrase)
 }
 
 #[cfg(test)]
 #[path = "rules_tests.rs"]
-mod tests;
+pub(super) mod tests;
 
 #[cfg(test)]
 #[path = "shadow_tests.rs"]

@@ -8,7 +8,7 @@ use crate::config::{
     Actions, AgentProtocol, ConfigError, Facts, GatewayConfig, RoutingConfig, FEATURES,
 };
 
-pub(super) const AGENTS: &str = "\
+pub(crate) const AGENTS: &str = "\
 [[agent]]
 jid = \"alice@agents.support.test\"
 name = \"Alice\"
@@ -25,7 +25,7 @@ max_live = 1
 ";
 
 /// 13 lines: the rules appended to it start at line 15.
-pub(super) const BASE: &str = "\
+pub(crate) const BASE: &str = "\
 [[calendar]]
 name = \"office\"
 timezone = \"Europe/Paris\"

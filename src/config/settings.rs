@@ -84,6 +84,7 @@ pub struct S2s {
 pub struct GatewayFiles {
     pub agents_file: PathBuf,
     pub routing_file: PathBuf,
+    pub dialogs_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -358,7 +359,7 @@ fn limits(lines: &LineIndex, raw: &raw::Limits, problems: &mut Vec<Problem>) -> 
     }
 }
 
-/// `[gateway]`: the two contact-center files, relative to `base`.
+/// `[gateway]`: the contact-center files, relative to `base`.
 fn gateway_files(
     lines: &LineIndex,
     base: &Path,
@@ -367,7 +368,11 @@ fn gateway_files(
 ) -> GatewayFiles {
     let agents_file = base.join(raw.agents.get_ref());
     let routing_file = base.join(raw.routing.get_ref());
-    for f in [&raw.agents, &raw.routing] {
+    let dialogs_file = raw.dialogs.as_ref().map(|d| base.join(d.get_ref()));
+    for f in [&raw.agents, &raw.routing]
+        .into_iter()
+        .chain(raw.dialogs.as_ref())
+    {
         if f.get_ref().is_empty() {
             problems.push(lines.problem(f, "the file name is empty"));
         }
@@ -376,9 +381,15 @@ fn gateway_files(
         // Each file is read with its own schema: one file cannot be both.
         problems.push(lines.problem(&raw.routing, "routing and agents must be different files"));
     }
+    if let (Some(d), Some(raw_d)) = (&dialogs_file, &raw.dialogs) {
+        if *d == agents_file || *d == routing_file {
+            problems.push(lines.problem(raw_d, "dialogs must be a file of its own"));
+        }
+    }
     GatewayFiles {
         agents_file,
         routing_file,
+        dialogs_file,
     }
 }
 

@@ -25,10 +25,24 @@ pub enum Text {
     EntryUnstaffed,
     EntryClosed,
     Pushed,
+    Reask,
+    ReaskChoice,
+    TooLong,
+    SkipHint,
+    KbIntro,
+    KbHelpful,
+    KbRelated,
+    KbSuggest,
+    KbNoMatch,
+    KbGlad,
+    KbSorry,
+    KbInvite,
+    KbConnect,
+    KbStay,
 }
 
 impl Text {
-    pub const ALL: [Text; 10] = [
+    pub const ALL: [Text; 24] = [
         Text::Position,
         Text::Unservable,
         Text::NowChatting,
@@ -39,6 +53,20 @@ impl Text {
         Text::EntryUnstaffed,
         Text::EntryClosed,
         Text::Pushed,
+        Text::Reask,
+        Text::ReaskChoice,
+        Text::TooLong,
+        Text::SkipHint,
+        Text::KbIntro,
+        Text::KbHelpful,
+        Text::KbRelated,
+        Text::KbSuggest,
+        Text::KbNoMatch,
+        Text::KbGlad,
+        Text::KbSorry,
+        Text::KbInvite,
+        Text::KbConnect,
+        Text::KbStay,
     ];
 
     pub fn key(self) -> &'static str {
@@ -53,6 +81,20 @@ impl Text {
             Text::EntryUnstaffed => "entry_unstaffed",
             Text::EntryClosed => "entry_closed",
             Text::Pushed => "pushed",
+            Text::Reask => "reask",
+            Text::ReaskChoice => "reask_choice",
+            Text::TooLong => "too_long",
+            Text::SkipHint => "skip_hint",
+            Text::KbIntro => "kb_intro",
+            Text::KbHelpful => "kb_helpful",
+            Text::KbRelated => "kb_related",
+            Text::KbSuggest => "kb_suggest",
+            Text::KbNoMatch => "kb_no_match",
+            Text::KbGlad => "kb_glad",
+            Text::KbSorry => "kb_sorry",
+            Text::KbInvite => "kb_invite",
+            Text::KbConnect => "kb_connect",
+            Text::KbStay => "kb_stay",
         }
     }
 
@@ -63,6 +105,9 @@ impl Text {
             Text::NowChatting => &["name"],
             Text::EntryBusy => &["minutes"],
             Text::Pushed => &["name", "title", "url"],
+            Text::Reask => &["example"],
+            Text::ReaskChoice => &["count"],
+            Text::TooLong => &["max"],
             _ => &[],
         }
     }

@@ -33,6 +33,8 @@ pub enum Event {
     Sweep,
     /// A session's identification ran out of time.
     IdentifyTimeout { session: String },
+    /// A dialog's question asked with this number went unanswered.
+    DialogTimeout { session: String, seq: u64 },
     /// Answered once every event and stanza sent before it is handled and
     /// what the bridge accepted is stored and relayed.
     Settled(oneshot::Sender<()>),

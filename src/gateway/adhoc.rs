@@ -19,7 +19,7 @@ const DATA: &str = "jabber:x:data";
 
 /// Each command's node, in the order clients list them.
 pub(super) const NODES: &[&str] = &[
-    "list", "info", "take", "close", "note", "transfer", "push", "duty",
+    "list", "info", "take", "close", "note", "transfer", "push", "canned", "duty",
 ];
 
 /// What a client shows for a command.
@@ -32,6 +32,7 @@ fn title(node: &str) -> &'static str {
         "note" => "Add a note to a session",
         "transfer" => "Transfer a session",
         "push" => "Show the customer a web page",
+        "canned" => "Send a canned answer",
         "duty" => "Go on or off duty",
         _ => "",
     }
@@ -134,6 +135,24 @@ impl Core {
             let opts: Vec<(&str, &str)> =
                 mine.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
             x = x.append(list_single("session", "Session", &opts));
+            if node == "canned" {
+                let canned: Vec<(&str, String)> = self
+                    .dir
+                    .dialogs()
+                    .canned()
+                    .iter()
+                    .map(|c| {
+                        let label = match &c.description {
+                            Some(d) => format!("{} — {d}", c.name),
+                            None => c.name.clone(),
+                        };
+                        (c.name.as_str(), label)
+                    })
+                    .collect();
+                let opts: Vec<(&str, &str)> =
+                    canned.iter().map(|(a, b)| (*a, b.as_str())).collect();
+                x = x.append(list_single("text", "Canned answer", &opts));
+            }
             let fields: &[(&str, &str, bool)] = match node {
                 "note" => &[("text", "Note", true)],
                 "transfer" => &[("text", "Agent or queue", true)],

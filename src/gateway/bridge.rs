@@ -91,6 +91,25 @@ impl Core {
         }
     }
 
+    /// A message the server writes for the agent (a canned answer): sent
+    /// as if they had; false when the session is not theirs to write in.
+    pub(super) async fn send_as_agent(
+        &mut self,
+        from: &Jid,
+        id: &str,
+        s: Stanza,
+        body: String,
+    ) -> bool {
+        let writable = self
+            .state
+            .session(id)
+            .is_some_and(|x| matches!(x.rec().state, SessionState::Live | SessionState::Async));
+        if writable {
+            self.agent_message(from, id, s, Some(body)).await;
+        }
+        writable
+    }
+
     async fn agent_message(&mut self, from: &Jid, id: &str, s: Stanza, body: Option<String>) {
         let Some(sess) = self.state.session(id) else {
             return;

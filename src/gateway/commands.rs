@@ -20,11 +20,14 @@ use crate::xml::Stanza;
 
 pub(super) const HELP: &str =
     "Commands (the word alone, or after ! or /): take, close, info, list, help; \
-     with text after ! or /: !note TEXT, !transfer AGENT|QUEUE, !push URL [title] (shows the customer a page). \
+     with text after ! or /: !note TEXT, !transfer AGENT|QUEUE, !push URL [title] (shows the customer a page), \
+     canned (the canned answers), !c NAME (sends one). \
      To the support domain: list, on, off, or a command with a session id (!close s-abc2345).";
 
 /// Commands that take no argument, accepted as a bare word.
-const BARE: &[&str] = &["take", "close", "info", "list", "help", "on", "off"];
+const BARE: &[&str] = &[
+    "take", "close", "info", "list", "help", "on", "off", "canned",
+];
 
 impl Core {
     /// One action on session `id` by `agent`; the reply to show them.
@@ -78,6 +81,8 @@ impl Core {
                 }
             }
             "push" => self.push(agent, id, arg).await,
+            "c" | "canned" if !arg.trim().is_empty() => self.send_canned(agent, id, arg).await,
+            "canned" => self.canned_list(),
             "info" => self.session_info(id),
             _ => HELP.to_string(),
         }
@@ -95,7 +100,7 @@ impl Core {
             sess.rec().queue,
             sess.rec().state.as_str()
         )];
-        if sess.routed() {
+        if sess.routed() || sess.ctx().dialog.is_some() {
             lines.extend(sess.ctx().describe());
         } else {
             lines.push("Identification is still under way.".into());

@@ -83,6 +83,104 @@ pub struct Needs {
 pub struct Context {
     pub ident: Ident,
     pub needs: Needs,
+    /// The dialog before routing (questions, self-service), once begun.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialog: Option<Progress>,
+}
+
+/// Where a session is in its dialog; stored, so that a restart resumes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Progress {
+    /// The `[[dialog]]`'s name.
+    pub name: String,
+    pub step: Step,
+    /// Refused answers to the question being asked.
+    pub attempts: u32,
+    /// Answers the customer said did not help, and messages no article
+    /// matched: what the handoff rules count.
+    pub unhelpful: u32,
+    pub no_match: u32,
+    /// The customer said no to an invitation; invitations wait until one
+    /// of the counts above grows again.
+    pub declined: bool,
+    /// Article ids offered as a numbered menu (suggestions, related).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub menu: Vec<String>,
+    /// The article last given, whose "did it help?" is pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered: Option<String>,
+    /// What happened, in order: shown to the agent who takes over.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<PathStep>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// Asking the dialog's question at this index.
+    Asking(usize),
+    SelfService,
+    /// Asked whether they want an agent.
+    Invited,
+    /// Over: the session is routed.
+    #[default]
+    Done,
+}
+
+/// One step of the path: when (ms), what the customer wrote (shortened),
+/// and what came of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathStep {
+    pub at: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub said: String,
+    pub did: String,
+}
+
+impl Progress {
+    pub fn done(&self) -> bool {
+        self.step == Step::Done
+    }
+
+    pub fn record(&mut self, at: i64, said: &str, did: String) {
+        let said = said.trim();
+        let mut short: String = said.chars().take(80).collect();
+        if short.len() < said.len() {
+            short.push('…');
+        }
+        // Bounded: a customer chatting with the assistant all day must not
+        // grow the stored context without end.
+        if self.path.len() >= 50 {
+            self.path.remove(0);
+        }
+        self.path.push(PathStep {
+            at,
+            said: short,
+            did,
+        });
+    }
+
+    /// The path for the agent, one line a step.
+    pub fn describe(&self) -> Vec<String> {
+        if self.path.is_empty() {
+            return Vec::new();
+        }
+        let mut lines = vec![format!(
+            "Before you (dialog {}; {} unhelpful, {} unanswered):",
+            self.name, self.unhelpful, self.no_match
+        )];
+        for p in &self.path {
+            let at = crate::xml::chrono_stamp(p.at);
+            let time = at.get(11..16).unwrap_or(&at);
+            if p.said.is_empty() {
+                lines.push(format!("  {time} {}", p.did));
+            } else {
+                lines.push(format!("  {time} \"{}\" → {}", p.said, p.did));
+            }
+        }
+        lines
+    }
 }
 
 impl Context {
@@ -178,6 +276,9 @@ impl Context {
             routing.push_str(&format!("; agent client needs {}", s.join(", ")));
         }
         lines.push(routing);
+        if let Some(d) = &self.dialog {
+            lines.extend(d.describe());
+        }
         lines
     }
 }
@@ -211,6 +312,7 @@ mod tests {
                 ..Ident::default()
             },
             needs: Needs::default(),
+            dialog: None,
         };
         c.needs.rule = Some("sms".into());
         c.needs.protocol = Some("sms".into());

@@ -95,6 +95,11 @@ impl Directory {
         self.cfg.routing.defaults.wait_estimate
     }
 
+    /// Questions, self-service and canned answers (dialogs.toml).
+    pub fn dialogs(&self) -> &crate::config::DialogsConfig {
+        &self.cfg.dialogs
+    }
+
     pub fn texts(&self) -> &crate::config::Texts {
         self.cfg.routing.texts()
     }

@@ -15,8 +15,10 @@ mod agents;
 mod answers;
 pub mod assign;
 mod bridge;
+mod canned;
 mod commands;
 pub mod context;
+mod dialog;
 pub mod directory;
 pub mod discover;
 mod domain;
@@ -29,6 +31,7 @@ mod push;
 mod queue;
 mod remote;
 mod route;
+mod selfservice;
 mod sessions;
 mod state;
 mod upload;
@@ -205,6 +208,7 @@ impl Core {
             Event::OfferExpired { session, seq } => self.offer_expired(&session, seq).await,
             Event::GraceExpired { agent, seq } => self.grace_expired(&agent, seq).await,
             Event::IdentifyTimeout { session } => self.identify_timeout(&session).await,
+            Event::DialogTimeout { session, seq } => self.dialog_timeout(&session, seq).await,
             Event::Sweep => {
                 self.close_idle().await;
                 self.route_stalled().await;
@@ -241,6 +245,7 @@ impl Core {
         for id in offered {
             self.requeue(&id, true).await;
         }
+        self.resume_dialogs().await;
         self.subscribe_remote_agents().await;
         let known: Vec<String> = self.dir.agents().map(|a| a.jid.to_string()).collect();
         for jid in known {

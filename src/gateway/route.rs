@@ -49,8 +49,24 @@ impl Core {
         ident.answers = sess.ctx().ident.answers.clone();
         let entry = sess.rec().entry_jid.clone();
         let text = sess.first_text.clone();
+        let dialog_begun = sess.ctx().dialog.is_some();
+        if sess.ctx().dialog.as_ref().is_some_and(|d| !d.done()) {
+            // The dialog routes the session when it ends.
+            return;
+        }
         let d = self.decide(&entry, &ident, &text);
         let entry_queue = self.dir.queue_of_entry(&entry).map(|q| q.name.clone());
+        if !dialog_begun && d.reject.is_none() {
+            // The dialog is chosen by what routing would decide without
+            // answers; its answers may then change that decision.
+            let queue = d.queue.clone().or(entry_queue.clone()).unwrap_or_default();
+            if self
+                .start_dialog(id, &entry, &queue, d.rule.as_deref(), &ident)
+                .await
+            {
+                return;
+            }
+        }
         let mut needs = Needs {
             rule: d.rule.clone(),
             skills: d.skills.clone(),

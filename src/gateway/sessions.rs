@@ -99,6 +99,11 @@ impl Core {
             }
             return self.start_identify(&id, from, &s).await;
         }
+        if let Some(text) = body.as_deref().filter(|_| self.in_dialog(&id)) {
+            // After the journal took it: the transcript keeps the
+            // customer's words before the assistant's reply.
+            return self.dialog_input(&id, text).await;
+        }
         let waiting = self
             .state
             .session(&id)

@@ -52,6 +52,9 @@ pub(super) struct Sess {
     /// The agent the customer spoke with last, once looked up (the lookup
     /// is a query; assignment attempts are many).
     pub sticky: Option<Option<String>>,
+    /// Numbers the dialog's questions, so that a stale time-out does not
+    /// skip a question asked since.
+    pub dialog_seq: u64,
 }
 
 impl Sess {
@@ -72,6 +75,7 @@ impl Sess {
             nick: None,
             first_text: String::new(),
             sticky: None,
+            dialog_seq: 0,
         }
     }
 
@@ -191,8 +195,13 @@ impl State {
                 .insert(rec.customer_jid.clone());
             self.by_customer
                 .insert(rec.customer_jid.clone(), rec.id.clone());
+            // Routed before the stop, unless a dialog was still under way:
+            // it resumes where it was.
+            let in_dialog = Context::from_json(rec.context.as_deref())
+                .dialog
+                .is_some_and(|d| !d.done());
             self.sessions
-                .insert(rec.id.clone(), Sess::new(rec, true, 0));
+                .insert(rec.id.clone(), Sess::new(rec, !in_dialog, 0));
         }
         Ok(())
     }
@@ -304,6 +313,19 @@ impl State {
             sess.rec.queue = queue.to_string();
             sess.rec.priority = priority;
             sess.routed = true;
+        }
+        Ok(())
+    }
+
+    /// The context as a dialog left it (answers, progress), before
+    /// routing; routing stores the rest with [`State::route`].
+    pub async fn set_context(&mut self, id: &str, ctx: Context) -> Result<(), StoreError> {
+        if !self.sessions.contains_key(id) {
+            return Ok(());
+        }
+        self.store.session_set_context(id, &ctx.to_json()).await?;
+        if let Some(sess) = self.sessions.get_mut(id) {
+            sess.ctx = ctx;
         }
         Ok(())
     }

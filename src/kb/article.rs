@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
-use crate::config::{LineIndex, Problem};
+use crate::problem::{LineIndex, Problem};
 
 /// An answer customers can be given, in one language.
 #[derive(Debug, Clone, PartialEq, Eq)]

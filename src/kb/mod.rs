@@ -53,7 +53,7 @@ use std::sync::Arc;
 
 pub use article::{Article, Link};
 
-use crate::config::Problem;
+use crate::problem::Problem;
 use article::{is_language_folder, Parsed};
 use index::LangIndex;
 use text::base_language;
@@ -112,6 +112,19 @@ pub struct Hit<'a> {
 pub struct KnowledgeBase {
     /// Sorted by language.
     langs: Arc<Vec<LangIndex>>,
+}
+
+/// Equal when they hold the same articles: the indexes follow from them.
+/// A reload compares configurations, so an edited article must count.
+impl PartialEq for KnowledgeBase {
+    fn eq(&self, o: &Self) -> bool {
+        self.langs.len() == o.langs.len()
+            && self
+                .langs
+                .iter()
+                .zip(o.langs.iter())
+                .all(|(a, b)| a.lang == b.lang && a.articles == b.articles)
+    }
 }
 
 impl std::fmt::Debug for KnowledgeBase {

@@ -15,6 +15,7 @@
 mod accounts;
 mod assignments;
 mod checkpoint;
+mod contexts;
 mod credentials;
 mod customers;
 mod offline;

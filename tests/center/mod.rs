@@ -41,11 +41,25 @@ pub fn center(db: Db, routing: &str, with_prosody: bool) -> Center {
 
 /// [`center`] with other agents.
 pub fn center_with(db: Db, agents: &str, routing: &str, with_prosody: bool) -> Center {
+    center_full(db, agents, routing, None, with_prosody)
+}
+
+/// [`center_with`] and a dialogs.toml.
+pub fn center_full(
+    db: Db,
+    agents: &str,
+    routing: &str,
+    dialogs: Option<&str>,
+    with_prosody: bool,
+) -> Center {
     let ips = loopback_ips(2);
     let (sb_ip, p_ip) = (&ips[0], &ips[1]);
+    let mut opts = ServerOpts::default();
+    if let Some(d) = dialogs {
+        opts = opts.dialogs_toml(d);
+    }
     let sb = TestServer::start(
-        ServerOpts::default()
-            .db(db)
+        opts.db(db)
             .account(ALICE, PW)
             .account(BOB, PW)
             .agents_toml(agents)

@@ -42,6 +42,8 @@ pub struct ServerOpts {
     /// one agent nobody logs in as, and one queue behind help@<support domain>.
     pub agents_toml: Option<String>,
     pub routing_toml: Option<String>,
+    /// dialogs.toml, written beside them and named in `[gateway]`.
+    pub dialogs_toml: Option<String>,
     /// `[s2s.hosts]` entries: (domain, "ip:port").
     pub s2s_hosts: Vec<(String, String)>,
     /// `tls.ca_file`, relative to the server's dir (e.g. "certs/ca.crt" to
@@ -68,6 +70,7 @@ impl Default for ServerOpts {
             dev_ca_from: None,
             agents_toml: None,
             routing_toml: None,
+            dialogs_toml: None,
             ca_file: String::new(),
             accounts: Vec::new(),
         }
@@ -114,6 +117,11 @@ impl ServerOpts {
 
     pub fn agents_toml(mut self, toml: &str) -> Self {
         self.agents_toml = Some(toml.to_string());
+        self
+    }
+
+    pub fn dialogs_toml(mut self, toml: &str) -> Self {
+        self.dialogs_toml = Some(toml.to_string());
         self
     }
 
@@ -221,7 +229,13 @@ impl TestServer {
              [limits]\n\
              max_stanza_bytes = {max}\n\
              \n\
+             {gateway}\n\
              {extra}\n",
+            gateway = if opts.dialogs_toml.is_some() {
+                "[gateway]\ndialogs = \"dialogs.toml\"\n"
+            } else {
+                ""
+            },
             support = toml_str(&support_domain),
             agent = toml_str(&agent_domain),
             s2s_direct = opts
@@ -259,6 +273,9 @@ impl TestServer {
         });
         std::fs::write(root.join("agents.toml"), agents).unwrap();
         std::fs::write(root.join("routing.toml"), routing).unwrap();
+        if let Some(d) = &opts.dialogs_toml {
+            std::fs::write(root.join("dialogs.toml"), d).unwrap();
+        }
 
         let mut server = TestServer {
             dir: Some(dir),

@@ -108,6 +108,8 @@ pub struct Harness {
     log: Vec<Out>,
     /// Numbers the IQs a test sends.
     iq_seq: u64,
+    /// dialogs.toml, if the test has one: kept over a restart.
+    dialogs: Option<String>,
 }
 
 /// One `[[agent]]` table: tier 1, skill `billing`.
@@ -162,14 +164,29 @@ pub fn upload_service() -> UploadService {
 }
 
 pub fn directory(agents: &str, routing: &str) -> Arc<Directory> {
-    let cfg = GatewayConfig::from_strs(
-        SUPPORT,
-        (Path::new("agents.toml"), agents),
-        (Path::new("routing.toml"), routing),
-    )
+    directory_with(agents, routing, None)
+}
+
+/// With a dialogs.toml; a knowledge base it names is best given as an
+/// absolute path (see [`KB`]).
+pub fn directory_with(agents: &str, routing: &str, dialogs: Option<&str>) -> Arc<Directory> {
+    let (a, r) = (Path::new("agents.toml"), Path::new("routing.toml"));
+    let cfg = match dialogs {
+        None => GatewayConfig::from_strs(SUPPORT, (a, agents), (r, routing)),
+        Some(d) => GatewayConfig::from_strs_with_dialogs(
+            SUPPORT,
+            (a, agents),
+            (r, routing),
+            (Path::new("dialogs.toml"), d),
+        ),
+    }
     .unwrap_or_else(|e| panic!("test configuration: {e}"));
     Arc::new(Directory::from_config(Arc::new(cfg)))
 }
+
+/// The shipped knowledge base, for `knowledge_base = KB` in a test's
+/// dialogs.toml.
+pub const KB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/conf/kb");
 
 impl Harness {
     pub async fn start(agents: &str, routing: &str) -> Harness {
@@ -179,14 +196,21 @@ impl Harness {
 
     /// A gateway on an existing store and clock: a restart.
     pub async fn on_store(store: Store, clock: Clock, agents: &str, routing: &str) -> Harness {
-        Harness::with(store, clock, agents, routing, None).await
+        Harness::with(store, clock, agents, routing, None, None).await
+    }
+
+    /// A gateway with a dialogs.toml.
+    pub async fn with_dialogs(agents: &str, routing: &str, dialogs: &str) -> Harness {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let clock = Clock::manual(START_MS);
+        Harness::with(store, clock, agents, routing, None, Some(dialogs)).await
     }
 
     /// A gateway with XEP-0363 file upload (see [`upload_service`]).
     pub async fn with_upload(agents: &str, routing: &str, upload: UploadService) -> Harness {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         let clock = Clock::manual(START_MS);
-        Harness::with(store, clock, agents, routing, Some(upload)).await
+        Harness::with(store, clock, agents, routing, Some(upload), None).await
     }
 
     async fn with(
@@ -195,6 +219,7 @@ impl Harness {
         agents: &str,
         routing: &str,
         upload: Option<UploadService>,
+        dialogs: Option<&str>,
     ) -> Harness {
         let out = Arc::new(Recorder::default());
         let (gw, inbox) = Gateway::new(1024);
@@ -213,7 +238,7 @@ impl Harness {
             env,
             gw.clone(),
             inbox,
-            directory(agents, routing),
+            directory_with(agents, routing, dialogs),
             shutdown.clone(),
         ));
         let mut h = Harness {
@@ -226,6 +251,7 @@ impl Harness {
             task: Some(task),
             log: Vec::new(),
             iq_seq: 0,
+            dialogs: dialogs.map(str::to_string),
         };
         h.settle().await;
         h
@@ -404,8 +430,9 @@ impl Harness {
     /// the same store and clock. Connected resources are not kept over:
     /// agents come back with [`Harness::agent_presence`].
     pub async fn restart(self, agents: &str, routing: &str) -> Harness {
+        let dialogs = self.dialogs.clone();
         let (store, clock) = self.stop().await;
-        Harness::on_store(store, clock, agents, routing).await
+        Harness::with(store, clock, agents, routing, None, dialogs.as_deref()).await
     }
 
     /// Text to the support domain itself, the control JID.
