@@ -131,7 +131,7 @@ async fn a_shared_verified_identifier_names_the_other_holders(store: &Store) {
             .identifier_record(&b, "account", "4711", T + 2)
             .await
             .unwrap(),
-        [a.clone()]
+        [a.as_str()]
     );
     assert!(store
         .identifier_record(&b, "phone", "4711", T + 2)

@@ -351,3 +351,41 @@ async fn links_survive_a_restart() {
     h.message(ALICE_DESK, &proxy, "take").await;
     h.line_to(ALICE, "Same person as: romeo@customer.test");
 }
+
+/// Two identities of one person may chat at once: their sessions stay two,
+/// but the second goes to the agent who holds the first.
+#[tokio::test]
+async fn a_second_identity_with_the_first_still_open_goes_to_its_agent() {
+    let mut h = Harness::start(&agents(), &routing()).await;
+    h.agent_presence(BOB_DESK, true, None).await;
+    let juliet = taken_by(&mut h, JULIET, "hello", BOB).await;
+    h.message(BOB_DESK, &juliet, "close").await;
+    h.agent_presence(BOB_DESK, false, None).await;
+    h.agent_presence(ALICE_DESK, true, None).await;
+    let romeo = taken_by(&mut h, ROMEO, "still there?", ALICE).await;
+    h.message(ALICE_DESK, &romeo, "/link juliet@customer.test")
+        .await;
+    h.line_to(ALICE, "Linked: one person now as");
+    h.agent_presence(BOB_DESK, true, None).await;
+    h.clear();
+    h.customer_opens(JULIET, "me again, other account").await;
+    h.line_to(ALICE, "New chat from juliet@customer.test");
+    assert!(!h.has_line_to(BOB, "New chat"), "{}", h.dump());
+    let mut open = h.session_states().await;
+    open.sort();
+    assert_eq!(
+        open,
+        [
+            (
+                "juliet@customer.test".into(),
+                "offered".into(),
+                Some(ALICE.into())
+            ),
+            (
+                "romeo@customer.test".into(),
+                "live".into(),
+                Some(ALICE.into())
+            ),
+        ]
+    );
+}
