@@ -79,10 +79,11 @@ async fn an_agent_in_profanity_takes_an_offer_answers_and_finds_the_ad_hoc_comma
     alice.type_line("/win 1");
     alice.type_line("/cmd list");
     let all = [
-        "canned", "close", "duty", "info", "list", "note", "push", "take", "transfer",
+        "canned", "close", "duty", "history", "info", "link", "list", "note", "push", "take",
+        "transfer", "unlink",
     ];
     let screen = alice
-        .wait_until("the nine commands", |s| listed(s) == all, TIMEOUT)
+        .wait_until("the twelve commands", |s| listed(s) == all, TIMEOUT)
         .await;
     assert!(
         !screen.contains("does not support ad hoc commands"),
@@ -180,8 +181,11 @@ async fn the_agent_domain_announces_lists_and_hands_over_the_commands() {
         .collect();
     assert_eq!(
         nodes,
-        ["list", "info", "take", "close", "note", "transfer", "push", "canned", "duty",]
-            .map(|n| (server, n)),
+        [
+            "list", "info", "take", "close", "note", "transfer", "push", "canned", "duty", "link",
+            "unlink", "history",
+        ]
+        .map(|n| (server, n)),
         "run where they were listed"
     );
     let run = |node: &str| {

@@ -86,7 +86,14 @@ async fn questions_route_the_chat_and_the_agent_sees_the_answers(db: Db) {
     let mut juliet = customer(&c, JULIET).await;
     juliet.message(HELP, "hi").await;
     line_containing(&mut juliet, "What is it about?").await;
-    let ctx = line_containing(&mut alice, "juliet@customer.test").await;
+    // The answer time-out is 10 s, beyond a line's usual wait.
+    let ctx = alice
+        .expect_what(
+            "juliet's session after the time-out",
+            |e| e["event"] == "message" && body(e).contains("juliet@customer.test"),
+            std::time::Duration::from_secs(30),
+        )
+        .await;
     assert!(body(&ctx).contains("no answer in time"), "{ctx}");
 }
 

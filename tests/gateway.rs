@@ -155,6 +155,7 @@ on_both_stores!(
     an_idle_session_closes_and_the_next_message_opens_another,
     extensions_pass_through_the_bridge,
     an_agent_on_another_server_serves_through_federation,
+    linked_identities_follow_the_person_to_their_last_agent,
 );
 
 async fn first_contact_is_queued_then_bridged_both_ways_until_closed(db: Db) {
@@ -606,7 +607,9 @@ async fn ad_hoc_and_control_commands(db: Db) {
         .request(json!({"cmd": "disco_items", "to": "support.test", "node": "http://jabber.org/protocol/commands"}))
         .await;
     let nodes = items["items"].to_string();
-    for n in ["list", "take", "close", "note", "transfer", "push", "duty"] {
+    for n in [
+        "list", "take", "close", "note", "transfer", "push", "duty", "link", "unlink", "history",
+    ] {
         assert!(nodes.contains(&format!("\"{n}\"")), "{n} missing: {items}");
     }
     let list = alice
@@ -796,4 +799,63 @@ async fn an_agent_on_another_server_serves_through_federation(db: Db) {
     juliet.expect_message(HELP, "Carol, from afar").await;
     carol.message(&proxy, "/list").await;
     line_containing(&mut carol, &proxy).await;
+}
+
+/// Juliet and Romeo are one person on two accounts: Juliet spoke with Bob,
+/// then Romeo with Alice, who links Romeo to Juliet. Juliet's next session
+/// goes to Alice, the person's last agent, not Bob, and Alice sees the
+/// other identity, Romeo's session and her note in the context.
+async fn linked_identities_follow_the_person_to_their_last_agent(db: Db) {
+    let c = center(db, "direct", 2);
+    let mut bob = agent(&c, BOB).await;
+    let mut juliet = customer(&c, JULIET).await;
+    juliet.message(HELP, "first visit").await;
+    let proxy = work_item(&mut bob, false).await["jid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    bob.expect_message(&proxy, "first visit").await;
+    bob.message(&proxy, "/close").await;
+    work_item(&mut bob, true).await;
+    system_line(&mut juliet, "closed").await;
+    bob.disconnect().await;
+
+    let mut alice = agent(&c, ALICE).await;
+    let mut romeo = customer(&c, ROMEO).await;
+    romeo.message(HELP, "where is my refund?").await;
+    let proxy = work_item(&mut alice, false).await["jid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    alice.expect_message(&proxy, "where is my refund?").await;
+    alice.message(&proxy, "/link juliet@customer.test").await;
+    let linked = line_containing(&mut alice, "Linked: one person now as").await;
+    assert!(
+        linked["body"].as_str().unwrap().contains(JULIET),
+        "{linked}"
+    );
+    alice
+        .message(&proxy, "!note refund promised by Friday")
+        .await;
+    alice.expect_message(&proxy, "Noted.").await;
+    alice.message(&proxy, "/close").await;
+    work_item(&mut alice, true).await;
+    system_line(&mut romeo, "closed").await;
+
+    // Bob is back; on her own Juliet would go to him.
+    let bob = agent(&c, BOB).await;
+    juliet.message(HELP, "second visit").await;
+    let proxy = work_item(&mut alice, false).await["jid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let context = line_containing(&mut alice, "Same person as: romeo@customer.test").await;
+    assert_eq!(context["from"], proxy.as_str(), "{context}");
+    let text = context["body"].as_str().unwrap();
+    assert!(text.contains("romeo@customer.test · Alice"), "{text}");
+    assert!(text.contains("refund promised by Friday"), "{text}");
+    assert!(text.contains("juliet@customer.test · Bob"), "{text}");
+    alice.expect_message(&proxy, "second visit").await;
+    system_line(&mut juliet, "now chatting with Alice").await;
+    bob.disconnect().await;
 }

@@ -16,6 +16,8 @@ mod harness;
 mod language;
 #[path = "gateway_core/lifetime.rs"]
 mod lifetime;
+#[path = "gateway_core/links.rs"]
+mod links;
 #[path = "gateway_core/moves.rs"]
 mod moves;
 #[path = "gateway_core/push.rs"]

@@ -1053,7 +1053,10 @@ async fn migration_0003_widens_delivered_at(backend: Backend) {
         ] {
             sqlx::query(sql).execute(&mut conn).await.unwrap();
         }
-        let found = schema::mismatches(&mut conn, backend).await.unwrap();
+        let mut found = schema::mismatches(&mut conn, backend).await.unwrap();
+        // What later migrations add is missing at version 2, as it should be.
+        found
+            .retain(|p| !p.ends_with("declared in store::schema::COLUMNS but not in the database"));
         match backend {
             Backend::Postgres => assert_eq!(
                 found,

@@ -19,7 +19,8 @@ const DATA: &str = "jabber:x:data";
 
 /// Each command's node, in the order clients list them.
 pub(super) const NODES: &[&str] = &[
-    "list", "info", "take", "close", "note", "transfer", "push", "canned", "duty",
+    "list", "info", "take", "close", "note", "transfer", "push", "canned", "duty", "link",
+    "unlink", "history",
 ];
 
 /// What a client shows for a command.
@@ -34,6 +35,9 @@ fn title(node: &str) -> &'static str {
         "push" => "Show the customer a web page",
         "canned" => "Send a canned answer",
         "duty" => "Go on or off duty",
+        "link" => "Link the customer to another identity",
+        "unlink" => "Unlink an identity from the customer",
+        "history" => "The customer's earlier sessions",
         _ => "",
     }
 }
@@ -160,6 +164,12 @@ impl Core {
                     ("text", "Page address (https://…)", true),
                     ("title", "Title shown to the customer", false),
                 ],
+                "link" => &[("text", "Customer JID or session id (s-…)", true)],
+                "unlink" => &[(
+                    "text",
+                    "JID to unlink (empty: this session's customer)",
+                    false,
+                )],
                 _ => &[],
             };
             for (var, label, required) in fields {

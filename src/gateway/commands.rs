@@ -1,6 +1,7 @@
 //! Agents' actions, reachable three ways with the same effect: plain text
 //! sent to a session's proxy JID (`take`, `close`, `!note TEXT`,
-//! `!transfer AGENT|QUEUE`, `!push URL [title]`, `info`, `list`), plain text sent to the
+//! `!transfer AGENT|QUEUE`, `!push URL [title]`, `info`, `list`, and the
+//! linked identities' `!link JID`, `unlink`, `history`), plain text sent to the
 //! support domain itself, the control JID (the same with a session id
 //! first, plus `on` and `off` for duty), and XEP-0050 ad-hoc commands
 //! (`adhoc.rs`).
@@ -22,11 +23,12 @@ pub(super) const HELP: &str =
     "Commands (the word alone, or after ! or /): take, close, info, list, help; \
      with text after ! or /: !note TEXT, !transfer AGENT|QUEUE, !push URL [title] (shows the customer a page), \
      canned (the canned answers), !c NAME (sends one). \
+     Linked identities: !link JID|s-SESSION (the same person), unlink [JID], history (the person's sessions). \
      To the support domain: list, on, off, or a command with a session id (!close s-abc2345).";
 
 /// Commands that take no argument, accepted as a bare word.
 const BARE: &[&str] = &[
-    "take", "close", "info", "list", "help", "on", "off", "canned",
+    "take", "close", "info", "list", "help", "on", "off", "canned", "history", "unlink",
 ];
 
 impl Core {
@@ -83,7 +85,10 @@ impl Core {
             "push" => self.push(agent, id, arg).await,
             "c" | "canned" if !arg.trim().is_empty() => self.send_canned(agent, id, arg).await,
             "canned" => self.canned_list(),
-            "info" => self.session_info(id),
+            "info" => self.info_with_person(id).await,
+            "link" => self.link_command(agent, id, arg).await,
+            "unlink" => self.unlink_command(agent, id, arg).await,
+            "history" => self.history(id).await,
             _ => HELP.to_string(),
         }
     }

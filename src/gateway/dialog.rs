@@ -377,13 +377,13 @@ fn next_step(def: &DialogDef, answers: &BTreeMap<String, String>, from: usize) -
 }
 
 impl Core {
-    /// The customers that are one person with `customer_id`, itself first.
+    /// The customers that are one person with `customer_id`, itself first;
+    /// itself alone if the links cannot be read.
     async fn person_of(&self, customer_id: &str) -> Vec<String> {
-        vec![customer_id.to_string()]
-    }
-
-    /// A valid answer to an identifier question.
-    pub(super) async fn verified_identifier(&mut self, session_id: &str, kind: &str, value: &str) {
-        info!(session = %session_id, %kind, %value, "verified identifier");
+        let mut ids = vec![customer_id.to_string()];
+        if let Ok(all) = self.state.store().person_customers(customer_id).await {
+            ids.extend(all.into_iter().map(|c| c.id).filter(|i| i != customer_id));
+        }
+        ids
     }
 }

@@ -25,6 +25,7 @@ mod domain;
 mod entry;
 mod identify;
 mod journal;
+mod links;
 mod moves;
 pub mod ports;
 mod push;

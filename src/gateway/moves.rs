@@ -155,7 +155,7 @@ impl Core {
             })
             .collect();
         // Who the customer is comes first, then what was said.
-        let mut text = self.session_info(id);
+        let mut text = self.info_with_person(id).await;
         if !lines.is_empty() {
             text.push_str(&format!("\nEarlier in this session:\n{}", lines.join("\n")));
         }

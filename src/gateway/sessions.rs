@@ -127,6 +127,8 @@ impl Core {
             return None;
         }
         info!(session = %id, %customer, queue = %queue.name, "session opened");
+        // Before routing, so that the sticky agent is the person's.
+        self.identify_person(&id, customer).await;
         Some(id)
     }
 

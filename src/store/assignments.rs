@@ -27,9 +27,10 @@ pub struct Assignment {
 }
 
 impl Store {
-    /// The agent the customer spoke with last, in any session, closed or
-    /// not: the agent of the latest assignment that was accepted (went live
-    /// or async), by assignment time then row order. Agents who were only
+    /// The agent the customer's person spoke with last, from any of its
+    /// linked identities (see `links.rs`), in any session, closed or not:
+    /// the agent of the latest assignment that was accepted (went live or
+    /// async), by assignment time then row order. Agents who were only
     /// offered the chat do not count.
     pub async fn last_agent_of_customer(
         &self,
@@ -37,7 +38,10 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         sqlx::query_scalar(
             "SELECT a.agent FROM session_agents a JOIN sessions s ON s.id = a.session_id \
-             WHERE s.customer_id = $1 AND a.accepted_at IS NOT NULL \
+             JOIN customers c ON c.id = s.customer_id \
+             WHERE COALESCE(c.person_id, c.id) = \
+                 (SELECT COALESCE(person_id, id) FROM customers WHERE id = $1) \
+               AND a.accepted_at IS NOT NULL \
              ORDER BY a.assigned_at DESC, a.id DESC LIMIT 1",
         )
         .bind(customer_id)

@@ -99,7 +99,7 @@ impl Store {
     }
 }
 
-fn customer_from_row(row: &AnyRow) -> Result<Customer, sqlx::Error> {
+pub(super) fn customer_from_row(row: &AnyRow) -> Result<Customer, sqlx::Error> {
     Ok(Customer {
         id: row.try_get("id")?,
         jid: row.try_get("jid")?,

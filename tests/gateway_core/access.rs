@@ -123,7 +123,10 @@ async fn ad_hoc_commands_are_listed_and_run_for_agents_only() {
     let nodes: Vec<_> = q.children().filter_map(|i| i.attr("node")).collect();
     assert_eq!(
         nodes,
-        ["list", "info", "take", "close", "note", "transfer", "push", "canned", "duty"]
+        [
+            "list", "info", "take", "close", "note", "transfer", "push", "canned", "duty", "link",
+            "unlink", "history"
+        ]
     );
     let denied = h.iq(ROMEO, SUPPORT, "get", COMMAND_LIST).await;
     assert_eq!(condition(&denied).as_deref(), Some("forbidden"));
@@ -164,7 +167,8 @@ async fn ad_hoc_commands_are_listed_and_run_for_agents_only() {
 async fn ad_hoc_commands_sent_to_the_agent_domain_are_answered_from_it() {
     let mut h = Harness::start(&agents_toml(2), &routing_toml("direct", "", "")).await;
     let all = [
-        "list", "info", "take", "close", "note", "transfer", "push", "canned", "duty",
+        "list", "info", "take", "close", "note", "transfer", "push", "canned", "duty", "link",
+        "unlink", "history",
     ];
     assert_eq!(h.agent_domain_commands(), all);
     h.agent_presence(ALICE_DESK, true, None).await;

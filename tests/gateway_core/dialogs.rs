@@ -238,3 +238,36 @@ async fn canned_answers_are_listed_and_sent_as_the_agent_with_the_answers() {
         |m| m.body.as_deref() == Some("Hello romeo@customer.test, Alice here about AC-222222.")
     ));
 }
+
+#[tokio::test]
+async fn the_same_verified_number_links_two_identities_and_their_agent_follows() {
+    let linked = QUESTIONS.replace(
+        "remember = true",
+        "remember = true\nidentifier = \"account\"",
+    );
+    let mut h = Harness::with_dialogs(&agents_toml(2), &routing(), &linked).await;
+    h.agents_online().await;
+    h.customer_opens(ROMEO, "hello").await;
+    h.message(ROMEO, HELP, "2").await;
+    h.message(ROMEO, HELP, "AC-123456").await;
+    let offer = h.line_to(ALICE, "New chat from romeo@customer.test");
+    let proxy = offer.from().unwrap().to_string();
+    h.message(ALICE_DESK, &proxy, "take").await;
+    h.message(ALICE_DESK, &proxy, "close").await;
+    h.clear();
+    // Bob has been idle the longest now: only the link brings Alice.
+    h.customer_opens(JULIET, "hi, other phone").await;
+    h.message(JULIET, HELP, "2").await;
+    h.message(JULIET, HELP, "AC-123456").await;
+    h.line_to(ALICE, "New chat from juliet@customer.test");
+    assert!(!h.has_line_to(BOB, "New chat"), "{}", h.dump());
+    let stored = h.stored_session(JULIET_BARE).await.unwrap();
+    let t = h.store.transcript(&stored.id).await.unwrap();
+    assert!(
+        t.iter().any(|m| m
+            .body
+            .as_deref()
+            .is_some_and(|b| b.contains("Linked automatically"))),
+        "{t:?}"
+    );
+}
