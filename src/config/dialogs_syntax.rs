@@ -1,7 +1,7 @@
 //! Reading `dialogs.toml` into a [`DialogsConfig`]: every problem at its
-//! line, names checked against what `routing.toml` declares, and the
-//! knowledge base loaded from its folder (its problems at their own files
-//! and lines). Rules that test `answers.NAME` are checked here too, at
+//! line, names checked against what `routing.toml` declares; the
+//! `[self_service]` table and the handoff rules are read by
+//! `dialogs_service.rs`. Rules that test `answers.NAME` are checked here too, at
 //! their line in routing.toml, since only this file knows the questions.
 
 use std::collections::BTreeSet;
@@ -12,37 +12,17 @@ use std::time::Duration;
 use serde_spanned::Spanned;
 
 use super::dialogs::{
-    AnswerKind, CannedDef, ChoiceDef, DialogDef, DialogsConfig, HandoffDef, LangText, QuestionDef,
-    SelfService, Then,
+    AnswerKind, CannedDef, ChoiceDef, DialogDef, DialogsConfig, LangText, QuestionDef,
 };
-use super::dialogs_file::{File, RawHandoff, RawQuestion, RawSelfService, RawText};
+use super::dialogs_file::{File, RawQuestion, RawText};
 use super::parse::{is_token, parse_toml, ranged};
 use super::problem::{LineIndex, Problem};
 use super::routing::RoutingConfig;
-use super::rule_syntax::{compile, domain_pattern};
-use super::rules::words;
-use crate::kb::KnowledgeBase;
+use super::rule_syntax::compile;
 
 const ANSWER_TIMEOUT: RangeInclusive<i64> = 10..=3_600;
 const ATTEMPTS: RangeInclusive<i64> = 1..=10;
 const MAX_LENGTH: RangeInclusive<i64> = 1..=2_000;
-const COUNT: RangeInclusive<i64> = 1..=100;
-
-/// Phrases that ask for a person, when the file names none.
-const AGENT_WORDS: &[&str] = &[
-    "agent",
-    "human",
-    "person",
-    "operator",
-    "representative",
-    "real person",
-    "talk to someone",
-    "conseiller",
-    "conseillère",
-    "humain",
-    "une personne",
-    "opérateur",
-];
 
 /// What `routing.toml` declares that this file may name.
 pub(super) struct Routing<'a> {
@@ -50,10 +30,10 @@ pub(super) struct Routing<'a> {
     pub config: &'a RoutingConfig,
 }
 
-struct Reader<'a> {
-    lines: LineIndex<'a>,
-    problems: Vec<Problem>,
-    languages: BTreeSet<String>,
+pub(super) struct Reader<'a> {
+    pub(super) lines: LineIndex<'a>,
+    pub(super) problems: Vec<Problem>,
+    pub(super) languages: BTreeSet<String>,
 }
 
 pub(super) fn parse(
@@ -220,7 +200,7 @@ pub(super) fn parse(
         }
     }
     if handoff.is_empty() && self_service.is_some() {
-        handoff = default_handoff();
+        handoff = super::dialogs_service::default_handoff();
     }
     let mut canned: Vec<CannedDef> = Vec::new();
     for c in &file.canned {
@@ -271,11 +251,11 @@ pub(super) fn parse(
 }
 
 impl Reader<'_> {
-    fn at<T>(&mut self, at: &Spanned<T>, message: &str) {
+    pub(super) fn at<T>(&mut self, at: &Spanned<T>, message: &str) {
         self.problems.push(self.lines.problem(at, message));
     }
 
-    fn text(&mut self, raw: &Spanned<RawText>, key: &str) -> LangText {
+    pub(super) fn text(&mut self, raw: &Spanned<RawText>, key: &str) -> LangText {
         match raw.get_ref() {
             RawText::One(s) if s.trim().is_empty() => {
                 self.at(raw, &format!("{key} is empty"));
@@ -404,211 +384,6 @@ impl Reader<'_> {
             max_length,
         })
     }
-
-    fn self_service(&mut self, path: &Path, raw: &Spanned<RawSelfService>) -> Option<SelfService> {
-        let s = raw.get_ref();
-        let base = path.parent().unwrap_or(Path::new("."));
-        let dir = base.join(s.knowledge_base.get_ref());
-        let kb = if !dir.is_dir() {
-            self.at(
-                &s.knowledge_base,
-                &format!("knowledge_base: {} is not a folder", dir.display()),
-            );
-            KnowledgeBase::empty()
-        } else {
-            match KnowledgeBase::load(&dir) {
-                Ok(kb) => kb,
-                Err(mut p) => {
-                    self.problems.append(&mut p);
-                    KnowledgeBase::empty()
-                }
-            }
-        };
-        let unit = |r: &mut Reader, v: &Option<Spanned<f64>>, key: &str, default: f32| match v {
-            Some(x) if (0.0..=1.0).contains(x.get_ref()) => *x.get_ref() as f32,
-            Some(x) => {
-                r.at(x, &format!("{key} must be between 0 and 1"));
-                default
-            }
-            None => default,
-        };
-        let confident = unit(self, &s.confident, "confident", 0.55);
-        let relevant = unit(self, &s.relevant, "relevant", 0.2);
-        if relevant > confident {
-            self.at(
-                raw,
-                "relevant must not be above confident: a suggestion is less sure than an answer",
-            );
-        }
-        let suggestions = match &s.suggestions {
-            Some(n) => ranged(&self.lines, n, 1..=9, "suggestions", &mut self.problems) as usize,
-            None => 3,
-        };
-        let language = match &s.language {
-            Some(l) => {
-                if !kb.is_empty() && !kb.languages().contains(&l.get_ref().as_str()) {
-                    self.at(
-                        l,
-                        &format!(
-                            "language '{}': the knowledge base has no folder for it",
-                            l.get_ref()
-                        ),
-                    );
-                }
-                l.get_ref().clone()
-            }
-            None => kb
-                .languages()
-                .first()
-                .map_or("en".to_string(), |l| l.to_string()),
-        };
-        let agent_words = match &s.agent_words {
-            Some(w) => w
-                .get_ref()
-                .items(w.span())
-                .iter()
-                .map(|i| words(i.get_ref()))
-                .filter(|w| !w.is_empty())
-                .collect(),
-            None => AGENT_WORDS.iter().map(|w| words(w)).collect(),
-        };
-        let greeting = s.greeting.as_ref().map(|g| self.text(g, "greeting"));
-        Some(SelfService {
-            dir,
-            kb,
-            language,
-            confident,
-            relevant,
-            suggestions,
-            greeting,
-            agent_words,
-        })
-    }
-
-    fn handoff(
-        &mut self,
-        raw: &Spanned<RawHandoff>,
-        routing: Option<&RoutingConfig>,
-    ) -> Option<HandoffDef> {
-        let line = self.lines.line_of(raw.span().start);
-        let h = raw.get_ref();
-        let name = h
-            .name
-            .as_ref()
-            .map_or(format!("handoff at line {line}"), |n| n.get_ref().clone());
-        let count = |r: &mut Reader, v: &Option<Spanned<i64>>, key: &str| {
-            v.as_ref()
-                .map(|n| ranged(&r.lines, n, COUNT, key, &mut r.problems) as u32)
-        };
-        let unhelpful = count(self, &h.unhelpful, "unhelpful");
-        let no_match = count(self, &h.no_match, "no_match");
-        let list = |r: &mut Reader, v: &Option<Spanned<super::routing_file::OneOrMany>>| {
-            v.as_ref().map(|v| {
-                let items = v.get_ref().items(v.span());
-                if items.is_empty() {
-                    r.at(v, "an empty list: the handoff could never apply");
-                }
-                items
-            })
-        };
-        let keywords = list(self, &h.keywords).map(|items| {
-            items
-                .iter()
-                .map(|i| words(i.get_ref()))
-                .filter(|w| !w.is_empty())
-                .collect::<Vec<_>>()
-        });
-        let domain = list(self, &h.domain).map(|items| {
-            items
-                .iter()
-                .filter_map(|i| match domain_pattern(i.get_ref()) {
-                    Ok(p) => Some(p),
-                    Err(m) => {
-                        self.at(i, &m);
-                        None
-                    }
-                })
-                .collect::<Vec<_>>()
-        });
-        for cal in [&h.open, &h.closed].into_iter().flatten() {
-            if routing.is_some_and(|r| r.calendar(cal.get_ref()).is_none()) {
-                self.at(cal, &super::rule_syntax::unknown_calendar(cal.get_ref()));
-            }
-        }
-        if !h.asks_for_agent
-            && unhelpful.is_none()
-            && no_match.is_none()
-            && keywords.is_none()
-            && domain.is_none()
-        {
-            self.at(raw, &format!("{name}: no trigger: give asks_for_agent, unhelpful, no_match, keywords or domain"));
-        }
-        let then = match h.then.as_ref().map(|t| t.get_ref().as_str()) {
-            None | Some("connect") => Then::Connect,
-            Some("invite") => Then::Invite,
-            Some("stay") => Then::Stay,
-            Some(other) => {
-                self.at(
-                    h.then.as_ref().expect("some"),
-                    &format!("unknown then '{other}': use connect, invite, stay"),
-                );
-                Then::Connect
-            }
-        };
-        let message = h.message.as_ref().map(|m| self.text(m, "message"));
-        if then == Then::Stay && message.is_none() {
-            self.at(
-                raw,
-                &format!("{name}: then = \"stay\" needs a message telling the customer why"),
-            );
-        }
-        Some(HandoffDef {
-            name,
-            line,
-            asks_for_agent: h.asks_for_agent,
-            unhelpful,
-            no_match,
-            keywords,
-            domain,
-            open: h.open.as_ref().map(|o| o.get_ref().clone()),
-            closed: h.closed.as_ref().map(|c| c.get_ref().clone()),
-            then,
-            message,
-        })
-    }
-}
-
-/// What applies when the file has `[self_service]` but no `[[handoff]]`.
-fn default_handoff() -> Vec<HandoffDef> {
-    let base = |name: &str| HandoffDef {
-        name: name.to_string(),
-        line: 0,
-        asks_for_agent: false,
-        unhelpful: None,
-        no_match: None,
-        keywords: None,
-        domain: None,
-        open: None,
-        closed: None,
-        then: Then::Connect,
-        message: None,
-    };
-    vec![
-        HandoffDef {
-            asks_for_agent: true,
-            ..base("asks-for-agent")
-        },
-        HandoffDef {
-            unhelpful: Some(2),
-            then: Then::Invite,
-            ..base("unhelpful")
-        },
-        HandoffDef {
-            no_match: Some(2),
-            then: Then::Invite,
-            ..base("no-match")
-        },
-    ]
 }
 
 /// A canned answer's `{placeholders}`: `customer`, `agent`, `session`, or

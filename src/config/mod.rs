@@ -20,6 +20,7 @@ pub mod agents;
 pub mod calendar;
 pub mod dialogs;
 mod dialogs_file;
+mod dialogs_service;
 mod dialogs_syntax;
 mod gateway;
 pub mod locate;
