@@ -162,7 +162,7 @@ pub(super) fn parse(
             for name in rule.iter().flatten() {
                 match cfg.rules().iter().find(|x| x.name == *name.get_ref()) {
                     None => r.at(name, &format!("unknown rule '{}': no [[rule]] in routing.toml has that name", name.get_ref())),
-                    Some(x) if !x.tested_answers().is_empty() => r.at(
+                    Some(x) if !x.tested_questions().is_empty() => r.at(
                         name,
                         &format!("rule '{}' tests answers, which are not known before the dialog asks its questions", x.name),
                     ),
@@ -417,6 +417,17 @@ fn check_rules(routing: &Routing, questions: &[QuestionDef]) -> Vec<Problem> {
         message,
     };
     for rule in routing.config.rules() {
+        for key in rule.tested_questions() {
+            if questions.iter().all(|q| q.name != key) && !rule.tested_answers().contains_key(key) {
+                out.push(at(
+                    rule.line,
+                    format!(
+                        "{}: answer_patterns.{key}: no question in dialogs.toml is called '{key}'",
+                        rule.name
+                    ),
+                ));
+            }
+        }
         for (key, accepted) in rule.tested_answers() {
             match questions.iter().find(|q| q.name == *key) {
                 None => out.push(at(

@@ -331,3 +331,17 @@ fn the_shipped_dialogs_are_valid_and_ask_the_help_desk_s_questions() {
     );
     assert_eq!(d.canned().len(), 3);
 }
+
+#[test]
+fn a_rule_s_answer_pattern_must_name_a_question_and_compile() {
+    let rules = "[[rule]]\nname = \"gold\"\nanswer_patterns = { account = '^AC-9', tier = 'x' }\npriority = 50\n\n\
+                 [[rule]]\nname = \"bad\"\nanswer_patterns = { account = '(' }\npriority = 5\n";
+    let dialogs = format!("{QUESTIONS}\n[[dialog]]\nname = \"d\"\nquestions = [\"account\"]\n");
+    assert_eq!(
+        problems(rules, &dialogs),
+        [
+            "/etc/sb/routing.toml:15: gold: answer_patterns.tier: no question in dialogs.toml is called 'tier'",
+            "/etc/sb/routing.toml:22: answer_patterns.account: bad regex '(': unclosed group",
+        ]
+    );
+}

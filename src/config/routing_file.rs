@@ -139,6 +139,7 @@ pub(super) struct RawRule {
     pub keywords: Option<Spanned<OneOrMany>>,
     pub regex: Option<Spanned<String>>,
     pub answers: Option<Spanned<BTreeMap<String, Spanned<OneOrMany>>>>,
+    pub answer_patterns: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
     pub lang: Option<Spanned<OneOrMany>>,
     pub open: Option<Spanned<String>>,
     pub closed: Option<Spanned<String>>,

@@ -213,6 +213,19 @@ impl Check<'_, '_> {
                 answers.insert(key.clone(), accepted.unwrap_or_default());
             }
         }
+        let mut answer_patterns = BTreeMap::new();
+        for (key, pattern) in raw.answer_patterns.iter().flat_map(|a| a.get_ref()) {
+            if !is_token(key) {
+                let msg = format!("answer_patterns: question '{key}' must be lowercase letters, digits, '_' or '-'");
+                self.condition_problem(pattern, &msg);
+            }
+            match compile(pattern.get_ref()) {
+                Ok(p) => {
+                    answer_patterns.insert(key.clone(), p);
+                }
+                Err(m) => self.condition_problem(pattern, &format!("answer_patterns.{key}: {m}")),
+            }
+        }
         let lang = self.any_of(raw.lang.as_ref(), "lang", |s| {
             language_tag(s)
                 .then(|| s.to_ascii_lowercase())
@@ -247,6 +260,7 @@ impl Check<'_, '_> {
                 .into_iter()
                 .map(|(k, v)| (k, v.into_iter().collect()))
                 .collect(),
+            answer_patterns,
             lang: lang.map(|v| v.into_iter().collect()),
             open,
             closed,

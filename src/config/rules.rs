@@ -113,6 +113,8 @@ pub(super) struct Conditions {
     pub regex: Option<Pattern>,
     /// Question → accepted answers, lowercase; every question must match.
     pub answers: BTreeMap<String, BTreeSet<String>>,
+    /// Question → a regex its answer must match.
+    pub answer_patterns: BTreeMap<String, Pattern>,
     /// Lowercase language tags.
     pub lang: Option<BTreeSet<String>>,
     /// Calendar names.
@@ -160,6 +162,16 @@ impl RuleDef {
         &self.conditions.answers
     }
 
+    /// Every question the rule tests, by value or by pattern.
+    pub fn tested_questions(&self) -> BTreeSet<&str> {
+        let c = &self.conditions;
+        c.answers
+            .keys()
+            .chain(c.answer_patterns.keys())
+            .map(String::as_str)
+            .collect()
+    }
+
     /// Whether every condition of the rule holds for `facts`; `calendars`
     /// are those of the routing configuration, which `open` and `closed`
     /// name.
@@ -198,6 +210,9 @@ impl RuleDef {
                     .get(k)
                     .is_some_and(|v| accepted.contains(&lower(v)))
             })
+            && c.answer_patterns
+                .iter()
+                .all(|(k, p)| facts.answers.get(k).is_some_and(|v| p.0.is_match(v.trim())))
             && c.keywords.as_ref().is_none_or(|ks| {
                 let w = words(facts.text);
                 ks.iter().any(|k| contains_phrase(&w, k))
@@ -241,6 +256,9 @@ impl RuleDef {
             && a.answers
                 .iter()
                 .all(|(k, va)| b.answers.get(k).is_some_and(|vb| vb.is_subset(va)))
+            && a.answer_patterns
+                .iter()
+                .all(|(k, pa)| b.answer_patterns.get(k) == Some(pa))
             && within(&a.open, &b.open, |a, b| a == b)
             && within(&a.closed, &b.closed, |a, b| a == b)
     }

@@ -166,6 +166,13 @@ fn each_condition_matches_what_it_says() {
         &s
     ));
     assert!(!matches("answers = { topic = \"sales\" }", &s));
+    s.answers.insert("account".into(), " AC-912345 ".into());
+    assert!(matches(
+        "answer_patterns = { account = '^ac-9\\d{5}$' }",
+        &s
+    ));
+    assert!(!matches("answer_patterns = { account = '^AC-8' }", &s));
+    assert!(!matches("answer_patterns = { missing = '.' }", &s));
     assert!(!matches(
         "answers = { topic = \"billing\", account = \"gold\" }",
         &s
