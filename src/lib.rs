@@ -38,6 +38,8 @@
 //! - [`kb`]: the self-service knowledge base (articles and their ranking),
 //!   a pure library that `config` loads with dialogs.toml, reporting its
 //!   files' [`problem`]s, for the gateway's self-service.
+//! - [`mood`]: the customer's frustration read from their words, per
+//!   message and per session; pure, for rules and supervisors.
 //!
 //! ARCHITECTURE.md walks a stanza through these layers.
 
@@ -45,6 +47,7 @@ pub mod config;
 pub mod gateway;
 pub mod http;
 pub mod kb;
+pub mod mood;
 pub mod net;
 pub mod problem;
 pub mod router;

@@ -20,7 +20,7 @@ fn rank(module: &str) -> Option<u8> {
         "stream" => 4,
         "session" => 3,
         "config" => 2,
-        "xml" | "net" | "store" | "slot" | "kb" => 1,
+        "xml" | "net" | "store" | "slot" | "kb" | "mood" => 1,
         "util" | "problem" => 0,
         _ => return None,
     })
