@@ -15,7 +15,7 @@ use super::dialogs::{
     AnswerKind, CannedDef, ChoiceDef, DialogDef, DialogsConfig, LangText, QuestionDef,
 };
 use super::dialogs_file::{File, RawQuestion, RawText};
-use super::parse::{is_token, parse_toml, ranged};
+use super::parse::{is_token, parse_toml, placeholder_names, ranged};
 use super::problem::{LineIndex, Problem};
 use super::routing::RoutingConfig;
 use super::rule_syntax::compile;
@@ -389,13 +389,7 @@ impl Reader<'_> {
 /// A canned answer's `{placeholders}`: `customer`, `agent`, `session`, or
 /// `answers.NAME` of a question.
 fn placeholders(template: &str, questions: &[QuestionDef]) -> Result<(), String> {
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else {
-            return Err("a '{' without its '}'".into());
-        };
-        let name = &after[..close];
+    for name in placeholder_names(template)? {
         let ok = matches!(name, "customer" | "agent" | "session")
             || name
                 .strip_prefix("answers.")
@@ -403,7 +397,6 @@ fn placeholders(template: &str, questions: &[QuestionDef]) -> Result<(), String>
         if !ok {
             return Err(format!("{{{name}}} is not known: use {{customer}}, {{agent}}, {{session}} or {{answers.QUESTION}}"));
         }
-        rest = &after[close + 1..];
     }
     Ok(())
 }

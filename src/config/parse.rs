@@ -129,3 +129,18 @@ pub(super) fn choice<T: Copy>(
     }
     found
 }
+
+/// The `{name}`s of a template, in order; an unclosed `{` is a problem.
+pub(super) fn placeholder_names(template: &str) -> Result<Vec<&str>, String> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            return Err("a '{' without its '}'".into());
+        };
+        names.push(&after[..close]);
+        rest = &after[close + 1..];
+    }
+    Ok(names)
+}

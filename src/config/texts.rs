@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_spanned::Spanned;
 
+use super::parse::placeholder_names;
 use super::problem::{LineIndex, Problem};
 
 /// One of the texts, with the placeholders it is given.
@@ -255,13 +256,7 @@ impl Texts {
 
 /// Every `{name}` in `template` is one the text is given.
 fn check_placeholders(text: Text, template: &str) -> Result<(), String> {
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else {
-            return Err("a '{' without its '}'".into());
-        };
-        let name = &after[..close];
+    for name in placeholder_names(template)? {
         if !text.params().contains(&name) {
             let given = if text.params().is_empty() {
                 "none".to_string()
@@ -272,7 +267,6 @@ fn check_placeholders(text: Text, template: &str) -> Result<(), String> {
                 "{{{name}}} is not given to this text (it has: {given})"
             ));
         }
-        rest = &after[close + 1..];
     }
     Ok(())
 }
