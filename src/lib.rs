@@ -32,7 +32,9 @@
 //!   protocol vocabulary), [`net`] (TLS, DNS),
 //!   [`store`] (sqlx, SQLite and PostgreSQL), [`config`] (typed, validated
 //!   configuration and hot reload), [`util`], [`problem`] (the `file:line`
-//!   problem every validator of an admin's file reports), and [`slot`] (XEP-0363
+//!   problem every validator of an admin's file reports), [`text`] (the
+//!   folding, stop words and stemming that the knowledge base and the
+//!   classifier share), and [`slot`] (XEP-0363
 //!   upload slots: the signature the gateway makes and the HTTP front
 //!   checks, so that neither imports the other).
 //! - [`kb`]: the self-service knowledge base (articles and their ranking),
@@ -40,9 +42,14 @@
 //!   files' [`problem`]s, for the gateway's self-service.
 //! - [`mood`]: the customer's frustration read from their words, per
 //!   message and per session; pure, for rules and supervisors.
+//! - [`classify`]: which of the admin's categories a conversation is
+//!   about, learnt from the examples of `categories.toml` (which `config`
+//!   loads and trains it on); pure, for escalation to the right second
+//!   level. It imports only [`text`], [`problem`] and [`util`].
 //!
 //! ARCHITECTURE.md walks a stanza through these layers.
 
+pub mod classify;
 pub mod config;
 pub mod gateway;
 pub mod http;
@@ -56,5 +63,6 @@ pub mod session;
 pub mod slot;
 pub mod store;
 pub mod stream;
+pub mod text;
 pub mod util;
 pub mod xml;

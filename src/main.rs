@@ -234,6 +234,19 @@ async fn check(path: &Path) -> Result<()> {
                 }
                 println!("{}: ok, {}", d.display(), parts.join(", "));
             }
+            if let Some(c) = &files.categories_file {
+                let cats = &g.categories;
+                println!(
+                    "{}: ok, {} ({}), {}",
+                    c.display(),
+                    match cats.len() {
+                        1 => "1 category".to_string(),
+                        n => format!("{n} categories"),
+                    },
+                    cats.languages().join(", "),
+                    count(cats.example_count(), "example")
+                );
+            }
             match agent_accounts(&settings).await {
                 Ok(jids) => {
                     let domain = &settings.agent_domain;

@@ -155,12 +155,12 @@ fn the_shipped_configuration_checks() {
     // Then how its agents compare with the accounts of data/, if any: a
     // matter of the checkout's state (tests/admin.rs tests these).
     assert!(
-        lines[4..].iter().all(|l| l.contains(": warning: ")),
+        lines[5..].iter().all(|l| l.contains(": warning: ")),
         "{lines:?}"
     );
-    assert!(lines[1].ends_with("agents.toml: ok, 2 agents"), "{lines:?}");
+    assert!(lines[1].ends_with("agents.toml: ok, 4 agents"), "{lines:?}");
     assert!(
-        lines[2].ends_with("routing.toml: ok, 2 queues, 11 rules"),
+        lines[2].ends_with("routing.toml: ok, 4 queues, 11 rules"),
         "{lines:?}"
     );
     assert!(
@@ -168,6 +168,11 @@ fn the_shipped_configuration_checks() {
         "{lines:?}"
     );
     assert!(lines[3].ends_with("in en, fr)"), "{lines:?}");
+    assert!(
+        lines[4].contains("categories.toml: ok, 6 categories (en, fr), ")
+            && lines[4].ends_with(" examples"),
+        "{lines:?}"
+    );
 }
 
 /// Queues and a calendar for the rules of the next test, which start at

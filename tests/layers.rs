@@ -1,7 +1,8 @@
 //! The layers of `src/` point down only: `server` (wiring) → `gateway`
 //! and `http` (siblings, which do not import each other) → `router` →
 //! `stream` → `session` → `config` (which loads the knowledge base) →
-//! `xml`, `net`, `store`, `slot`, `kb` → `util`, `problem`. Read from the
+//! `xml`, `net`, `store`, `slot`, `kb`, `mood`, `classify` → `util`,
+//! `problem`, `text`. Read from the
 //! code's own `crate::…` paths, so that an import
 //! against the grain fails here, in review, rather than in a tangle found
 //! later. No arrow points the wrong way, and none may: a layer that needs
@@ -20,8 +21,8 @@ fn rank(module: &str) -> Option<u8> {
         "stream" => 4,
         "session" => 3,
         "config" => 2,
-        "xml" | "net" | "store" | "slot" | "kb" | "mood" => 1,
-        "util" | "problem" => 0,
+        "xml" | "net" | "store" | "slot" | "kb" | "mood" | "classify" => 1,
+        "util" | "problem" | "text" => 0,
         _ => return None,
     })
 }

@@ -2,6 +2,9 @@
 //! (a local account or one on another server), a tier, skills, the customer
 //! channels they may serve and their limits on live and asynchronous chats.
 //! Routing offers a session only to an agent that matches all of these.
+//! A second-level agent may also name the categories of categories.toml
+//! they take escalations for (checked against that file in `gateway.rs`,
+//! which is read after this one), and any agent may be a supervisor.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -10,7 +13,7 @@ use jid::BareJid;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
-use super::parse::{parse_toml, ranged, tokens, user_jid};
+use super::parse::{choice, parse_toml, ranged, tokens, user_jid};
 use super::problem::{ConfigError, LineIndex, Problem};
 
 /// The customer channels an agent may be declared to serve. These are the
@@ -43,6 +46,10 @@ pub struct AgentDef {
     pub max_async: u32,
     /// false takes the agent off routing without deleting them.
     pub enabled: bool,
+    /// Categories of categories.toml whose escalations they take.
+    pub categories: BTreeSet<String>,
+    /// `role = "supervisor"`: sees and may act on every session.
+    pub supervisor: bool,
 }
 
 impl AgentDef {
@@ -62,6 +69,9 @@ pub struct AgentsConfig {
     by_jid: HashMap<BareJid, usize>,
     /// The line of each agent's `jid`, for warnings about it.
     lines: Vec<usize>,
+    /// Every category an agent names, with its line, for the check against
+    /// categories.toml once that is read.
+    category_lines: Vec<(String, usize)>,
 }
 
 /// Where agents are written is not what they are: moving an agent in the
@@ -111,6 +121,11 @@ impl AgentsConfig {
 
     pub fn len(&self) -> usize {
         self.agents.len()
+    }
+
+    /// Each category named by an agent, at the line it is named.
+    pub(super) fn category_lines(&self) -> &[(String, usize)] {
+        &self.category_lines
     }
 
     pub fn is_empty(&self) -> bool {
@@ -164,6 +179,12 @@ impl AgentsConfig {
                 ));
             }
             let agent = validate(&lines, raw, jid, &mut problems);
+            for c in &raw.categories {
+                if agent.categories.contains(c.get_ref()) {
+                    let line = lines.line_of(c.span().start);
+                    config.category_lines.push((c.get_ref().clone(), line));
+                }
+            }
             config.by_jid.insert(agent.jid.clone(), config.agents.len());
             config.agents.push(agent);
             config.lines.push(line);
@@ -218,6 +239,11 @@ fn validate(
             &format!("agent '{jid}' can take no session: max_live and max_async are both 0"),
         ));
     }
+    let categories = tokens(lines, &raw.categories, "category", problems);
+    let supervisor = match &raw.role {
+        Some(role) => choice(lines, role, "role", ROLES, problems).unwrap_or(false),
+        None => false,
+    };
     AgentDef {
         jid,
         name: name.to_string(),
@@ -227,8 +253,13 @@ fn validate(
         max_live: max_live as u32,
         max_async: max_async as u32,
         enabled: raw.enabled,
+        categories,
+        supervisor,
     }
 }
+
+/// `role`: whether the agent is a supervisor.
+const ROLES: &[(&str, bool)] = &[("agent", false), ("supervisor", true)];
 
 /// The file as written. Numbers are i64 so that an out-of-range value is
 /// reported by validation, with every other problem, instead of stopping
@@ -259,6 +290,9 @@ struct RawAgent {
     max_async: Spanned<i64>,
     #[serde(default = "yes")]
     enabled: bool,
+    #[serde(default)]
+    categories: Vec<Spanned<String>>,
+    role: Option<Spanned<String>>,
 }
 
 fn tier_one() -> Spanned<i64> {

@@ -1,9 +1,10 @@
-//! The contact-center configuration: `agents.toml`, `routing.toml` and
-//! `dialogs.toml`, read and validated together into one [`GatewayConfig`],
-//! because routing refers to agents (queue member lists, required skills)
-//! and dialogs to routing (entries, queues, rules; rules test answers to
-//! the dialogs' questions). Every problem of every file is collected, each
-//! with its own file and line.
+//! The contact-center configuration: `agents.toml`, `routing.toml`,
+//! `dialogs.toml` and `categories.toml`, read and validated together into
+//! one [`GatewayConfig`], because routing refers to agents (queue member
+//! lists, required skills), dialogs to routing (entries, queues, rules;
+//! rules test answers to the dialogs' questions), categories to both
+//! (queues, skills) and agents to categories (the ones they take). Every
+//! problem of every file is collected, each with its own file and line.
 //!
 //! `routing.toml` also holds the business-hours calendars and the
 //! `[[rule]]` tables, checked after the queues so that rules can be checked
@@ -12,6 +13,7 @@
 use std::path::Path;
 
 use super::agents::AgentsConfig;
+use super::categories::{self, Against, CategoriesConfig};
 use super::dialogs::DialogsConfig;
 use super::dialogs_syntax::{self, Routing};
 use super::problem::{ConfigError, Problem};
@@ -26,6 +28,8 @@ pub struct GatewayConfig {
     pub routing: RoutingConfig,
     /// Empty when `[gateway]` names no dialogs file.
     pub dialogs: DialogsConfig,
+    /// Empty when `[gateway]` names no categories file.
+    pub categories: CategoriesConfig,
 }
 
 impl GatewayConfig {
@@ -41,11 +45,33 @@ impl GatewayConfig {
             .dialogs_file
             .as_deref()
             .map(|p| (p, std::fs::read_to_string(p)));
+        let categories = settings
+            .gateway
+            .categories_file
+            .as_deref()
+            .map(|p| (p, std::fs::read_to_string(p)));
         Self::build(
             &settings.support_domain,
             (agents_path, std::fs::read_to_string(agents_path)),
             (routing_path, std::fs::read_to_string(routing_path)),
             dialogs,
+            categories,
+        )
+    }
+
+    /// As [`GatewayConfig::from_strs`], with a categories file.
+    pub fn from_strs_with_categories(
+        support_domain: &str,
+        agents: (&Path, &str),
+        routing: (&Path, &str),
+        categories: (&Path, &str),
+    ) -> Result<GatewayConfig, ConfigError> {
+        Self::build(
+            support_domain,
+            (agents.0, Ok(agents.1.to_string())),
+            (routing.0, Ok(routing.1.to_string())),
+            None,
+            Some((categories.0, Ok(categories.1.to_string()))),
         )
     }
 
@@ -62,6 +88,7 @@ impl GatewayConfig {
             (agents.0, Ok(agents.1.to_string())),
             (routing.0, Ok(routing.1.to_string())),
             Some((dialogs.0, Ok(dialogs.1.to_string()))),
+            None,
         )
     }
 
@@ -76,6 +103,7 @@ impl GatewayConfig {
             (agents.0, Ok(agents.1.to_string())),
             (routing.0, Ok(routing.1.to_string())),
             None,
+            None,
         )
     }
 
@@ -84,6 +112,7 @@ impl GatewayConfig {
         agents: (&Path, std::io::Result<String>),
         routing: (&Path, std::io::Result<String>),
         dialogs: Option<(&Path, std::io::Result<String>)>,
+        categories: Option<(&Path, std::io::Result<String>)>,
     ) -> Result<GatewayConfig, ConfigError> {
         let (agents_path, routing_path) = (agents.0, routing.0);
         let mut agent_problems = Vec::new();
@@ -139,7 +168,34 @@ impl GatewayConfig {
                 None
             }
         };
+        let mut category_problems = Vec::new();
+        let parsed_categories = match &categories {
+            None => Some(CategoriesConfig::default()),
+            Some((path, Ok(text))) => {
+                let against = Against {
+                    routing: parsed_routing.as_ref(),
+                    agents: parsed_agents.as_ref(),
+                };
+                let (c, p) = categories::parse(path, text, against);
+                category_problems = p;
+                c
+            }
+            Some((path, Err(e))) => {
+                category_problems.push(unreadable(path, e));
+                None
+            }
+        };
+        if let Some(agents) = &parsed_agents {
+            agent_categories(
+                agents,
+                agents_path,
+                categories.is_some(),
+                parsed_categories.as_ref(),
+                &mut agent_problems,
+            );
+        }
         agent_problems.sort_by_key(|p| p.line);
+        category_problems.sort_by_key(|p| p.line);
         routing_problems.sort_by_key(|p| p.line);
         // The knowledge base's files come after dialogs.toml, each in order.
         dialog_problems.sort_by(|a, b| {
@@ -148,16 +204,54 @@ impl GatewayConfig {
         });
         agent_problems.append(&mut routing_problems);
         agent_problems.append(&mut dialog_problems);
-        match (parsed_agents, parsed_routing, parsed_dialogs) {
-            (Some(agents), Some(routing), Some(dialogs)) if agent_problems.is_empty() => {
+        agent_problems.append(&mut category_problems);
+        match (
+            parsed_agents,
+            parsed_routing,
+            parsed_dialogs,
+            parsed_categories,
+        ) {
+            (Some(agents), Some(routing), Some(dialogs), Some(categories))
+                if agent_problems.is_empty() =>
+            {
                 Ok(GatewayConfig {
                     agents,
                     routing,
                     dialogs,
+                    categories,
                 })
             }
             _ => Err(ConfigError::Invalid(agent_problems)),
         }
+    }
+}
+
+/// Agents' `categories` against categories.toml: each must be one of its
+/// categories, and naming any without a categories file is a mistake (the
+/// admin would believe the agent gets those escalations). Not checked when
+/// the file is named but invalid: its own problems say why.
+fn agent_categories(
+    agents: &AgentsConfig,
+    agents_path: &Path,
+    configured: bool,
+    categories: Option<&CategoriesConfig>,
+    problems: &mut Vec<Problem>,
+) {
+    for (name, line) in agents.category_lines() {
+        let message = match categories {
+            _ if !configured => {
+                format!("category '{name}': switchboard.toml's [gateway] names no categories file")
+            }
+            Some(c) if c.get(name).is_none() => {
+                format!("unknown category '{name}': not in categories.toml")
+            }
+            _ => continue,
+        };
+        problems.push(Problem {
+            file: agents_path.to_path_buf(),
+            line: *line,
+            message,
+        });
     }
 }
 

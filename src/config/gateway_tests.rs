@@ -39,13 +39,13 @@ fn the_commented_examples_are_valid() {
     assert_eq!(settings.gateway.agents_file, conf.join("agents.toml"));
     assert_eq!(settings.gateway.routing_file, conf.join("routing.toml"));
     let g = GatewayConfig::load(&settings).unwrap();
-    assert_eq!(g.agents.len(), 2);
+    assert_eq!(g.agents.len(), 4);
     let alice = g.agents.get(&jid("alice@agents.support.example")).unwrap();
     assert_eq!(alice.name, "Alice");
     assert_eq!((alice.tier, alice.max_live, alice.max_async), (1, 3, 10));
     assert!(alice.serves("web") && !alice.serves("sms") && alice.enabled);
     let names: Vec<_> = g.routing.queues().iter().map(|q| q.name.as_str()).collect();
-    assert_eq!(names, ["general", "billing"]);
+    assert_eq!(names, ["general", "billing", "billing-l2", "l2"]);
     let billing = g
         .routing
         .queue_for_entry(&jid("factures@support.example"))
@@ -57,7 +57,19 @@ fn the_commented_examples_are_valid() {
     assert_eq!(billing.priority, 10);
     let general = g.routing.queue("general").unwrap();
     assert_eq!((general.tier, general.agents.as_ref()), (Some(1), None));
-    assert_eq!(g.routing.entry_jids().count(), 3);
+    assert_eq!(g.routing.entry_jids().count(), 5);
+    assert_eq!(g.routing.queue("l2").unwrap().tier, Some(2));
+    // The second level takes escalations by category; one agent supervises.
+    let dave = g.agents.get(&jid("dave@agents.support.example")).unwrap();
+    assert_eq!(dave.tier, 2);
+    assert!(dave.supervisor && !alice.supervisor);
+    let erin = g.agents.get(&jid("erin@agents.support.example")).unwrap();
+    assert!(erin.categories.contains("delivery") && alice.categories.is_empty());
+    for a in g.agents.agents() {
+        for c in &a.categories {
+            assert!(g.categories.get(c).is_some(), "{c}");
+        }
+    }
     assert_eq!(g.routing.defaults.agent_grace, Duration::from_secs(60));
     assert_eq!(g.routing.defaults.wait_estimate, Duration::from_secs(240));
 }
@@ -161,7 +173,7 @@ fn unknown_agent_key_stops_that_file_only() {
     assert_eq!(
         problems(&agents, routing),
         vec![
-            "/etc/sb/agents.toml:7: unknown field `maxlive`, expected one of `jid`, `name`, `tier`, `skills`, `protocols`, `max_live`, `max_async`, `enabled`",
+            "/etc/sb/agents.toml:7: unknown field `maxlive`, expected one of `jid`, `name`, `tier`, `skills`, `protocols`, `max_live`, `max_async`, `enabled`, `categories`, `role`",
             "/etc/sb/routing.toml:2: queue name 'Bad Name' must be lowercase letters, digits, '_' or '-'",
         ]
     );

@@ -3,8 +3,9 @@
 //! path is absolute and every address parsed. Problems carry the file and
 //! line so `switchboard check` can print `file:line: message`.
 //!
-//! The contact-center files it names, `agents.toml`, `routing.toml` and
-//! `dialogs.toml` (with the knowledge base it names), are read together
+//! The contact-center files it names, `agents.toml`, `routing.toml`,
+//! `dialogs.toml` (with the knowledge base it names) and `categories.toml`
+//! (with the classifier trained on it), are read together
 //! into a [`GatewayConfig`] and can be hot-reloaded
 //! through a [`GatewayConfigHandle`].
 //!
@@ -18,6 +19,7 @@
 pub mod accounts;
 pub mod agents;
 pub mod calendar;
+pub mod categories;
 pub mod dialogs;
 mod dialogs_file;
 mod dialogs_service;
@@ -42,6 +44,7 @@ mod web;
 pub use accounts::Warning;
 pub use agents::{AgentDef, AgentsConfig, PROTOCOLS};
 pub use calendar::Calendar;
+pub use categories::{CategoriesConfig, CategoryDef};
 pub use dialogs::{
     AnswerKind, CannedDef, DialogDef, DialogsConfig, HandoffDef, HandoffFacts, LangText,
     QuestionDef, Refusal, SelfService, Then,

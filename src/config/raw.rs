@@ -177,6 +177,8 @@ pub struct Gateway {
     pub routing: Spanned<String>,
     /// Optional: without it nothing is asked or answered before an agent.
     pub dialogs: Option<Spanned<String>>,
+    /// Optional: without it escalations are not classified.
+    pub categories: Option<Spanned<String>>,
 }
 
 impl Default for Gateway {
@@ -186,6 +188,7 @@ impl Default for Gateway {
             agents: at("agents.toml"),
             routing: at("routing.toml"),
             dialogs: None,
+            categories: None,
         }
     }
 }

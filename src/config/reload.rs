@@ -1,7 +1,8 @@
 //! Hot reload of the gateway configuration. A [`GatewayConfigHandle`] holds
 //! the configuration in force; readers take an `Arc` snapshot without ever
 //! blocking a reload. [`watch()`] reloads when `agents.toml`,
-//! `routing.toml`, `dialogs.toml` or an article of the knowledge base changes, or on SIGHUP. A version that fails validation is
+//! `routing.toml`, `dialogs.toml`, `categories.toml` or an article of the
+//! knowledge base changes, or on SIGHUP. A version that fails validation is
 //! refused, its problems logged as `file:line: message`, and the previous
 //! configuration stays in force: a typo must not take the contact center
 //! down.
@@ -236,6 +237,7 @@ impl Watcher {
             settings.gateway.routing_file.as_path(),
         ];
         files.extend(settings.gateway.dialogs_file.as_deref());
+        files.extend(settings.gateway.categories_file.as_deref());
         let (dirs, names) = folders(&files);
         for dir in &dirs {
             notify

@@ -275,3 +275,72 @@ async fn an_article_s_change_is_applied_and_a_broken_one_refused() {
     shutdown.cancel();
     task.await.unwrap();
 }
+
+const CATEGORIES: &str = "[[category]]\nname = \"delivery\"\ndescription = \"Parcels\"\n\
+                          skill = \"logistics\"\nkeywords = { en = [\"parcel\"] }\n";
+
+/// categories.toml is watched like the other files: a change retrains the
+/// classifier, a broken version is refused at its line and the categories
+/// in force stay.
+#[tokio::test]
+async fn a_categories_change_is_applied_and_a_broken_one_refused() {
+    let (dir, _, _) = valid_config();
+    let d = dir.path();
+    std::fs::write(
+        d.join("switchboard.toml"),
+        format!("{SWITCHBOARD}[gateway]\ncategories = \"categories.toml\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("agents.toml"),
+        AGENTS.replace(
+            "name = \"Alice\"\n",
+            "name = \"Alice\"\nskills = [\"logistics\"]\n",
+        ),
+    )
+    .unwrap();
+    let file = d.join("categories.toml");
+    std::fs::write(&file, CATEGORIES).unwrap();
+    let settings = Settings::load(&d.join("switchboard.toml")).unwrap();
+    let handle = GatewayConfigHandle::load(&settings).unwrap();
+    let best = |h: &GatewayConfigHandle, text: &str| {
+        let cfg = h.current();
+        let scores = cfg
+            .categories
+            .classifier()
+            .classify(&[(crate::classify::Side::Customer, text)], "en");
+        scores.first().map(|s| s.category.clone())
+    };
+    assert_eq!(best(&handle, "my parcel").as_deref(), Some("delivery"));
+    assert_eq!(best(&handle, "my courier"), None);
+    let mut applied = handle.subscribe();
+    let mut rejected = handle.rejections();
+    let shutdown = CancellationToken::new();
+    let watcher = Watcher::start(settings.clone(), handle.clone()).unwrap();
+    let task = tokio::spawn(watcher.run(shutdown.clone()));
+
+    replace_file(
+        &file,
+        &CATEGORIES.replace("\"parcel\"", "\"parcel\", \"courier\""),
+    );
+    next(&mut applied).await;
+    assert_eq!(best(&handle, "my courier").as_deref(), Some("delivery"));
+
+    replace_file(&file, &CATEGORIES.replace("\"logistics\"", "\"cooking\""));
+    loop {
+        next(&mut rejected).await;
+        let r = rejected.borrow_and_update().clone();
+        let at_line_4 = r.problems.iter().any(|p| {
+            p.line == 4
+                && p.message
+                    .starts_with("no agent of agents.toml has skill 'cooking'")
+        });
+        if at_line_4 {
+            break;
+        }
+    }
+    assert_eq!(best(&handle, "my courier").as_deref(), Some("delivery"));
+    assert_eq!(handle.current().categories.len(), 1);
+    shutdown.cancel();
+    task.await.unwrap();
+}

@@ -85,6 +85,7 @@ pub struct GatewayFiles {
     pub agents_file: PathBuf,
     pub routing_file: PathBuf,
     pub dialogs_file: Option<PathBuf>,
+    pub categories_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -369,9 +370,11 @@ fn gateway_files(
     let agents_file = base.join(raw.agents.get_ref());
     let routing_file = base.join(raw.routing.get_ref());
     let dialogs_file = raw.dialogs.as_ref().map(|d| base.join(d.get_ref()));
+    let categories_file = raw.categories.as_ref().map(|c| base.join(c.get_ref()));
     for f in [&raw.agents, &raw.routing]
         .into_iter()
         .chain(raw.dialogs.as_ref())
+        .chain(raw.categories.as_ref())
     {
         if f.get_ref().is_empty() {
             problems.push(lines.problem(f, "the file name is empty"));
@@ -386,10 +389,21 @@ fn gateway_files(
             problems.push(lines.problem(raw_d, "dialogs must be a file of its own"));
         }
     }
+    if let (Some(c), Some(raw_c)) = (&categories_file, &raw.categories) {
+        let others = [
+            Some(&agents_file),
+            Some(&routing_file),
+            dialogs_file.as_ref(),
+        ];
+        if others.contains(&Some(c)) {
+            problems.push(lines.problem(raw_c, "categories must be a file of its own"));
+        }
+    }
     GatewayFiles {
         agents_file,
         routing_file,
         dialogs_file,
+        categories_file,
     }
 }
 

@@ -44,8 +44,8 @@
 use std::collections::HashMap;
 
 use super::article::Article;
-use super::text::Analyzer;
 use super::typo::Typos;
+use crate::text::Analyzer;
 
 /// BM25F's field weights and length normalisations, and `k1`.
 const FIELDS: [(f32, f32); 4] = [

@@ -5,7 +5,8 @@
 //! sessions or XMPP, so that the gateway's dialogs decide what to do with
 //! a [`Verdict`], and so that the ranking can be tested and measured on
 //! its own (`tests/kb_ranking.rs`, `benches/kb.rs`). It imports only
-//! `config`, for [`Problem`].
+//! [`problem`](crate::problem), for [`Problem`], and [`text`](crate::text), for
+//! the analysis it shares with the classifier.
 //!
 //! # Files
 //!
@@ -44,7 +45,6 @@
 
 mod article;
 mod index;
-mod text;
 mod typo;
 
 use std::collections::BTreeMap;
@@ -54,9 +54,9 @@ use std::sync::Arc;
 pub use article::{Article, Link};
 
 use crate::problem::Problem;
+use crate::text::base_language;
 use article::{is_language_folder, Parsed};
 use index::LangIndex;
-use text::base_language;
 
 /// How sure the base must be to answer or to suggest.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,9 +1,14 @@
-//! Text analysis: what both an article and a customer's question go
-//! through before they meet in the index, so that they meet as the same
-//! terms. Lowercased and folded (accents dropped: customers type "probleme"
-//! as often as "problème", and the index must not care), cut into words,
-//! stop words dropped, then stemmed with the language's Snowball stemmer so
-//! that "refunds", "refunded" and "refund" are one term.
+//! Text analysis: what a customer's words and the admin's texts they are
+//! compared with (knowledge-base articles, the examples of a category) go
+//! through first, so that they meet as the same terms. Lowercased and
+//! folded (accents dropped: customers type "probleme" as often as
+//! "problème", and neither side must care), cut into words, stop words
+//! dropped, then stemmed with the language's Snowball stemmer so that
+//! "refunds", "refunded" and "refund" are one term.
+//!
+//! At the ground floor (it imports nothing of the crate) because both
+//! [`kb`](crate::kb) and [`classify`](crate::classify) need exactly the
+//! same analysis, and neither should import the other for it.
 //!
 //! Folding comes before stemming on both sides on purpose: the stemmers
 //! are slightly better on accented French, but a stem that depends on
