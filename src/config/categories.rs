@@ -13,10 +13,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Deserialize;
 use serde_spanned::Spanned;
 
 use super::agents::AgentsConfig;
+use super::categories_file::{File, RawCategory};
 use super::dialogs::LangText;
 use super::dialogs_file::RawText;
 use super::parse::{is_token, parse_toml};
@@ -386,37 +386,6 @@ fn text(lines: &LineIndex, raw: &Spanned<RawText>, problems: &mut Vec<Problem>) 
         problems.push(lines.problem(raw, "description is empty"));
     }
     LangText(map)
-}
-
-/// The file as written.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default)]
-    category: Vec<RawCategory>,
-    #[serde(default)]
-    example: Vec<Spanned<RawExample>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCategory {
-    name: Spanned<String>,
-    description: Option<Spanned<RawText>>,
-    #[serde(default)]
-    examples: BTreeMap<String, Vec<Spanned<String>>>,
-    #[serde(default)]
-    keywords: BTreeMap<String, Vec<Spanned<String>>>,
-    queue: Option<Spanned<String>>,
-    skill: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawExample {
-    category: Spanned<String>,
-    lang: Spanned<String>,
-    text: Spanned<String>,
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod accounts;
 pub mod agents;
 pub mod calendar;
 pub mod categories;
+mod categories_file;
 pub mod dialogs;
 mod dialogs_file;
 mod dialogs_service;
