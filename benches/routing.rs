@@ -100,6 +100,7 @@ fn views(agents: &[Agent]) -> Vec<AgentView<'_>> {
             tier: a.tier,
             skills: &a.skills,
             protocols: &a.protocols,
+            categories: &EMPTY,
             // Known for some agents, unknown (able) for the others.
             features: (a.idle % 2 == 0).then_some(&CLIENT_FEATURES),
             max_live: 3,
@@ -123,6 +124,7 @@ fn need(w: &Waiting) -> Need<'_> {
         only: None,
         protocol: Some(w.protocol),
         features: &EMPTY,
+        categories: &EMPTY,
         mode: w.mode,
         exclude: &w.exclude,
         sticky: w.sticky.as_deref(),

@@ -101,6 +101,33 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// A session's transcript: notes, whispers, events, escalations, categories.
+    Transcript {
+        /// The session id (s-…), as in the proxy JID.
+        session: String,
+        /// As JSON, for tools.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Support categories (categories.toml).
+    Categories {
+        #[command(subcommand)]
+        action: CategoriesAction,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum CategoriesAction {
+    /// Agents' corrections as [[example]] tables to append to categories.toml.
+    Export {
+        /// Only corrections made on or after this day (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -156,7 +183,77 @@ async fn main() -> Result<()> {
             }
             Ok(())
         }
+        Command::Transcript {
+            session,
+            json,
+            config,
+        } => transcript(&config.path()?, &session, json).await,
+        Command::Categories {
+            action: CategoriesAction::Export { since },
+            config,
+        } => export_corrections(&config.path()?, since.as_deref()).await,
     }
+}
+
+async fn open_store(path: &Path) -> Result<Store> {
+    let settings = load(path)?;
+    if Store::is_uncreated(&settings.database_url) {
+        bail!("no database yet at {}", settings.database_url);
+    }
+    Store::connect(&settings.database_url)
+        .await
+        .context("opening the database")
+}
+
+async fn transcript(path: &Path, session: &str, json: bool) -> Result<()> {
+    let store = open_store(path).await?;
+    let t = switchboard::gateway::transcript::load(&store, session).await;
+    store.close().await;
+    let t = t?;
+    println!("{}", if json { t.to_json() } else { t.to_text() });
+    Ok(())
+}
+
+/// TOML a `categories.toml` takes as it is: one `[[example]]` per
+/// correction, with where it came from as a comment.
+async fn export_corrections(path: &Path, since: Option<&str>) -> Result<()> {
+    let since_ms = match since {
+        None => 0,
+        Some(day) => {
+            let date: jiff::civil::Date = day
+                .parse()
+                .with_context(|| format!("--since {day}: write a day as YYYY-MM-DD"))?;
+            date.to_zoned(jiff::tz::TimeZone::UTC)?
+                .timestamp()
+                .as_millisecond()
+        }
+    };
+    let store = open_store(path).await?;
+    let corrections = store.corrections_since(since_ms).await;
+    store.close().await;
+    let corrections = corrections?;
+    println!(
+        "# {} from agents' corrections (switchboard categories export)",
+        count(corrections.len(), "example")
+    );
+    for c in corrections {
+        // A JSON string is a TOML basic string: the same escapes.
+        let quote = |s: &str| serde_json::to_string(s).expect("a string serializes");
+        println!(
+            "\n# session {}, by {}: was {}\n[[example]]\ncategory = {}\nlang = {}\ntext = {}",
+            c.session_id,
+            c.agent,
+            if c.was.is_empty() {
+                "-".to_string()
+            } else {
+                c.was.join(", ")
+            },
+            quote(&c.category),
+            quote(&c.lang),
+            quote(&c.text)
+        );
+    }
+    Ok(())
 }
 
 async fn serve(path: &Path) -> Result<()> {

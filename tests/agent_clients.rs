@@ -79,11 +79,11 @@ async fn an_agent_in_profanity_takes_an_offer_answers_and_finds_the_ad_hoc_comma
     alice.type_line("/win 1");
     alice.type_line("/cmd list");
     let all = [
-        "canned", "close", "duty", "history", "info", "link", "list", "note", "push", "take",
-        "transfer", "unlink",
+        "canned", "category", "close", "duty", "escalate", "history", "info", "link", "list",
+        "note", "push", "take", "transfer", "unlink",
     ];
     let screen = alice
-        .wait_until("the twelve commands", |s| listed(s) == all, TIMEOUT)
+        .wait_until("the fourteen commands", |s| listed(s) == all, TIMEOUT)
         .await;
     assert!(
         !screen.contains("does not support ad hoc commands"),
@@ -183,7 +183,7 @@ async fn the_agent_domain_announces_lists_and_hands_over_the_commands() {
         nodes,
         [
             "list", "info", "take", "close", "note", "transfer", "push", "canned", "duty", "link",
-            "unlink", "history",
+            "unlink", "history", "escalate", "category",
         ]
         .map(|n| (server, n)),
         "run where they were listed"

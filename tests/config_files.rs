@@ -160,7 +160,7 @@ fn the_shipped_configuration_checks() {
     );
     assert!(lines[1].ends_with("agents.toml: ok, 4 agents"), "{lines:?}");
     assert!(
-        lines[2].ends_with("routing.toml: ok, 4 queues, 11 rules"),
+        lines[2].ends_with("routing.toml: ok, 4 queues, 12 rules"),
         "{lines:?}"
     );
     assert!(

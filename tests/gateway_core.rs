@@ -26,6 +26,8 @@ mod push;
 mod routing;
 #[path = "gateway_core/selfservice.rs"]
 mod selfservice;
+#[path = "gateway_core/supervision.rs"]
+mod supervision;
 #[path = "gateway_core/upload.rs"]
 mod upload;
 #[path = "gateway_core/waiting.rs"]

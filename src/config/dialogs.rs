@@ -245,6 +245,8 @@ pub struct HandoffDef {
     pub domain: Option<Vec<DomainPattern>>,
     pub open: Option<String>,
     pub closed: Option<String>,
+    /// The customer's frustration (0 to 1) must exceed this.
+    pub frustration_above: Option<f64>,
     pub then: Then,
     pub message: Option<LangText>,
 }
@@ -260,6 +262,8 @@ pub struct HandoffFacts<'a> {
     /// Messages for which no article was found, so far.
     pub no_match: u32,
     pub domain: &'a str,
+    /// The customer's frustration so far, 0 to 1 (see [`crate::mood`]).
+    pub frustration: f64,
     pub now: jiff::Timestamp,
 }
 
@@ -284,6 +288,7 @@ impl HandoffDef {
             })
             && self.open.as_ref().is_none_or(open)
             && self.closed.as_ref().is_none_or(|c| !open(c))
+            && self.frustration_above.is_none_or(|t| f.frustration > t)
     }
 }
 

@@ -104,6 +104,7 @@ pub(super) struct RawHandoff {
     pub asks_for_agent: bool,
     pub unhelpful: Option<Spanned<i64>>,
     pub no_match: Option<Spanned<i64>>,
+    pub frustration_above: Option<Spanned<f64>>,
     pub keywords: Option<Spanned<OneOrMany>>,
     pub domain: Option<Spanned<OneOrMany>>,
     pub open: Option<Spanned<String>>,

@@ -170,13 +170,26 @@ impl Reader<'_> {
                 self.at(cal, &super::rule_syntax::unknown_calendar(cal.get_ref()));
             }
         }
+        let frustration_above = h.frustration_above.as_ref().and_then(|f| {
+            let v = *f.get_ref();
+            if (0.0..1.0).contains(&v) {
+                Some(v)
+            } else {
+                self.at(
+                    f,
+                    &format!("frustration_above = {v}: give a score from 0 to 1 (0.5 reads as frustrated)"),
+                );
+                None
+            }
+        });
         if !h.asks_for_agent
             && unhelpful.is_none()
             && no_match.is_none()
             && keywords.is_none()
             && domain.is_none()
+            && h.frustration_above.is_none()
         {
-            self.at(raw, &format!("{name}: no trigger: give asks_for_agent, unhelpful, no_match, keywords or domain"));
+            self.at(raw, &format!("{name}: no trigger: give asks_for_agent, unhelpful, no_match, keywords, domain or frustration_above"));
         }
         let then = match h.then.as_ref().map(|t| t.get_ref().as_str()) {
             None | Some("connect") => Then::Connect,
@@ -207,6 +220,7 @@ impl Reader<'_> {
             domain,
             open: h.open.as_ref().map(|o| o.get_ref().clone()),
             closed: h.closed.as_ref().map(|c| c.get_ref().clone()),
+            frustration_above,
             then,
             message,
         })
@@ -225,6 +239,7 @@ pub(super) fn default_handoff() -> Vec<HandoffDef> {
         domain: None,
         open: None,
         closed: None,
+        frustration_above: None,
         then: Then::Connect,
         message: None,
     };

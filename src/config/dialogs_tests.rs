@@ -150,6 +150,7 @@ fn handoff_rules_match_in_order_and_default_without_any() {
         unhelpful,
         no_match,
         domain: "customer.example",
+        frustration: 0.0,
         now: "2026-07-06T08:00:00Z".parse().unwrap(),
     };
     let d = with("");
@@ -277,7 +278,7 @@ open = "never"
             "/etc/sb/dialogs.toml:32: unknown question 'topic': no [[question]] has that name",
             "/etc/sb/dialogs.toml:32: question 'id' is asked twice",
             "/etc/sb/dialogs.toml:37: canned answer 'c': {answers.nothing} is not known: use {customer}, {agent}, {session} or {answers.QUESTION}",
-            "/etc/sb/dialogs.toml:39: h: no trigger: give asks_for_agent, unhelpful, no_match, keywords or domain",
+            "/etc/sb/dialogs.toml:39: h: no trigger: give asks_for_agent, unhelpful, no_match, keywords, domain or frustration_above",
             "/etc/sb/dialogs.toml:41: unknown calendar 'never': no [[calendar]] has that name",
         ]
     );
@@ -344,4 +345,27 @@ fn a_rule_s_answer_pattern_must_name_a_question_and_compile() {
             "/etc/sb/routing.toml:22: answer_patterns.account: bad regex '(': unclosed group",
         ]
     );
+}
+
+#[test]
+fn a_handoff_rule_on_the_mood_puts_an_angry_customer_through() {
+    std::fs::create_dir_all(std::env::temp_dir().join("sb-kb-empty/en")).unwrap();
+    let kb = std::env::temp_dir().join("sb-kb-empty");
+    let d = dialogs(&format!(
+        "[self_service]\nknowledge_base = {kb:?}\n\n[[handoff]]\nname = \"angry\"\n\
+         frustration_above = 0.5\n\n[[dialog]]\nname = \"d\"\nself_service = true\n"
+    ));
+    let calendars = load("", "").unwrap().routing.calendars().to_vec();
+    let facts = |frustration| HandoffFacts {
+        text: "why is this so slow",
+        asks_for_agent: false,
+        unhelpful: 0,
+        no_match: 0,
+        domain: "customer.example",
+        frustration,
+        now: "2026-07-06T08:00:00Z".parse().unwrap(),
+    };
+    let name = |f| d.handoff(&facts(f), &calendars).map(|h| h.name.clone());
+    assert_eq!(name(0.7).as_deref(), Some("angry"));
+    assert_eq!(name(0.3), None);
 }

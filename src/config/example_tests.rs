@@ -23,7 +23,7 @@ fn at(s: &str) -> jiff::Timestamp {
 #[test]
 fn the_example_rules_route_as_their_comments_say() {
     let r = example();
-    assert_eq!(r.rules().len(), 11);
+    assert_eq!(r.rules().len(), 12);
     // Monday 2026-07-06, 10:00 in Paris: open.
     let mut s = Session::new();
     s.entry = "help@support.example";
@@ -84,6 +84,16 @@ fn the_example_rules_route_as_their_comments_say() {
     s.features = ["oob".to_string(), "receipts".into()].into();
     assert_eq!(rule(&r, &s).as_deref(), Some("file-links"));
     s.features.insert("http-upload".into());
+    assert_eq!(rule(&r, &s), None);
+
+    // The mood: last, and the first rule it holds for when nothing else
+    // matches; tried on its own too (see `tests_mood`).
+    s.frustration = 0.7;
+    let angry = r.first_match(&s.facts()).unwrap();
+    assert_eq!(angry.name, "angry-customer");
+    assert!(angry.tests_mood() && angry.actions.alert);
+    assert_eq!(angry.actions.priority, Some(50));
+    s.frustration = 0.3;
     assert_eq!(rule(&r, &s), None);
 }
 

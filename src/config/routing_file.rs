@@ -143,6 +143,7 @@ pub(super) struct RawRule {
     pub lang: Option<Spanned<OneOrMany>>,
     pub open: Option<Spanned<String>>,
     pub closed: Option<Spanned<String>>,
+    pub frustration_above: Option<Spanned<f64>>,
     pub queue: Option<Spanned<String>>,
     pub skills: Option<Spanned<OneOrMany>>,
     pub priority: Option<Spanned<i64>>,
@@ -152,4 +153,5 @@ pub(super) struct RawRule {
     pub reject: Option<Spanned<String>>,
     pub fallback: Option<Spanned<String>>,
     pub language: Option<Spanned<String>>,
+    pub alert: Option<Spanned<bool>>,
 }

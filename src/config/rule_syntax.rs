@@ -135,7 +135,7 @@ impl Check<'_, '_> {
                 line,
                 &format!(
                     "{} has no action: give it queue, skills, priority, agent_protocol, \
-                     agent_features, message, reject or fallback",
+                     agent_features, message, reject, fallback or alert",
                     rule.subject()
                 ),
             ));
@@ -247,6 +247,18 @@ impl Check<'_, '_> {
                 );
             }
         }
+        let frustration_above = raw.frustration_above.as_ref().and_then(|f| {
+            let v = *f.get_ref();
+            if (0.0..1.0).contains(&v) {
+                Some(v)
+            } else {
+                self.condition_problem(
+                    f,
+                    &format!("frustration_above = {v}: give a score from 0 to 1 (0.5 reads as frustrated)"),
+                );
+                None
+            }
+        });
         Conditions {
             entry: entry.map(|v| v.into_iter().collect()),
             channel: channel.map(|v| v.into_iter().collect()),
@@ -264,6 +276,7 @@ impl Check<'_, '_> {
             lang: lang.map(|v| v.into_iter().collect()),
             open,
             closed,
+            frustration_above,
         }
     }
 
@@ -394,6 +407,7 @@ impl Check<'_, '_> {
                 ("agent_features", raw.agent_features.is_some()),
                 ("message", raw.message.is_some()),
                 ("fallback", raw.fallback.is_some()),
+                ("alert", raw.alert.is_some()),
             ]
             .into_iter()
             .filter_map(|(k, set)| set.then_some(k))
@@ -418,6 +432,7 @@ impl Check<'_, '_> {
             reject,
             fallback,
             language,
+            alert: raw.alert.as_ref().is_some_and(|a| *a.get_ref()),
         }
     }
 }

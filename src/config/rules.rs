@@ -41,6 +41,8 @@ pub struct Facts<'a> {
     pub answers: &'a BTreeMap<String, String>,
     /// The `xml:lang` of the first message.
     pub lang: Option<&'a str>,
+    /// The customer's frustration so far, 0 to 1 (see [`crate::mood`]).
+    pub frustration: f64,
     pub now: jiff::Timestamp,
 }
 
@@ -80,6 +82,8 @@ pub struct Actions {
     /// The language of Switchboard's own lines to the customer, whatever
     /// their client says (an entry JID for French speakers).
     pub language: Option<String>,
+    /// Tell the supervisors on duty, with the customer's last words.
+    pub alert: bool,
 }
 
 /// The customer channel the assigned agent must serve.
@@ -120,6 +124,8 @@ pub(super) struct Conditions {
     /// Calendar names.
     pub open: Option<String>,
     pub closed: Option<String>,
+    /// The customer's frustration must exceed this (0 to 1).
+    pub frustration_above: Option<f64>,
 }
 
 /// `example.com`, or `*.example.com`: example.com and all its subdomains.
@@ -160,6 +166,12 @@ impl RuleDef {
     /// The questions the rule tests, with the answers it accepts.
     pub fn tested_answers(&self) -> &BTreeMap<String, BTreeSet<String>> {
         &self.conditions.answers
+    }
+
+    /// Whether the rule reads the customer's mood, which changes while
+    /// they wait: such a rule is tried again as it does.
+    pub fn tests_mood(&self) -> bool {
+        self.conditions.frustration_above.is_some()
     }
 
     /// Every question the rule tests, by value or by pattern.
@@ -220,6 +232,7 @@ impl RuleDef {
             && c.regex.as_ref().is_none_or(|r| r.0.is_match(facts.text))
             && c.open.as_ref().is_none_or(|n| open(n) == Some(true))
             && c.closed.as_ref().is_none_or(|n| open(n) == Some(false))
+            && c.frustration_above.is_none_or(|t| facts.frustration > t)
     }
 
     /// Whether this rule matches every session `later` matches, so that
@@ -261,6 +274,7 @@ impl RuleDef {
                 .all(|(k, pa)| b.answer_patterns.get(k) == Some(pa))
             && within(&a.open, &b.open, |a, b| a == b)
             && within(&a.closed, &b.closed, |a, b| a == b)
+            && within(&a.frustration_above, &b.frustration_above, |a, b| b >= a)
     }
 
     /// The rule as the subject of a problem reported at its line.

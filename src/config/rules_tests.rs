@@ -76,6 +76,7 @@ pub(super) struct Session {
     pub(super) text: &'static str,
     pub(super) answers: BTreeMap<String, String>,
     pub(super) lang: Option<&'static str>,
+    pub(super) frustration: f64,
     pub(super) now: jiff::Timestamp,
 }
 
@@ -90,6 +91,7 @@ impl Session {
             text: "",
             answers: BTreeMap::new(),
             lang: None,
+            frustration: 0.0,
             // A Monday, 10:00 in Paris: the office is open.
             now: "2026-07-06T08:00:00Z".parse().unwrap(),
         }
@@ -105,6 +107,7 @@ impl Session {
             text: self.text,
             answers: &self.answers,
             lang: self.lang,
+            frustration: self.frustration,
             now: self.now,
         }
     }
@@ -270,6 +273,7 @@ reject = \"Sorry, we answer in French and English only.\"
             reject: None,
             fallback: Some("general".into()),
             language: None,
+            alert: false,
         }
     );
     assert_eq!((b.name.as_str(), b.line), ("any", 25));
@@ -327,7 +331,7 @@ agent_protocol = \"telegram\"
     let features = FEATURES.join(", ");
     let protocols = crate::config::PROTOCOLS.join(", ");
     let actions = "has no action: give it queue, skills, priority, agent_protocol, \
-                   agent_features, message, reject or fallback";
+                   agent_features, message, reject, fallback or alert";
     assert_eq!(
         problems(rules),
         vec![
@@ -411,7 +415,7 @@ fn a_rule_needs_an_action_and_known_keys() {
         problems("[[rule]]\nchannel = \"sms\"\n"),
         vec![
             "/etc/sb/routing.toml:15: this rule has no action: give it queue, skills, priority, \
-             agent_protocol, agent_features, message, reject or fallback"
+             agent_protocol, agent_features, message, reject, fallback or alert"
         ]
     );
     let p = problems("[[rule]]\nchannel = \"sms\"\nqueues = \"general\"\n");
@@ -423,5 +427,25 @@ fn a_rule_needs_an_action_and_known_keys() {
     assert_eq!(
         problems("[[rule]]\nchannel = 3\nqueue = \"general\"\n"),
         vec!["/etc/sb/routing.toml:16: invalid type: integer `3`, expected a string or a list of strings"]
+    );
+}
+
+#[test]
+fn a_rule_on_the_customer_s_mood_matches_above_its_threshold() {
+    let r = routing(
+        "[[rule]]\nname = \"angry\"\nfrustration_above = 0.5\npriority = 9\nalert = true\n",
+    );
+    let mut s = Session::new();
+    s.frustration = 0.4;
+    assert!(r.first_match(&s.facts()).is_none());
+    s.frustration = 0.7;
+    let rule = r.first_match(&s.facts()).expect("matches");
+    assert_eq!(rule.name, "angry");
+    assert!(rule.tests_mood());
+    assert!(rule.actions.alert);
+    assert_eq!(rule.actions.priority, Some(9));
+    assert_eq!(
+        problems("[[rule]]\nfrustration_above = 1.5\npriority = 2\n"),
+        vec!["/etc/sb/routing.toml:16: frustration_above = 1.5: give a score from 0 to 1 (0.5 reads as frustrated)"]
     );
 }

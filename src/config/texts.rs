@@ -40,10 +40,12 @@ pub enum Text {
     KbInvite,
     KbConnect,
     KbStay,
+    Escalated,
+    SupervisorJoined,
 }
 
 impl Text {
-    pub const ALL: [Text; 24] = [
+    pub const ALL: [Text; 26] = [
         Text::Position,
         Text::Unservable,
         Text::NowChatting,
@@ -68,6 +70,8 @@ impl Text {
         Text::KbInvite,
         Text::KbConnect,
         Text::KbStay,
+        Text::Escalated,
+        Text::SupervisorJoined,
     ];
 
     pub fn key(self) -> &'static str {
@@ -96,6 +100,8 @@ impl Text {
             Text::KbInvite => "kb_invite",
             Text::KbConnect => "kb_connect",
             Text::KbStay => "kb_stay",
+            Text::Escalated => "escalated",
+            Text::SupervisorJoined => "supervisor_joined",
         }
     }
 
@@ -103,7 +109,7 @@ impl Text {
     pub fn params(self) -> &'static [&'static str] {
         match self {
             Text::Position => &["position", "minutes"],
-            Text::NowChatting => &["name"],
+            Text::NowChatting | Text::SupervisorJoined => &["name"],
             Text::EntryBusy => &["minutes"],
             Text::Pushed => &["name", "title", "url"],
             Text::Reask => &["example"],

@@ -20,8 +20,11 @@ const DATA: &str = "jabber:x:data";
 /// Each command's node, in the order clients list them.
 pub(super) const NODES: &[&str] = &[
     "list", "info", "take", "close", "note", "transfer", "push", "canned", "duty", "link",
-    "unlink", "history",
+    "unlink", "history", "escalate", "category",
 ];
+
+/// Listed for supervisors only, and `forbidden` to anyone else.
+const SUPERVISOR_NODES: &[&str] = &["queues", "monitor"];
 
 /// What a client shows for a command.
 fn title(node: &str) -> &'static str {
@@ -38,6 +41,10 @@ fn title(node: &str) -> &'static str {
         "link" => "Link the customer to another identity",
         "unlink" => "Unlink an identity from the customer",
         "history" => "The customer's earlier sessions",
+        "escalate" => "Escalate a session to the second level",
+        "category" => "Correct an escalated session's category",
+        "queues" => "Queue status",
+        "monitor" => "Monitor a session",
         _ => "",
     }
 }
@@ -61,8 +68,10 @@ impl Core {
                 .bounce(s, Condition::Forbidden, Some("for agents only"))
                 .await;
         }
+        let supervisor = self.is_supervisor(&agent);
         if listing {
-            for node in NODES {
+            let extra = if supervisor { SUPERVISOR_NODES } else { &[] };
+            for node in NODES.iter().chain(extra) {
                 items = items.append(
                     el("item", ns::DISCO_ITEMS)
                         // Where they were asked for: clients run a command
@@ -79,7 +88,12 @@ impl Core {
             return;
         };
         let node = cmd.attr("node").unwrap_or("").to_string();
-        if !NODES.contains(&node.as_str()) {
+        if SUPERVISOR_NODES.contains(&node.as_str()) && !supervisor {
+            return self
+                .bounce(s, Condition::Forbidden, Some("for supervisors only"))
+                .await;
+        }
+        if !NODES.contains(&node.as_str()) && !SUPERVISOR_NODES.contains(&node.as_str()) {
             return self.bounce(s, Condition::ItemNotFound, None).await;
         }
         if cmd.attr("action") == Some("cancel") {
@@ -92,6 +106,18 @@ impl Core {
             .filter(|x| x.attr("type") == Some("submit"));
         let reply = match (node.as_str(), submitted) {
             ("list", _) => done(&node, cmd, "completed", Some(&self.work_of(&agent))),
+            ("queues", _) => {
+                let text = format!("{}\n\n{}", self.queues_report(), self.agents_report());
+                done(&node, cmd, "completed", Some(&text))
+            }
+            ("monitor", Some(x)) => {
+                let id = value(x, "session").unwrap_or_default();
+                let text = self
+                    .supervise(&agent, "monitor", &id, None)
+                    .await
+                    .unwrap_or_default();
+                done(&node, cmd, "completed", Some(&text))
+            }
             (_, None) => self.form(&agent, &node, cmd),
             ("duty", Some(x)) => {
                 let on = value(x, "duty").as_deref() != Some("off");
@@ -124,10 +150,12 @@ impl Core {
                 &[("on", "On duty"), ("off", "Off duty")],
             ));
         } else {
+            // A supervisor monitors anyone's session; the others act on theirs.
+            let every = node == "monitor";
             let mut mine: Vec<(String, String)> = self
                 .state
                 .sessions()
-                .filter(|s| s.rec().agent.as_deref() == Some(agent))
+                .filter(|s| every || s.rec().agent.as_deref() == Some(agent))
                 .map(|s| {
                     (
                         s.rec().id.clone(),
@@ -159,6 +187,8 @@ impl Core {
             }
             let fields: &[(&str, &str, bool)] = match node {
                 "note" => &[("text", "Note", true)],
+                "escalate" => &[("text", "Note for the second level", true)],
+                "category" => &[("text", "Category", true)],
                 "transfer" => &[("text", "Agent or queue", true)],
                 "push" => &[
                     ("text", "Page address (https://…)", true),

@@ -34,6 +34,9 @@ pub enum Mode {
 
 pub use crate::config::Strategy;
 
+/// No categories: what an agent or a session without any points at.
+pub static NO_CATEGORIES: BTreeSet<String> = BTreeSet::new();
+
 /// One agent as the decision sees it.
 #[derive(Debug, Clone)]
 pub struct AgentView<'a> {
@@ -41,6 +44,8 @@ pub struct AgentView<'a> {
     pub tier: u8,
     pub skills: &'a BTreeSet<String>,
     pub protocols: &'a BTreeSet<String>,
+    /// The support categories of escalated sessions the agent handles.
+    pub categories: &'a BTreeSet<String>,
     /// What the agent's client can show; None when not known yet, which
     /// counts as able (most clients are, and a silent client should not
     /// take an agent off routing).
@@ -78,6 +83,9 @@ pub struct Need<'a> {
     pub protocol: Option<&'a str>,
     /// Features the agent's client must have (e.g. `oob` for files).
     pub features: &'a BTreeSet<String>,
+    /// An escalated session's categories: the agent handles one of them.
+    /// Empty: no requirement.
+    pub categories: &'a BTreeSet<String>,
     pub mode: Mode,
     /// Agents that already let an offer for this session lapse.
     pub exclude: &'a [String],
@@ -101,6 +109,7 @@ pub fn capable_ignoring_room(a: &AgentView, need: &Need) -> bool {
             .is_none_or(|o| o.iter().any(|j| j.as_str() == a.jid))
         && need.protocol.is_none_or(|p| a.protocols.contains(p))
         && a.features.is_none_or(|f| need.features.is_subset(f))
+        && (need.categories.is_empty() || !need.categories.is_disjoint(a.categories))
         && !need.exclude.iter().any(|j| j == a.jid)
 }
 
@@ -158,6 +167,7 @@ mod tests {
         jid: &'static str,
         skills: BTreeSet<String>,
         protocols: BTreeSet<String>,
+        categories: BTreeSet<String>,
         availability: Availability,
         live: u32,
         idle: i64,
@@ -174,6 +184,7 @@ mod tests {
             jid,
             skills: skills.iter().map(|s| s.to_string()).collect(),
             protocols: ["xmpp".to_string()].into(),
+            categories: BTreeSet::new(),
             availability,
             live,
             idle,
@@ -187,6 +198,7 @@ mod tests {
                 tier: 1,
                 skills: &x.skills,
                 protocols: &x.protocols,
+                categories: &x.categories,
                 features: None,
                 max_live: 2,
                 max_async: 5,
@@ -208,6 +220,7 @@ mod tests {
             only: None,
             protocol: Some("xmpp"),
             features: &EMPTY,
+            categories: &EMPTY,
             mode,
             exclude: &[],
             sticky,
@@ -352,5 +365,32 @@ mod tests {
         );
         assert_eq!(Availability::from_show(true, Some("xa")), Availability::Off);
         assert_eq!(Availability::from_show(false, None), Availability::Off);
+    }
+
+    #[test]
+    fn an_escalated_session_goes_to_an_agent_of_one_of_its_categories() {
+        let mut list = [
+            a("a@x", &[], Availability::Live, 0, 0),
+            a("b@x", &[], Availability::Live, 0, 1),
+        ];
+        list[1].categories.insert("billing".into());
+        let v = views(&list);
+        let none = BTreeSet::new();
+        let wanted: BTreeSet<String> = ["delivery".to_string(), "billing".to_string()].into();
+        let escalated = Need {
+            categories: &wanted,
+            ..need(&none, Mode::Live, None)
+        };
+        let mut cur = 0;
+        assert_eq!(
+            choose(&v, &escalated, Strategy::LongestIdle, &mut cur).map(|i| v[i].jid),
+            Some("b@x")
+        );
+        let other: BTreeSet<String> = ["returns".to_string()].into();
+        let nobody = Need {
+            categories: &other,
+            ..need(&none, Mode::Live, None)
+        };
+        assert!(choose(&v, &nobody, Strategy::LongestIdle, &mut cur).is_none());
     }
 }

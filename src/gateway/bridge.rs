@@ -60,6 +60,16 @@ impl Core {
     pub(super) async fn at_proxy(&mut self, from: &Jid, id: &str, s: Stanza) {
         let sender = bare(from).to_string();
         let agent = self.state.session(id).and_then(|x| x.rec().agent.clone());
+        let monitoring = self
+            .state
+            .session(id)
+            .is_some_and(|x| x.monitors.iter().any(|m| m.jid == sender));
+        if monitoring && agent.as_deref() != Some(sender.as_str()) {
+            if s.kind() == Kind::Message && s.type_() != Some("error") {
+                return self.monitor_wrote(from, id, s).await;
+            }
+            return;
+        }
         if !self.is_agent(&sender) || agent.as_deref() != Some(sender.as_str()) {
             // Customers never reach a session through its proxy, and an
             // agent never writes into someone else's session.
@@ -129,7 +139,15 @@ impl Core {
         let out = s.with_addresses(Some(&entry), Some(&to));
         let name = self.dir.agent(bare(from)).map(|a| a.name.clone());
         let out = with_nick(out, name.as_deref());
-        let then = adapt(&out, self.customer_target(id));
+        let mut then = adapt(&out, self.customer_target(id));
+        if let Some(b) = &body {
+            let label = format!("[{}] {b}", name.as_deref().unwrap_or("agent"));
+            then.extend(self.monitor_copies(id, &label, None));
+            let now = self.clock.now_ms();
+            if let Some(sess) = self.state.session_mut(id) {
+                sess.last_reply_ms = now;
+            }
+        }
         let row = body.map(|b| NewMessage {
             session_id: id.to_string(),
             direction: Direction::Out,
@@ -314,7 +332,7 @@ pub(super) fn chat(from: &str, to: &str, text: &str) -> Stanza {
 /// Adds the agent's name (XEP-0172) so the customer's client can show who
 /// answers behind the entry JID. Written into the bytes: parsing and
 /// serializing a tree for every reply would cost more than the relay.
-fn with_nick(s: Stanza, name: Option<&str>) -> Stanza {
+pub(super) fn with_nick(s: Stanza, name: Option<&str>) -> Stanza {
     let Some(name) = name else { return s };
     if s.mentions(ns::NICK) {
         return s;

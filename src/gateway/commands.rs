@@ -24,11 +24,29 @@ pub(super) const HELP: &str =
      with text after ! or /: !note TEXT, !transfer AGENT|QUEUE, !push URL [title] (shows the customer a page), \
      canned (the canned answers), !c NAME (sends one). \
      Linked identities: !link JID|s-SESSION (the same person), unlink [JID], history (the person's sessions). \
-     To the support domain: list, on, off, or a command with a session id (!close s-abc2345).";
+     Second level: !escalate NOTE (or !escalate CATEGORY: NOTE), !category NAME (corrects it). \
+     To the support domain: list, on, off, or a command with a session id (!close s-abc2345). \
+     Supervisors, to the support domain: queues, agents, !monitor s-ID, !unmonitor s-ID, \
+     !whisper s-ID TEXT, !barge s-ID [TEXT], !takeover s-ID; while monitoring, plain text to the \
+     session is a whisper, and barge, takeover, unmonitor work there alone.";
 
 /// Commands that take no argument, accepted as a bare word.
 const BARE: &[&str] = &[
-    "take", "close", "info", "list", "help", "on", "off", "canned", "history", "unlink",
+    "take",
+    "close",
+    "info",
+    "list",
+    "help",
+    "on",
+    "off",
+    "canned",
+    "history",
+    "unlink",
+    "queues",
+    "agents",
+    "barge",
+    "takeover",
+    "unmonitor",
 ];
 
 impl Core {
@@ -86,6 +104,8 @@ impl Core {
             "c" | "canned" if !arg.trim().is_empty() => self.send_canned(agent, id, arg).await,
             "canned" => self.canned_list(),
             "info" => self.info_with_person(id).await,
+            "escalate" => self.escalate(agent, id, arg).await,
+            "category" => self.correct_category(agent, id, arg).await,
             "link" => self.link_command(agent, id, arg).await,
             "unlink" => self.unlink_command(agent, id, arg).await,
             "history" => self.history(id).await,
@@ -110,6 +130,16 @@ impl Core {
         } else {
             lines.push("Identification is still under way.".into());
         }
+        if sess.mood.messages > 0 {
+            let m = &sess.mood;
+            lines.push(format!(
+                "Mood: {:.2}{} (peak {:.2}, over {} messages)",
+                m.frustration,
+                if m.frustrated() { ", frustrated" } else { "" },
+                m.peak,
+                m.messages
+            ));
+        }
         lines.join("\n")
     }
 
@@ -118,6 +148,16 @@ impl Core {
         let agent = bare(from).to_string();
         let reply = match cmd.as_str() {
             "list" => self.work_of(&agent),
+            c if super::supervise::COMMANDS.contains(&c) => {
+                let arg = match c {
+                    "queues" | "agents" => arg,
+                    _ => format!("{id} {arg}"),
+                };
+                match self.supervise(&agent, &cmd, &arg, None).await {
+                    Some(r) => r,
+                    None => "Forbidden: that command is for supervisors.".into(),
+                }
+            }
             _ => self.action(&agent, id, &cmd, &arg).await,
         };
         // A closed session's proxy is gone from the work list; answer anyway.
@@ -140,6 +180,14 @@ impl Core {
         let reply = match cmd.as_str() {
             "list" => self.work_of(&agent),
             "on" | "off" => self.duty(&agent, cmd == "on").await,
+            c if super::supervise::COMMANDS.contains(&c) => {
+                match self.supervise(&agent, &cmd, &arg, Some(s)).await {
+                    Some(r) if r.is_empty() => return,
+                    Some(r) => r,
+                    // Answered with `forbidden`.
+                    None => return,
+                }
+            }
             _ => {
                 let (id, rest) = arg.split_once(' ').unwrap_or((arg.as_str(), ""));
                 if id.starts_with("s-") {

@@ -76,9 +76,15 @@ pub struct Needs {
     /// The language a rule said to speak to the customer in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// Escalated: the agent must handle one of these categories.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub categories: BTreeSet<String>,
+    /// Escalated into a queue without a tier of its own: this tier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<u8>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Context {
     pub ident: Ident,
@@ -86,6 +92,42 @@ pub struct Context {
     /// The dialog before routing (questions, self-service), once begun.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dialog: Option<Progress>,
+    /// The last escalation to a second level, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Escalation>,
+}
+
+/// A first-level agent's escalation: who, why, and the categories the
+/// classifier read in the transcript (or an agent corrected).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Escalation {
+    /// The first-level agent's bare JID.
+    pub by: String,
+    pub note: String,
+    pub at: i64,
+    /// Best first, with the classifier's scores (1.0 when corrected).
+    pub categories: Vec<(String, f64)>,
+    /// The agent who corrected the categories, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrected_by: Option<String>,
+    /// The queue the session was in before.
+    pub from_queue: String,
+}
+
+impl Escalation {
+    /// "billing 0.82, delivery 0.31".
+    pub fn categories_line(&self) -> String {
+        self.categories
+            .iter()
+            .map(|(c, s)| format!("{c} {s:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.categories.iter().map(|(c, _)| c.as_str()).collect()
+    }
 }
 
 /// Where a session is in its dialog; stored, so that a restart resumes it.
@@ -276,6 +318,20 @@ impl Context {
             routing.push_str(&format!("; agent client needs {}", s.join(", ")));
         }
         lines.push(routing);
+        if let Some(e) = &self.escalation {
+            let at = crate::xml::chrono_stamp(e.at);
+            lines.push(format!(
+                "Escalated by {} at {}: {}",
+                e.by,
+                at.get(11..16).unwrap_or(&at),
+                e.note
+            ));
+            let how = match &e.corrected_by {
+                Some(who) => format!(" (corrected by {who})"),
+                None => String::new(),
+            };
+            lines.push(format!("Categories: {}{how}", e.categories_line()));
+        }
         if let Some(d) = &self.dialog {
             lines.extend(d.describe());
         }
@@ -313,6 +369,7 @@ mod tests {
             },
             needs: Needs::default(),
             dialog: None,
+            escalation: None,
         };
         c.needs.rule = Some("sms".into());
         c.needs.protocol = Some("sms".into());

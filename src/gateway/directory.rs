@@ -95,6 +95,11 @@ impl Directory {
         self.cfg.routing.defaults.wait_estimate
     }
 
+    /// Support categories and their classifier (categories.toml).
+    pub fn categories(&self) -> &crate::config::CategoriesConfig {
+        &self.cfg.categories
+    }
+
     /// Questions, self-service and canned answers (dialogs.toml).
     pub fn dialogs(&self) -> &crate::config::DialogsConfig {
         &self.cfg.dialogs

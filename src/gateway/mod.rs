@@ -23,10 +23,13 @@ pub mod directory;
 pub mod discover;
 mod domain;
 mod entry;
+mod escalate;
 mod identify;
 mod journal;
 mod links;
+mod moods;
 mod moves;
+mod overview;
 pub mod ports;
 mod push;
 mod queue;
@@ -35,6 +38,8 @@ mod route;
 mod selfservice;
 mod sessions;
 mod state;
+mod supervise;
+pub mod transcript;
 mod upload;
 mod worklist;
 
@@ -333,6 +338,7 @@ impl Core {
             bridge::on_change(self, &change).await;
             queue::on_change(self, &change).await;
             entry::on_change(self, &change).await;
+            supervise::on_change(self, &change).await;
         })
     }
 }

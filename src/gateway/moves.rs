@@ -138,13 +138,16 @@ impl Core {
             .iter()
             .filter(|m| match m.direction {
                 Direction::In => m.delivered_at.is_some(),
-                Direction::Out | Direction::Note => true,
+                Direction::Out | Direction::Note | Direction::Event | Direction::Whisper => true,
                 Direction::System => false,
             })
             .map(|m| {
                 let who = match m.direction {
                     Direction::In => "customer".to_string(),
                     Direction::Note => format!("note by {}", bare(&m.sender)),
+                    Direction::Event if m.sender.is_empty() => "event".to_string(),
+                    Direction::Event => format!("event by {}", bare(&m.sender)),
+                    Direction::Whisper => format!("whisper by {}", bare(&m.sender)),
                     _ => bare(&m.sender).to_string(),
                 };
                 format!(

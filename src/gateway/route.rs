@@ -27,6 +27,10 @@ pub(super) struct Decision {
     pub reject: Option<String>,
     pub fallback: Option<String>,
     pub language: Option<String>,
+    /// The rule reads the customer's mood (tried again as it changes).
+    pub mood: bool,
+    /// Tell the supervisors on duty.
+    pub alert: bool,
 }
 
 impl Core {
@@ -54,7 +58,8 @@ impl Core {
             // The dialog routes the session when it ends.
             return;
         }
-        let d = self.decide(&entry, &ident, &text);
+        let frustration = f64::from(sess.mood.frustration);
+        let d = self.decide(&entry, &ident, &text, frustration);
         let entry_queue = self.dir.queue_of_entry(&entry).map(|q| q.name.clone());
         if !dialog_begun && d.reject.is_none() {
             // The dialog is chosen by what routing would decide without
@@ -77,6 +82,7 @@ impl Core {
             agent_features: d.agent_features.clone(),
             fallback: false,
             language: d.language.clone(),
+            ..Needs::default()
         };
         let mut queue = d.queue.clone().or(entry_queue).unwrap_or_default();
         if let Some(fb) = &d.fallback {
@@ -117,6 +123,9 @@ impl Core {
         if let Some(text) = &d.message {
             self.to_customer_text(id, text).await;
         }
+        self.mood_decided(id, &d).await;
+        // A rule on the mood behind the one that routed may hold already.
+        self.retry_mood_rules(id).await;
         self.try_assign(id).await;
         self.tell_position(id).await;
         self.broadcast_status().await;
@@ -147,38 +156,61 @@ impl Core {
     }
 
     /// The rules' verdict on a customer: the first rule that matches.
-    fn decide(&self, entry: &str, ident: &Ident, text: &str) -> Decision {
+    pub(super) fn decide(
+        &self,
+        entry: &str,
+        ident: &Ident,
+        text: &str,
+        frustration: f64,
+    ) -> Decision {
         let none = BTreeSet::new();
-        let facts = Facts {
+        let facts = self.facts(entry, ident, text, frustration, &none);
+        match self.dir.routing().first_match(&facts) {
+            Some(rule) => decision(rule),
+            None => Decision::default(),
+        }
+    }
+
+    /// The first rule on the mood that holds, whatever rule routed the
+    /// session: the mood changes after routing, and the rules on it are
+    /// tried again on their own.
+    pub(super) fn decide_on_mood(
+        &self,
+        entry: &str,
+        ident: &Ident,
+        text: &str,
+        frustration: f64,
+    ) -> Option<Decision> {
+        let none = BTreeSet::new();
+        let facts = self.facts(entry, ident, text, frustration, &none);
+        let calendars = self.dir.routing().calendars();
+        self.dir
+            .routing()
+            .rules()
+            .iter()
+            .find(|r| r.tests_mood() && r.matches(&facts, calendars))
+            .map(decision)
+    }
+
+    fn facts<'a>(
+        &self,
+        entry: &'a str,
+        ident: &'a Ident,
+        text: &'a str,
+        frustration: f64,
+        none: &'a BTreeSet<String>,
+    ) -> Facts<'a> {
+        Facts {
             entry,
             channel: &ident.channel,
             client: ident.client.as_deref(),
-            features: ident.features.as_ref().unwrap_or(&none),
+            features: ident.features.as_ref().unwrap_or(none),
             domain: &ident.domain,
             text,
             answers: &ident.answers,
             lang: ident.lang.as_deref(),
+            frustration,
             now: self.clock.timestamp(),
-        };
-        let Some(rule) = self.dir.routing().first_match(&facts) else {
-            return Decision::default();
-        };
-        let a = &rule.actions;
-        Decision {
-            rule: Some(rule.name.clone()),
-            queue: a.queue.clone(),
-            skills: a.skills.clone(),
-            priority: a.priority.map(i64::from),
-            protocol: match &a.agent_protocol {
-                AgentProtocol::Channel => None,
-                AgentProtocol::Any => Some(None),
-                AgentProtocol::Named(p) => Some(Some(p.clone())),
-            },
-            agent_features: a.agent_features.clone(),
-            message: a.message.clone(),
-            reject: a.reject.clone(),
-            fallback: a.fallback.clone(),
-            language: a.language.clone(),
         }
     }
 
@@ -188,5 +220,28 @@ impl Core {
             .routing()
             .protocol_override(domain)
             .map(|o| (o.protocol.clone(), o.max_length))
+    }
+}
+
+/// What a matching rule makes of a session.
+fn decision(rule: &crate::config::RuleDef) -> Decision {
+    let a = &rule.actions;
+    Decision {
+        rule: Some(rule.name.clone()),
+        queue: a.queue.clone(),
+        skills: a.skills.clone(),
+        priority: a.priority.map(i64::from),
+        protocol: match &a.agent_protocol {
+            AgentProtocol::Channel => None,
+            AgentProtocol::Any => Some(None),
+            AgentProtocol::Named(p) => Some(Some(p.clone())),
+        },
+        agent_features: a.agent_features.clone(),
+        message: a.message.clone(),
+        reject: a.reject.clone(),
+        fallback: a.fallback.clone(),
+        language: a.language.clone(),
+        mood: rule.tests_mood(),
+        alert: a.alert,
     }
 }

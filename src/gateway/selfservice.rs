@@ -270,6 +270,7 @@ impl Core {
             unhelpful: p.unhelpful,
             no_match: p.no_match,
             domain,
+            frustration: f64::from(sess.mood.frustration),
             now: self.clock.timestamp(),
         };
         let Some(h) = self

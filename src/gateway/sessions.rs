@@ -74,6 +74,10 @@ impl Core {
         // only then relays it to the agent, if the session has one now;
         // otherwise it waits, undelivered, for the assignment.
         let relay = self.stanzas_to_agent(&id, &s);
+        let watched = body
+            .as_deref()
+            .map(|b| self.monitor_copies(&id, &format!("[customer] {b}"), None))
+            .unwrap_or_default();
         let row = body.as_ref().map(|b| NewMessage {
             session_id: id.clone(),
             direction: Direction::In,
@@ -84,13 +88,18 @@ impl Core {
             delivered: relay.is_some(),
         });
         if row.is_some() || relay.is_some() {
+            let mut then = relay.unwrap_or_default();
+            then.extend(watched);
             self.journal
                 .append(Entry {
                     row,
-                    then: relay.unwrap_or_default(),
+                    then,
                     writer: body.is_some().then(|| s.clone()),
                 })
                 .await;
+        }
+        if let Some(b) = &body {
+            self.read_mood(&id, b).await;
         }
         if opened {
             // Stored first; now find out who this is, then route.
@@ -180,6 +189,7 @@ impl Core {
                     tier: a.tier,
                     skills: &a.skills,
                     protocols: &a.protocols,
+                    categories: &a.categories,
                     features: self.agent_feats.get(a.jid.as_str()),
                     max_live: a.max_live,
                     max_async: a.max_async,
@@ -215,10 +225,11 @@ impl Core {
         Need {
             skills: &q.skills,
             extra_skills: &needs.skills,
-            tier: q.tier,
+            tier: needs.tier.or(q.tier),
             only: q.only_agents(),
             protocol: needs.protocol.as_deref(),
             features: &needs.agent_features,
+            categories: &needs.categories,
             mode,
             exclude,
             sticky,

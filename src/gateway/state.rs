@@ -55,10 +55,33 @@ pub(super) struct Sess {
     /// Numbers the dialog's questions, so that a stale time-out does not
     /// skip a question asked since.
     pub dialog_seq: u64,
+    /// Supervisors watching the session, in the order they began.
+    pub monitors: Vec<Monitor>,
+    /// The customer's frustration, read from what they wrote.
+    pub mood: crate::mood::SessionMood,
+    /// When a person last answered the customer (ms): the wait the mood
+    /// counts.
+    pub last_reply_ms: i64,
+    /// Rules on the mood that applied already, each once per session.
+    pub mood_rules: Vec<String>,
+    /// The customer's latest message, for a supervisor's alert.
+    pub last_said: String,
+}
+
+/// A supervisor watching a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Monitor {
+    /// Their bare JID.
+    pub jid: String,
+    /// Barged in: what they write goes to the customer, not the agent.
+    pub barged: bool,
 }
 
 impl Sess {
     fn new(rec: SessionRecord, routed: bool, now: i64) -> Sess {
+        // Loaded after a restart (now = 0): the wait counts from the
+        // session's last change, not from 1970.
+        let since = now.max(rec.updated_at);
         Sess {
             ctx: Context::from_json(rec.context.as_deref()),
             rec,
@@ -76,6 +99,11 @@ impl Sess {
             first_text: String::new(),
             sticky: None,
             dialog_seq: 0,
+            monitors: Vec::new(),
+            mood: Default::default(),
+            last_reply_ms: since,
+            mood_rules: Vec::new(),
+            last_said: String::new(),
         }
     }
 

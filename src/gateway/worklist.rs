@@ -1,6 +1,8 @@
 //! The agent's work list is their roster: each session they hold is a
 //! contact (the proxy JID) in group "Offered", "Live" or "Async", pushed as it changes,
-//! with presence that follows the customer's.
+//! with presence that follows the customer's. An escalated session is in
+//! group "Escalated" whatever its state, with its categories in its name,
+//! so that a second-level agent tells it from first-level work at a glance.
 
 use jid::BareJid;
 
@@ -48,11 +50,18 @@ impl Core {
             .split_once('@')
             .unwrap_or(("", &sess.rec().customer_jid));
         let who = if node.is_empty() { domain } else { node };
+        let (group, name) = match &sess.ctx().escalation {
+            Some(e) => (
+                "Escalated",
+                format!("{who} · {domain} · {}", e.names().join(", ")),
+            ),
+            None => (group, format!("{who} · {domain}")),
+        };
         Some((
             agent,
             RosterItem {
                 contact: self.proxy_jid(id),
-                name: Some(format!("{who} · {domain}")),
+                name: Some(name),
                 subscription: Subscription::Both,
                 ask: false,
                 groups: vec![group.to_string()],

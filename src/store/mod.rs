@@ -16,6 +16,7 @@ mod accounts;
 mod assignments;
 mod checkpoint;
 mod contexts;
+mod corrections;
 mod credentials;
 mod customers;
 mod links;
@@ -34,6 +35,7 @@ use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
 pub use assignments::Assignment;
 use checkpoint::Checkpointer;
+pub use corrections::Correction;
 pub use credentials::{Credentials, DEFAULT_ITERATIONS};
 pub use customers::Customer;
 pub use links::{LinkEvent, PastNote, PastSession};

@@ -144,6 +144,14 @@ pub const COLUMNS: &[Column] = &[
     col("messages", "stanza", Text, false),
     col("messages", "created_at", I64, false),
     col("messages", "delivered_at", I64, true),
+    col("category_corrections", "id", I64, false),
+    col("category_corrections", "session_id", Text, false),
+    col("category_corrections", "agent", Text, false),
+    col("category_corrections", "was", Text, false),
+    col("category_corrections", "category", Text, false),
+    col("category_corrections", "lang", Text, false),
+    col("category_corrections", "text", Text, false),
+    col("category_corrections", "created_at", I64, false),
 ];
 
 /// A column as the database describes it.

@@ -28,6 +28,12 @@ pub enum Direction {
     System,
     /// An agent's internal note; never shown to the customer.
     Note,
+    /// Something that happened to the session, and who did it (an
+    /// escalation, a category corrected, a supervisor monitoring, barging
+    /// in or taking over); never shown to the customer.
+    Event,
+    /// A supervisor's line to the agent; never shown to the customer.
+    Whisper,
 }
 
 impl Direction {
@@ -37,6 +43,8 @@ impl Direction {
             Direction::Out => "out",
             Direction::System => "system",
             Direction::Note => "note",
+            Direction::Event => "event",
+            Direction::Whisper => "whisper",
         }
     }
 }
@@ -57,6 +65,8 @@ impl FromStr for Direction {
             "out" => Ok(Direction::Out),
             "system" => Ok(Direction::System),
             "note" => Ok(Direction::Note),
+            "event" => Ok(Direction::Event),
+            "whisper" => Ok(Direction::Whisper),
             other => Err(StoreError::Corrupt(format!("message direction {other:?}"))),
         }
     }

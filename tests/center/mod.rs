@@ -52,12 +52,23 @@ pub fn center_full(
     dialogs: Option<&str>,
     with_prosody: bool,
 ) -> Center {
-    let ips = loopback_ips(2);
-    let (sb_ip, p_ip) = (&ips[0], &ips[1]);
     let mut opts = ServerOpts::default();
     if let Some(d) = dialogs {
         opts = opts.dialogs_toml(d);
     }
+    center_from(db, opts, agents, routing, with_prosody)
+}
+
+/// [`center_full`] from options a test made (more accounts, more files).
+pub fn center_from(
+    db: Db,
+    opts: ServerOpts,
+    agents: &str,
+    routing: &str,
+    with_prosody: bool,
+) -> Center {
+    let ips = loopback_ips(2);
+    let (sb_ip, p_ip) = (&ips[0], &ips[1]);
     let sb = TestServer::start(
         opts.db(db)
             .account(ALICE, PW)

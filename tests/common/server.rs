@@ -44,6 +44,8 @@ pub struct ServerOpts {
     pub routing_toml: Option<String>,
     /// dialogs.toml, written beside them and named in `[gateway]`.
     pub dialogs_toml: Option<String>,
+    /// categories.toml, likewise.
+    pub categories_toml: Option<String>,
     /// `[s2s.hosts]` entries: (domain, "ip:port").
     pub s2s_hosts: Vec<(String, String)>,
     /// `tls.ca_file`, relative to the server's dir (e.g. "certs/ca.crt" to
@@ -71,6 +73,7 @@ impl Default for ServerOpts {
             agents_toml: None,
             routing_toml: None,
             dialogs_toml: None,
+            categories_toml: None,
             ca_file: String::new(),
             accounts: Vec::new(),
         }
@@ -122,6 +125,11 @@ impl ServerOpts {
 
     pub fn dialogs_toml(mut self, toml: &str) -> Self {
         self.dialogs_toml = Some(toml.to_string());
+        self
+    }
+
+    pub fn categories_toml(mut self, toml: &str) -> Self {
+        self.categories_toml = Some(toml.to_string());
         self
     }
 
@@ -203,6 +211,19 @@ impl TestServer {
                 std::fs::copy(from.join(f), certs.join(f)).unwrap();
             }
         }
+        let gateway = format!(
+            "[gateway]\n{}{}",
+            if opts.dialogs_toml.is_some() {
+                "dialogs = \"dialogs.toml\"\n"
+            } else {
+                ""
+            },
+            if opts.categories_toml.is_some() {
+                "categories = \"categories.toml\"\n"
+            } else {
+                ""
+            }
+        );
         let toml = format!(
             "[server]\n\
              support_domain = {support}\n\
@@ -231,11 +252,7 @@ impl TestServer {
              \n\
              {gateway}\n\
              {extra}\n",
-            gateway = if opts.dialogs_toml.is_some() {
-                "[gateway]\ndialogs = \"dialogs.toml\"\n"
-            } else {
-                ""
-            },
+            gateway = gateway,
             support = toml_str(&support_domain),
             agent = toml_str(&agent_domain),
             s2s_direct = opts
@@ -275,6 +292,9 @@ impl TestServer {
         std::fs::write(root.join("routing.toml"), routing).unwrap();
         if let Some(d) = &opts.dialogs_toml {
             std::fs::write(root.join("dialogs.toml"), d).unwrap();
+        }
+        if let Some(c) = &opts.categories_toml {
+            std::fs::write(root.join("categories.toml"), c).unwrap();
         }
 
         let mut server = TestServer {

@@ -110,6 +110,8 @@ pub struct Harness {
     iq_seq: u64,
     /// dialogs.toml, if the test has one: kept over a restart.
     dialogs: Option<String>,
+    /// categories.toml, likewise.
+    categories: Option<String>,
 }
 
 /// One `[[agent]]` table: tier 1, skill `billing`.
@@ -170,14 +172,30 @@ pub fn directory(agents: &str, routing: &str) -> Arc<Directory> {
 /// With a dialogs.toml; a knowledge base it names is best given as an
 /// absolute path (see [`KB`]).
 pub fn directory_with(agents: &str, routing: &str, dialogs: Option<&str>) -> Arc<Directory> {
+    directory_full(agents, routing, dialogs, None)
+}
+
+/// With a dialogs.toml or a categories.toml (not both: no test needs it).
+pub fn directory_full(
+    agents: &str,
+    routing: &str,
+    dialogs: Option<&str>,
+    categories: Option<&str>,
+) -> Arc<Directory> {
     let (a, r) = (Path::new("agents.toml"), Path::new("routing.toml"));
-    let cfg = match dialogs {
-        None => GatewayConfig::from_strs(SUPPORT, (a, agents), (r, routing)),
-        Some(d) => GatewayConfig::from_strs_with_dialogs(
+    let cfg = match (dialogs, categories) {
+        (None, None) => GatewayConfig::from_strs(SUPPORT, (a, agents), (r, routing)),
+        (Some(d), _) => GatewayConfig::from_strs_with_dialogs(
             SUPPORT,
             (a, agents),
             (r, routing),
             (Path::new("dialogs.toml"), d),
+        ),
+        (None, Some(c)) => GatewayConfig::from_strs_with_categories(
+            SUPPORT,
+            (a, agents),
+            (r, routing),
+            (Path::new("categories.toml"), c),
         ),
     }
     .unwrap_or_else(|e| panic!("test configuration: {e}"));
@@ -196,21 +214,28 @@ impl Harness {
 
     /// A gateway on an existing store and clock: a restart.
     pub async fn on_store(store: Store, clock: Clock, agents: &str, routing: &str) -> Harness {
-        Harness::with(store, clock, agents, routing, None, None).await
+        Harness::with(store, clock, agents, routing, None, None, None).await
+    }
+
+    /// A gateway with a categories.toml.
+    pub async fn with_categories(agents: &str, routing: &str, categories: &str) -> Harness {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let clock = Clock::manual(START_MS);
+        Harness::with(store, clock, agents, routing, None, None, Some(categories)).await
     }
 
     /// A gateway with a dialogs.toml.
     pub async fn with_dialogs(agents: &str, routing: &str, dialogs: &str) -> Harness {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         let clock = Clock::manual(START_MS);
-        Harness::with(store, clock, agents, routing, None, Some(dialogs)).await
+        Harness::with(store, clock, agents, routing, None, Some(dialogs), None).await
     }
 
     /// A gateway with XEP-0363 file upload (see [`upload_service`]).
     pub async fn with_upload(agents: &str, routing: &str, upload: UploadService) -> Harness {
         let store = Store::connect("sqlite::memory:").await.unwrap();
         let clock = Clock::manual(START_MS);
-        Harness::with(store, clock, agents, routing, Some(upload), None).await
+        Harness::with(store, clock, agents, routing, Some(upload), None, None).await
     }
 
     async fn with(
@@ -220,6 +245,7 @@ impl Harness {
         routing: &str,
         upload: Option<UploadService>,
         dialogs: Option<&str>,
+        categories: Option<&str>,
     ) -> Harness {
         let out = Arc::new(Recorder::default());
         let (gw, inbox) = Gateway::new(1024);
@@ -238,7 +264,7 @@ impl Harness {
             env,
             gw.clone(),
             inbox,
-            directory_with(agents, routing, dialogs),
+            directory_full(agents, routing, dialogs, categories),
             shutdown.clone(),
         ));
         let mut h = Harness {
@@ -252,6 +278,7 @@ impl Harness {
             log: Vec::new(),
             iq_seq: 0,
             dialogs: dialogs.map(str::to_string),
+            categories: categories.map(str::to_string),
         };
         h.settle().await;
         h
@@ -430,9 +457,18 @@ impl Harness {
     /// the same store and clock. Connected resources are not kept over:
     /// agents come back with [`Harness::agent_presence`].
     pub async fn restart(self, agents: &str, routing: &str) -> Harness {
-        let dialogs = self.dialogs.clone();
+        let (dialogs, categories) = (self.dialogs.clone(), self.categories.clone());
         let (store, clock) = self.stop().await;
-        Harness::with(store, clock, agents, routing, None, dialogs.as_deref()).await
+        Harness::with(
+            store,
+            clock,
+            agents,
+            routing,
+            None,
+            dialogs.as_deref(),
+            categories.as_deref(),
+        )
+        .await
     }
 
     /// Text to the support domain itself, the control JID.
