@@ -27,7 +27,8 @@ const STAFF: &str = "[[agent]]\njid = \"alice@agents.support.test\"\nname = \"Al
 
 const QUEUES: &str = "[defaults]\nassign = \"direct\"\n\n\
      [[queue]]\nname = \"general\"\nentry = [\"help@support.test\"]\ntier = 1\n\n\
-     [[queue]]\nname = \"billing-l2\"\nentry = [\"experts@support.test\"]\ntier = 2\n\n\
+     [[queue]]\nname = \"billing-l2\"\nentry = [\"experts@support.test\"]\ntier = 2\n\
+     assign = \"offer\"\n\n\
      [[rule]]\nname = \"angry\"\nfrustration_above = 0.5\npriority = 9\nalert = true\n";
 
 const CATEGORIES: &str = r#"
@@ -147,6 +148,10 @@ async fn escalation_supervision_and_mood_with_real_clients(db: Db) {
     let reply = line_containing(&mut alice, "escalated to billing").await;
     assert!(body(&reply).contains("queue billing-l2"), "{reply}");
     line_containing(&mut juliet, "A specialist will take over").await;
+    // Offered to Bob, in his Escalated group; he takes it.
+    let offer = line_containing(&mut bob, "New chat from juliet@customer.test").await;
+    assert_eq!(proxy_of(&offer), proxy);
+    bob.message(&proxy, "take").await;
     let ctx = line_containing(&mut bob, "Escalated by alice@agents.support.test").await;
     let text = body(&ctx);
     assert!(text.contains("Categories: billing"), "{text}");
@@ -240,6 +245,8 @@ async fn a_correction_is_exported_as_an_example_the_file_takes() {
         .message(&proxy, "!escalate billing: she wants her money back")
         .await;
     line_containing(&mut alice, "escalated to billing").await;
+    line_containing(&mut bob, "New chat from carla@agents.support.test").await;
+    bob.message(&proxy, "take").await;
     line_containing(&mut bob, "Escalated by alice@agents.support.test").await;
     bob.message(&proxy, "!category delivery").await;
     line_containing(&mut bob, "goes to the agents of delivery").await;
