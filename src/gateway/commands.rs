@@ -149,10 +149,7 @@ impl Core {
         let reply = match cmd.as_str() {
             "list" => self.work_of(&agent),
             c if super::supervise::COMMANDS.contains(&c) => {
-                let arg = match c {
-                    "queues" | "agents" => arg,
-                    _ => format!("{id} {arg}"),
-                };
+                let arg = super::supervise::at_session(c, id, arg);
                 match self.supervise(&agent, &cmd, &arg, None).await {
                     Some(r) => r,
                     None => "Forbidden: that command is for supervisors.".into(),

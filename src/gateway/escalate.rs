@@ -138,7 +138,8 @@ impl Core {
             was,
             category: def.name.clone(),
             lang,
-            text: clip(&text),
+            // An example for the admin: a few sentences, not the whole chat.
+            text: super::sessions::clip(&text, 600),
             created_at: self.clock.now_ms(),
         };
         if let Err(err) = self.state.store().correction_append(&correction).await {
@@ -292,15 +293,4 @@ fn scores_of(picked: Vec<Score>) -> Vec<(String, f64)> {
         .into_iter()
         .map(|s| (s.category, (s.score * 100.0).round() / 100.0))
         .collect()
-}
-
-/// A correction's text is an example for the admin: a few sentences, not
-/// the whole chat.
-fn clip(text: &str) -> String {
-    const MAX: usize = 600;
-    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.chars().count() <= MAX {
-        return line;
-    }
-    line.chars().take(MAX).collect()
 }

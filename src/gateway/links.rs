@@ -361,15 +361,6 @@ impl Core {
 
     /// A note in session `id`'s transcript, after what the journal holds.
     async fn note(&self, id: &str, sender: &str, text: &str) {
-        self.journal.flush().await;
-        let now = self.clock.now_ms();
-        let stored = self
-            .state
-            .store()
-            .message_append(id, Direction::Note, sender, Some(text), "", now, true)
-            .await;
-        if let Err(e) = stored {
-            error!(error = %e, session = %id, "storing a link note failed");
-        }
+        self.record(id, Direction::Note, sender, text).await;
     }
 }

@@ -84,7 +84,7 @@ impl Core {
         let Some(sess) = self.state.session(id) else {
             return;
         };
-        let said = sess_last_words(sess);
+        let said = super::sessions::clip(&sess.last_said, 120);
         let line = format!(
             "Alert (rule {rule}): {} in {id}, queue {}, {} — {mood}: “{said}”. Write monitor {id} to watch.",
             sess.rec().customer_jid,
@@ -110,14 +110,4 @@ impl Core {
         self.log_event(id, "", &format!("alert by rule {rule} ({mood}) to {who}"))
             .await;
     }
-}
-
-/// The customer's latest words as the mood read them, shortened.
-fn sess_last_words(sess: &super::state::Sess) -> String {
-    let text = sess.last_said.as_str();
-    let mut short: String = text.chars().take(120).collect();
-    if short.len() < text.len() {
-        short.push('…');
-    }
-    short
 }

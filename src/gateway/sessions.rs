@@ -441,7 +441,7 @@ fn offer_about(ctx: &super::context::Context) -> String {
 }
 
 /// At most `max` characters of `text`, on one line.
-fn clip(text: &str, max: usize) -> String {
+pub(super) fn clip(text: &str, max: usize) -> String {
     let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if line.chars().count() <= max {
         return line;

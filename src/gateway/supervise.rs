@@ -29,6 +29,15 @@ pub(super) const COMMANDS: &[&str] = &[
     "takeover",
 ];
 
+/// A supervisor's command sent to a session's proxy, as the support
+/// domain takes it: the session id first, for the commands that need one.
+pub(super) fn at_session(cmd: &str, id: &str, arg: String) -> String {
+    match cmd {
+        "queues" | "agents" => arg,
+        _ => format!("{id} {arg}"),
+    }
+}
+
 /// Supervisors follow a session that moves and are told when it closes.
 pub(super) async fn on_change(core: &mut Core, change: &Change) {
     let (id, what) = match change {
@@ -246,10 +255,7 @@ impl Core {
         };
         let reply = match super::commands::parse(&body) {
             Some((cmd, arg)) if COMMANDS.contains(&cmd.as_str()) => {
-                let arg = match cmd.as_str() {
-                    "queues" | "agents" => arg,
-                    _ => format!("{id} {arg}"),
-                };
+                let arg = at_session(&cmd, id, arg);
                 self.supervise(&who, &cmd, &arg, Some(&s)).await
             }
             Some((cmd, _)) if cmd == "info" => Some(self.info_with_person(id).await),
