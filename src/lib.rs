@@ -46,6 +46,8 @@
 //!   about, learnt from the examples of `categories.toml` (which `config`
 //!   loads and trains it on); pure, for escalation to the right second
 //!   level. It imports only [`text`], [`problem`] and [`util`].
+//! - [`when`]: the time a customer means when booking a callback, read
+//!   from their words in English or French; pure, imports nothing of ours.
 //!
 //! ARCHITECTURE.md walks a stanza through these layers.
 
@@ -65,4 +67,5 @@ pub mod store;
 pub mod stream;
 pub mod text;
 pub mod util;
+pub mod when;
 pub mod xml;

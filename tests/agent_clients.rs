@@ -79,11 +79,24 @@ async fn an_agent_in_profanity_takes_an_offer_answers_and_finds_the_ad_hoc_comma
     alice.type_line("/win 1");
     alice.type_line("/cmd list");
     let all = [
-        "canned", "category", "close", "duty", "escalate", "history", "info", "link", "list",
-        "note", "push", "take", "transfer", "unlink",
+        "callbacks",
+        "canned",
+        "category",
+        "close",
+        "duty",
+        "escalate",
+        "history",
+        "info",
+        "link",
+        "list",
+        "note",
+        "push",
+        "take",
+        "transfer",
+        "unlink",
     ];
     let screen = alice
-        .wait_until("the fourteen commands", |s| listed(s) == all, TIMEOUT)
+        .wait_until("the fifteen commands", |s| listed(s) == all, TIMEOUT)
         .await;
     assert!(
         !screen.contains("does not support ad hoc commands"),
@@ -182,8 +195,21 @@ async fn the_agent_domain_announces_lists_and_hands_over_the_commands() {
     assert_eq!(
         nodes,
         [
-            "list", "info", "take", "close", "note", "transfer", "push", "canned", "duty", "link",
-            "unlink", "history", "escalate", "category",
+            "list",
+            "info",
+            "take",
+            "close",
+            "note",
+            "transfer",
+            "push",
+            "canned",
+            "duty",
+            "link",
+            "unlink",
+            "history",
+            "escalate",
+            "category",
+            "callbacks",
         ]
         .map(|n| (server, n)),
         "run where they were listed"

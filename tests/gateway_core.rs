@@ -6,6 +6,8 @@
 mod access;
 #[path = "gateway_core/assigning.rs"]
 mod assigning;
+#[path = "gateway_core/callbacks.rs"]
+mod callbacks;
 #[path = "gateway_core/clients.rs"]
 mod clients;
 #[path = "gateway_core/dialogs.rs"]

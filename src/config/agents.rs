@@ -13,6 +13,7 @@ use jid::BareJid;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
+use super::calendar::{self, Calendar, Leave};
 use super::parse::{choice, parse_toml, ranged, tokens, user_jid};
 use super::problem::{ConfigError, LineIndex, Problem};
 
@@ -50,6 +51,36 @@ pub struct AgentDef {
     pub categories: BTreeSet<String>,
     /// `role = "supervisor"`: sees and may act on every session.
     pub supervisor: bool,
+    /// When they work, for callbacks.
+    pub schedule: Schedule,
+}
+
+/// An agent's working hours: their own, a calendar of routing.toml (named
+/// here, found there once that file is read), or, with neither, the
+/// hours of the queue a callback is for; and their days off on top.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// None: the queue's hours (or any time, if it has none).
+    pub hours: Option<Calendar>,
+    pub leave: Leave,
+    /// `calendar = NAME` at this line, until `gateway.rs` resolves it.
+    pub(super) calendar: Option<(String, usize)>,
+}
+
+impl Schedule {
+    /// Whether the agent works through `[from, to)`; `queue`: the hours
+    /// of the queue, for an agent without their own.
+    pub fn works(
+        &self,
+        queue: Option<&Calendar>,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> bool {
+        match self.hours.as_ref().or(queue) {
+            Some(c) => c.is_open_for(from, to) && !self.leave.covers(c.zone(), from, to),
+            None => !self.leave.covers(&jiff::tz::TimeZone::UTC, from, to),
+        }
+    }
 }
 
 impl AgentDef {
@@ -121,6 +152,29 @@ impl AgentsConfig {
 
     pub fn len(&self) -> usize {
         self.agents.len()
+    }
+
+    /// Gives each agent who named a calendar of routing.toml its hours;
+    /// an unknown name is a problem at its line.
+    pub(super) fn resolve_calendars(
+        &mut self,
+        calendars: &[Calendar],
+        path: &Path,
+        problems: &mut Vec<Problem>,
+    ) {
+        for a in &mut self.agents {
+            let Some((name, line)) = a.schedule.calendar.take() else {
+                continue;
+            };
+            match calendars.iter().find(|c| c.name == name) {
+                Some(c) => a.schedule.hours = Some(c.clone()),
+                None => problems.push(Problem {
+                    file: path.to_path_buf(),
+                    line,
+                    message: format!("unknown calendar '{name}': not in routing.toml"),
+                }),
+            }
+        }
     }
 
     /// Each category named by an agent, at the line it is named.
@@ -255,6 +309,38 @@ fn validate(
         enabled: raw.enabled,
         categories,
         supervisor,
+        schedule: schedule(lines, raw, problems),
+    }
+}
+
+/// `calendar`, or `timezone` with `hours`, and `leave`.
+fn schedule(lines: &LineIndex, raw: &RawAgent, problems: &mut Vec<Problem>) -> Schedule {
+    let leave = calendar::leave_days(lines, &raw.leave, problems);
+    let who = raw.jid.get_ref();
+    if let (Some(c), false) = (&raw.calendar, raw.hours.is_empty()) {
+        problems.push(lines.problem(
+            c,
+            &format!("agent '{who}' has both a calendar and hours: keep one"),
+        ));
+    }
+    if let (Some(t), true) = (&raw.timezone, raw.hours.is_empty()) {
+        let hint = if raw.calendar.is_some() {
+            "the calendar's zone applies"
+        } else {
+            "add hours = [\"mon-fri 09:00-17:00\"]"
+        };
+        problems.push(lines.problem(t, &format!("timezone without hours: {hint}")));
+    }
+    let hours = (!raw.hours.is_empty())
+        .then(|| calendar::own_hours(lines, &raw.jid, raw.timezone.as_ref(), &raw.hours, problems))
+        .flatten();
+    Schedule {
+        hours,
+        leave,
+        calendar: raw
+            .calendar
+            .as_ref()
+            .map(|c| (c.get_ref().clone(), lines.line_of(c.span().start))),
     }
 }
 
@@ -293,6 +379,14 @@ struct RawAgent {
     #[serde(default)]
     categories: Vec<Spanned<String>>,
     role: Option<Spanned<String>>,
+    /// Working hours, for callbacks: a calendar of routing.toml...
+    calendar: Option<Spanned<String>>,
+    /// ...or their own, in their zone.
+    timezone: Option<Spanned<String>>,
+    #[serde(default)]
+    hours: Vec<Spanned<String>>,
+    #[serde(default)]
+    leave: Vec<Spanned<String>>,
 }
 
 fn tier_one() -> Spanned<i64> {

@@ -12,11 +12,11 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
-use super::parse::is_token;
+use super::parse::{is_token, zone};
 use super::problem::{LineIndex, Problem};
 
 /// One `[[calendar]]`, validated.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Calendar {
     pub name: String,
     /// The IANA name as written, e.g. `Europe/Paris`.
@@ -52,7 +52,53 @@ impl Holiday {
     }
 }
 
+/// Days off of one agent (holidays, leave), written as calendar holidays
+/// are, added to the calendar they work by.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Leave(Vec<Holiday>);
+
+impl Leave {
+    /// Whether any day that `[from, to)` touches in `tz` is a day off.
+    pub fn covers(&self, tz: &TimeZone, from: Timestamp, to: Timestamp) -> bool {
+        let last = to
+            .checked_sub(jiff::SignedDuration::from_millis(1))
+            .unwrap_or(from)
+            .max(from);
+        let (a, b) = (tz.to_datetime(from).date(), tz.to_datetime(last).date());
+        self.0.iter().any(|h| h.contains(a) || h.contains(b))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 impl Calendar {
+    /// The zone its hours are read in.
+    pub fn zone(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    /// Whether the calendar is open for the whole of `[from, to)`: every
+    /// minute boundary inside is open, checked where hours or days change.
+    pub fn is_open_for(&self, from: Timestamp, to: Timestamp) -> bool {
+        if !self.is_open(from) {
+            return false;
+        }
+        let mut at = from;
+        // Hours change on minute boundaries: a minute's step finds every gap.
+        while let Ok(next) = at.checked_add(jiff::SignedDuration::from_mins(1)) {
+            if next >= to {
+                return true;
+            }
+            if !self.is_open(next) {
+                return false;
+            }
+            at = next;
+        }
+        true
+    }
+
     /// Whether the calendar is open at `at`: on an open day and hour of the
     /// calendar's zone, and not on a holiday there.
     pub fn is_open(&self, at: Timestamp) -> bool {
@@ -113,19 +159,7 @@ pub(super) fn parse(
                 ));
                 None
             }
-            Some(t) => match TimeZone::get(t.get_ref()) {
-                Ok(tz) => Some(tz),
-                Err(_) => {
-                    problems.push(lines.problem(
-                        t,
-                        &format!(
-                            "unknown timezone '{}': use an IANA name like Europe/Paris, America/New_York or UTC",
-                            t.get_ref()
-                        ),
-                    ));
-                    None
-                }
-            },
+            Some(t) => zone(lines, t, problems),
         };
         let mut open = Vec::new();
         for o in &c.open {
@@ -174,6 +208,65 @@ pub(super) fn parse(
         }
     }
     calendars
+}
+
+/// An agent's own working hours (`timezone` and `hours` of their
+/// `[[agent]]`), reported at `at` (their `jid`) when incomplete.
+pub(super) fn own_hours(
+    lines: &LineIndex,
+    at: &Spanned<String>,
+    timezone: Option<&Spanned<String>>,
+    open: &[Spanned<String>],
+    problems: &mut Vec<Problem>,
+) -> Option<Calendar> {
+    let who = at.get_ref();
+    let tz = match timezone {
+        None => {
+            problems.push(lines.problem(
+                at,
+                &format!("agent '{who}' has hours but no timezone: add one like timezone = \"Europe/Paris\""),
+            ));
+            None
+        }
+        Some(t) => zone(lines, t, problems),
+    };
+    let mut hours_of = Vec::new();
+    for o in open {
+        match hours(o.get_ref()) {
+            Ok(mut h) => hours_of.append(&mut h),
+            Err(msg) => problems.push(lines.problem(o, &format!("hours '{}': {msg}", o.get_ref()))),
+        }
+    }
+    Some(Calendar {
+        name: who.clone(),
+        timezone: timezone.map(|t| t.get_ref().clone()).unwrap_or_default(),
+        tz: tz?,
+        open: hours_of,
+        holidays: Vec::new(),
+    })
+}
+
+/// An agent's `leave`: dates, ranges or yearly days, as holidays.
+pub(super) fn leave_days(
+    lines: &LineIndex,
+    raw: &[Spanned<String>],
+    problems: &mut Vec<Problem>,
+) -> Leave {
+    let mut days = Vec::new();
+    for h in raw {
+        match holiday(h.get_ref()) {
+            Some(d) => days.push(d),
+            None => problems.push(lines.problem(
+                h,
+                &format!(
+                    "leave '{}' is not a date like 2026-12-25, a range like \
+                     2026-12-24..2026-12-31, or 12-25 for every year",
+                    h.get_ref()
+                ),
+            )),
+        }
+    }
+    Leave(days)
 }
 
 /// `days hours[, hours...]`, e.g. `mon-fri 09:00-12:00, 14:00-18:00`.

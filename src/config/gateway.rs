@@ -116,7 +116,7 @@ impl GatewayConfig {
     ) -> Result<GatewayConfig, ConfigError> {
         let (agents_path, routing_path) = (agents.0, routing.0);
         let mut agent_problems = Vec::new();
-        let parsed_agents = match &agents.1 {
+        let mut parsed_agents = match &agents.1 {
             Ok(text) => {
                 let (a, p) = AgentsConfig::parse(agents_path, text, support_domain);
                 agent_problems = p;
@@ -185,6 +185,9 @@ impl GatewayConfig {
                 None
             }
         };
+        if let (Some(agents), Some(routing)) = (&mut parsed_agents, &parsed_routing) {
+            agents.resolve_calendars(routing.calendars(), agents_path, &mut agent_problems);
+        }
         if let Some(agents) = &parsed_agents {
             agent_categories(
                 agents,

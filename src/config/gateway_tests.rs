@@ -173,7 +173,7 @@ fn unknown_agent_key_stops_that_file_only() {
     assert_eq!(
         problems(&agents, routing),
         vec![
-            "/etc/sb/agents.toml:7: unknown field `maxlive`, expected one of `jid`, `name`, `tier`, `skills`, `protocols`, `max_live`, `max_async`, `enabled`, `categories`, `role`",
+            "/etc/sb/agents.toml:7: unknown field `maxlive`, expected one of `jid`, `name`, `tier`, `skills`, `protocols`, `max_live`, `max_async`, `enabled`, `categories`, `role`, `calendar`, `timezone`, `hours`, `leave`",
             "/etc/sb/routing.toml:2: queue name 'Bad Name' must be lowercase letters, digits, '_' or '-'",
         ]
     );
@@ -328,4 +328,70 @@ entry = [\"s-help@support.test\"]
         problems(ALICE, routing),
         vec!["/etc/sb/routing.toml:3: entry 's-help@support.test': names starting with 's-' are reserved for sessions"]
     );
+}
+
+#[test]
+fn schedules_and_callback_settings_are_checked_with_their_lines() {
+    let agents = format!(
+        "{ALICE}calendar = \"office\"\nhours = [\"mon-fri 09:00-17:00\"]\n\
+         timezone = \"Mars/Olympus\"\nleave = [\"2026-13-01\"]\n\n\
+         [[agent]]\njid = \"bob@agents.support.test\"\nname = \"Bob\"\nprotocols = [\"xmpp\"]\n\
+         max_live = 1\ncalendar = \"nowhere\"\n"
+    );
+    let routing = format!(
+        "{GENERAL}\n[[calendar]]\nname = \"office\"\ntimezone = \"Europe/Paris\"\n\
+         open = [\"mon-fri 09:00-18:00\"]\n\n\
+         [callbacks]\nenabled = false\nslot_mins = 0\nfallback = \"pray\"\ntimezone = \"Nowhere\"\n\n\
+         [[rule]]\nname = \"vip\"\nkeywords = [\"vip\"]\noffer_callback = true\n"
+    );
+    assert_eq!(
+        problems(&agents, &routing),
+        vec![
+            "/etc/sb/agents.toml:7: agent 'alice@agents.support.test' has both a calendar and hours: keep one",
+            "/etc/sb/agents.toml:9: unknown timezone 'Mars/Olympus': use an IANA name like Europe/Paris, America/New_York or UTC",
+            "/etc/sb/agents.toml:10: leave '2026-13-01' is not a date like 2026-12-25, a range like 2026-12-24..2026-12-31, or 12-25 for every year",
+            "/etc/sb/agents.toml:17: unknown calendar 'nowhere': not in routing.toml",
+            "/etc/sb/routing.toml:12: slot_mins must be between 1 and 240",
+            "/etc/sb/routing.toml:13: unknown fallback 'pray': use other-agent, new-time",
+            "/etc/sb/routing.toml:14: unknown timezone 'Nowhere': use an IANA name like Europe/Paris, America/New_York or UTC",
+            "/etc/sb/routing.toml:16: rule 'vip' offers a callback, but [callbacks] is not enabled",
+        ]
+    );
+}
+
+#[test]
+fn an_agent_works_their_own_hours_or_a_calendars_less_their_leave() {
+    let agents = format!(
+        "{ALICE}calendar = \"office\"\nleave = [\"2026-12-24..2026-12-31\"]\n\n\
+         [[agent]]\njid = \"bob@agents.support.test\"\nname = \"Bob\"\nprotocols = [\"xmpp\"]\n\
+         max_live = 1\ntimezone = \"America/New_York\"\nhours = [\"sat 10:00-14:00\"]\n"
+    );
+    let routing = format!(
+        "{GENERAL}\n[[calendar]]\nname = \"office\"\ntimezone = \"Europe/Paris\"\n\
+         open = [\"mon-fri 09:00-18:00\"]\n\n[callbacks]\n"
+    );
+    let cfg = load(&agents, &routing).unwrap();
+    assert!(cfg.routing.callbacks.enabled);
+    let at = |s: &str| s.parse::<jiff::Zoned>().unwrap().timestamp();
+    let span = |s: &str, mins: i64| (at(s), at(s) + jiff::SignedDuration::from_mins(mins));
+    let alice = &cfg
+        .agents
+        .get(&jid("alice@agents.support.test"))
+        .unwrap()
+        .schedule;
+    let bob = &cfg
+        .agents
+        .get(&jid("bob@agents.support.test"))
+        .unwrap()
+        .schedule;
+    let (a, b) = span("2026-12-22T10:00[Europe/Paris]", 15);
+    assert!(alice.works(None, a, b));
+    let (a, b) = span("2026-12-28T10:00[Europe/Paris]", 15);
+    assert!(!alice.works(None, a, b), "on leave");
+    let (a, b) = span("2026-12-22T17:50[Europe/Paris]", 15);
+    assert!(!alice.works(None, a, b), "the slot runs past 18:00");
+    let (a, b) = span("2026-12-26T13:45[America/New_York]", 15);
+    assert!(bob.works(None, a, b));
+    let (a, b) = span("2026-12-26T13:50[America/New_York]", 15);
+    assert!(!bob.works(None, a, b));
 }

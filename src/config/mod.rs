@@ -19,6 +19,7 @@
 pub mod accounts;
 pub mod agents;
 pub mod calendar;
+pub mod callbacks;
 pub mod categories;
 mod categories_file;
 pub mod dialogs;
@@ -43,8 +44,9 @@ mod upload;
 mod web;
 
 pub use accounts::Warning;
-pub use agents::{AgentDef, AgentsConfig, PROTOCOLS};
-pub use calendar::Calendar;
+pub use agents::{AgentDef, AgentsConfig, Schedule, PROTOCOLS};
+pub use calendar::{Calendar, Leave};
+pub use callbacks::{CallbacksConfig, Fallback};
 pub use categories::{CategoriesConfig, CategoryDef};
 pub use dialogs::{
     AnswerKind, CannedDef, DialogDef, DialogsConfig, HandoffDef, HandoffFacts, LangText,

@@ -144,3 +144,24 @@ pub(super) fn placeholder_names(template: &str) -> Result<Vec<&str>, String> {
     }
     Ok(names)
 }
+
+/// An IANA time zone name, or a problem at it.
+pub(super) fn zone(
+    lines: &LineIndex,
+    name: &Spanned<String>,
+    problems: &mut Vec<Problem>,
+) -> Option<jiff::tz::TimeZone> {
+    match jiff::tz::TimeZone::get(name.get_ref()) {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            problems.push(lines.problem(
+                name,
+                &format!(
+                    "unknown timezone '{}': use an IANA name like Europe/Paris, America/New_York or UTC",
+                    name.get_ref()
+                ),
+            ));
+            None
+        }
+    }
+}

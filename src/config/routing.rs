@@ -1,6 +1,7 @@
 //! `conf/routing.toml`: `[defaults]`, the queues (`queues.rs`: entry JIDs,
 //! who serves them and how, checked against the agents of `agents.toml`),
-//! business-hours calendars, `[protocols]` and the enterprise rules, read
+//! business-hours calendars, `[protocols]`, the enterprise rules and
+//! `[callbacks]` (`callbacks.rs`), read
 //! in that order into one [`RoutingConfig`], each part checked against the
 //! names declared before it.
 
@@ -14,6 +15,7 @@ use serde_spanned::Spanned;
 
 use super::agents::{AgentDef, AgentsConfig};
 use super::calendar::{self, Calendar};
+use super::callbacks::{self, CallbacksConfig};
 use super::parse::{choice, parse_toml, ranged};
 use super::problem::{LineIndex, Problem};
 use super::protocols::{self, ProtocolOverride};
@@ -51,6 +53,7 @@ pub struct RoutingConfig {
     protocols: BTreeMap<String, ProtocolOverride>,
     rules: Vec<RuleDef>,
     texts: Texts,
+    pub callbacks: CallbacksConfig,
 }
 
 /// Bounds of the timings, in seconds: below them sessions would churn;
@@ -149,7 +152,21 @@ impl RoutingConfig {
         let mut declared = declared(&queues, &by_entry, calendar_names, agents.map(|(a, _)| a));
         declared.languages = texts.languages().collect();
         let rules = rule_syntax::parse(&lines, &file.rule, &declared, &mut problems);
+        let callbacks = callbacks::parse(&lines, file.callbacks.as_ref(), &mut problems);
+        for r in rules
+            .iter()
+            .filter(|r| r.actions.offer_callback && !callbacks.enabled)
+        {
+            problems.push(lines.problem_at(
+                r.line,
+                &format!(
+                    "{} offers a callback, but [callbacks] is not enabled",
+                    r.subject()
+                ),
+            ));
+        }
         let config = RoutingConfig {
+            callbacks,
             defaults,
             queues,
             by_entry,

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_spanned::Spanned;
 
 use super::calendar::RawCalendar;
+use super::callbacks::RawCallbacks;
 use super::protocols::RawProtocol;
 use super::texts::RawTexts;
 
@@ -29,6 +30,7 @@ pub(super) struct File {
     pub rule: Vec<Spanned<RawRule>>,
     #[serde(default)]
     pub texts: RawTexts,
+    pub callbacks: Option<RawCallbacks>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,4 +156,5 @@ pub(super) struct RawRule {
     pub fallback: Option<Spanned<String>>,
     pub language: Option<Spanned<String>>,
     pub alert: Option<Spanned<bool>>,
+    pub offer_callback: Option<Spanned<bool>>,
 }

@@ -135,7 +135,7 @@ impl Check<'_, '_> {
                 line,
                 &format!(
                     "{} has no action: give it queue, skills, priority, agent_protocol, \
-                     agent_features, message, reject, fallback or alert",
+                     agent_features, message, reject, fallback, alert or offer_callback",
                     rule.subject()
                 ),
             ));
@@ -408,6 +408,7 @@ impl Check<'_, '_> {
                 ("message", raw.message.is_some()),
                 ("fallback", raw.fallback.is_some()),
                 ("alert", raw.alert.is_some()),
+                ("offer_callback", raw.offer_callback.is_some()),
             ]
             .into_iter()
             .filter_map(|(k, set)| set.then_some(k))
@@ -433,6 +434,7 @@ impl Check<'_, '_> {
             fallback,
             language,
             alert: raw.alert.as_ref().is_some_and(|a| *a.get_ref()),
+            offer_callback: raw.offer_callback.as_ref().is_some_and(|a| *a.get_ref()),
         }
     }
 }

@@ -84,6 +84,8 @@ pub struct Actions {
     pub language: Option<String>,
     /// Tell the supervisors on duty, with the customer's last words.
     pub alert: bool,
+    /// Offer the customer a callback (routing.toml's `[callbacks]`).
+    pub offer_callback: bool,
 }
 
 /// The customer channel the assigned agent must serve.

@@ -274,6 +274,7 @@ reject = \"Sorry, we answer in French and English only.\"
             fallback: Some("general".into()),
             language: None,
             alert: false,
+            offer_callback: false,
         }
     );
     assert_eq!((b.name.as_str(), b.line), ("any", 25));
@@ -331,7 +332,7 @@ agent_protocol = \"telegram\"
     let features = FEATURES.join(", ");
     let protocols = crate::config::PROTOCOLS.join(", ");
     let actions = "has no action: give it queue, skills, priority, agent_protocol, \
-                   agent_features, message, reject, fallback or alert";
+                   agent_features, message, reject, fallback, alert or offer_callback";
     assert_eq!(
         problems(rules),
         vec![
@@ -415,7 +416,7 @@ fn a_rule_needs_an_action_and_known_keys() {
         problems("[[rule]]\nchannel = \"sms\"\n"),
         vec![
             "/etc/sb/routing.toml:15: this rule has no action: give it queue, skills, priority, \
-             agent_protocol, agent_features, message, reject, fallback or alert"
+             agent_protocol, agent_features, message, reject, fallback, alert or offer_callback"
         ]
     );
     let p = problems("[[rule]]\nchannel = \"sms\"\nqueues = \"general\"\n");

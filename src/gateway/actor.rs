@@ -35,6 +35,10 @@ pub enum Event {
     IdentifyTimeout { session: String },
     /// A dialog's question asked with this number went unanswered.
     DialogTimeout { session: String, seq: u64 },
+    /// A booked callback's lead time: its agent gets the session.
+    CallbackLead { id: String, seq: u64 },
+    /// A booked callback's time: the customer is written to.
+    CallbackDue { id: String, seq: u64 },
     /// Answered once every event and stanza sent before it is handled and
     /// what the bridge accepted is stored and relayed.
     Settled(oneshot::Sender<()>),
@@ -64,6 +68,8 @@ pub(super) struct Core {
     pub agent_feats: HashMap<String, BTreeSet<String>>,
     /// XEP-0363 slots are granted with this (`upload.rs`); None: no upload.
     pub upload: Option<super::upload::UploadService>,
+    /// Booked callbacks and customers booking one (`callbacks/`).
+    pub callbacks: super::callbacks::Callbacks,
 }
 
 impl Core {

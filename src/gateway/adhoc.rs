@@ -19,8 +19,21 @@ const DATA: &str = "jabber:x:data";
 
 /// Each command's node, in the order clients list them.
 pub(super) const NODES: &[&str] = &[
-    "list", "info", "take", "close", "note", "transfer", "push", "canned", "duty", "link",
-    "unlink", "history", "escalate", "category",
+    "list",
+    "info",
+    "take",
+    "close",
+    "note",
+    "transfer",
+    "push",
+    "canned",
+    "duty",
+    "link",
+    "unlink",
+    "history",
+    "escalate",
+    "category",
+    "callbacks",
 ];
 
 /// Listed for supervisors only, and `forbidden` to anyone else.
@@ -43,6 +56,7 @@ fn title(node: &str) -> &'static str {
         "history" => "The customer's earlier sessions",
         "escalate" => "Escalate a session to the second level",
         "category" => "Correct an escalated session's category",
+        "callbacks" => "My callbacks",
         "queues" => "Queue status",
         "monitor" => "Monitor a session",
         _ => "",
@@ -106,6 +120,7 @@ impl Core {
             .filter(|x| x.attr("type") == Some("submit"));
         let reply = match (node.as_str(), submitted) {
             ("list", _) => done(&node, cmd, "completed", Some(&self.work_of(&agent))),
+            ("callbacks", _) => done(&node, cmd, "completed", Some(&self.callbacks_list(&agent))),
             ("queues", _) => {
                 let text = format!("{}\n\n{}", self.queues_report(), self.agents_report());
                 done(&node, cmd, "completed", Some(&text))

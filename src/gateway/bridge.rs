@@ -34,8 +34,10 @@ pub(super) async fn on_change(core: &mut Core, change: &Change) {
                 .agent(agent)
                 .map(|a| a.name.clone())
                 .unwrap_or_default();
-            // The agent's name as data too, for the web chat's header.
-            if let Some(sess) = core.state.session(id) {
+            // The agent's name as data too, for the web chat's header. A
+            // callback's session is announced at its time (`callbacks/`).
+            let unannounced = |s: &&Sess| s.ctx().callback.as_ref().is_some_and(|c| !c.written);
+            if let Some(sess) = core.state.session(id).filter(|s| !unannounced(s)) {
                 let line =
                     core.dir
                         .texts()

@@ -25,9 +25,10 @@ pub(super) const HELP: &str =
      canned (the canned answers), !c NAME (sends one). \
      Linked identities: !link JID|s-SESSION (the same person), unlink [JID], history (the person's sessions). \
      Second level: !escalate NOTE (or !escalate CATEGORY: NOTE), !category NAME (corrects it). \
-     To the support domain: list, on, off, or a command with a session id (!close s-abc2345). \
+     To the support domain: list, on, off, callbacks (the ones booked with you), or a command with a session id (!close s-abc2345). \
      Supervisors, to the support domain: queues, agents, !monitor s-ID, !unmonitor s-ID, \
-     !whisper s-ID TEXT, !barge s-ID [TEXT], !takeover s-ID; while monitoring, plain text to the \
+     !whisper s-ID TEXT, !barge s-ID [TEXT], !takeover s-ID, !callbacks reassign cb-ID AGENT, \
+     !callbacks cancel cb-ID; while monitoring, plain text to the \
      session is a whisper, and barge, takeover, unmonitor work there alone.";
 
 /// Commands that take no argument, accepted as a bare word.
@@ -47,6 +48,7 @@ const BARE: &[&str] = &[
     "barge",
     "takeover",
     "unmonitor",
+    "callbacks",
 ];
 
 impl Core {
@@ -148,6 +150,7 @@ impl Core {
         let agent = bare(from).to_string();
         let reply = match cmd.as_str() {
             "list" => self.work_of(&agent),
+            "callbacks" => self.callbacks_command(&agent, &arg).await,
             c if super::supervise::COMMANDS.contains(&c) => {
                 let arg = super::supervise::at_session(c, id, arg);
                 match self.supervise(&agent, &cmd, &arg, None).await {
@@ -176,6 +179,7 @@ impl Core {
         };
         let reply = match cmd.as_str() {
             "list" => self.work_of(&agent),
+            "callbacks" => self.callbacks_command(&agent, &arg).await,
             "on" | "off" => self.duty(&agent, cmd == "on").await,
             c if super::supervise::COMMANDS.contains(&c) => {
                 match self.supervise(&agent, &cmd, &arg, Some(s)).await {

@@ -95,6 +95,23 @@ pub struct Context {
     /// The last escalation to a second level, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub escalation: Option<Escalation>,
+    /// The callback this session was opened for, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback: Option<CallbackNote>,
+}
+
+/// A session opened for a booked callback: which, for when, in which
+/// zone, from which chat, and whether the customer was written to yet (until
+/// then the agent holds it and the customer hears nothing of it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CallbackNote {
+    pub id: String,
+    pub due_at: i64,
+    pub timezone: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_session: Option<String>,
+    pub written: bool,
 }
 
 /// A first-level agent's escalation: who, why, and the categories the
@@ -332,6 +349,18 @@ impl Context {
             };
             lines.push(format!("Categories: {}{how}", e.categories_line()));
         }
+        if let Some(c) = &self.callback {
+            let from = c
+                .from_session
+                .as_deref()
+                .map(|s| format!(", booked in {s}"))
+                .unwrap_or_default();
+            lines.push(format!(
+                "Callback {} for {}{from}",
+                c.id,
+                super::callbacks::when_text(c.due_at, &c.timezone, None)
+            ));
+        }
         if let Some(d) = &self.dialog {
             lines.extend(d.describe());
         }
@@ -370,6 +399,7 @@ mod tests {
             needs: Needs::default(),
             dialog: None,
             escalation: None,
+            callback: None,
         };
         c.needs.rule = Some("sms".into());
         c.needs.protocol = Some("sms".into());

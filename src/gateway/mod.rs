@@ -15,6 +15,7 @@ mod agents;
 mod answers;
 pub mod assign;
 mod bridge;
+mod callbacks;
 mod canned;
 mod commands;
 pub mod context;
@@ -158,6 +159,7 @@ pub async fn run(
         journal,
         agent_feats: HashMap::new(),
         upload: env.upload,
+        callbacks: Default::default(),
     };
     if let Err(e) = core.load().await {
         error!(error = %e, "loading open sessions failed");
@@ -215,6 +217,8 @@ impl Core {
             Event::GraceExpired { agent, seq } => self.grace_expired(&agent, seq).await,
             Event::IdentifyTimeout { session } => self.identify_timeout(&session).await,
             Event::DialogTimeout { session, seq } => self.dialog_timeout(&session, seq).await,
+            Event::CallbackLead { id, seq } => self.callback_lead(&id, seq).await,
+            Event::CallbackDue { id, seq } => self.callback_due(&id, seq).await,
             Event::Sweep => {
                 self.close_idle().await;
                 self.route_stalled().await;
@@ -253,6 +257,8 @@ impl Core {
         }
         self.resume_dialogs().await;
         self.subscribe_remote_agents().await;
+        // After the sessions: an opened callback's session is one of them.
+        self.load_callbacks().await;
         let known: Vec<String> = self.dir.agents().map(|a| a.jid.to_string()).collect();
         for jid in known {
             if let Ok(bare) = BareJid::new(&jid) {
@@ -339,6 +345,7 @@ impl Core {
             queue::on_change(self, &change).await;
             entry::on_change(self, &change).await;
             supervise::on_change(self, &change).await;
+            callbacks::on_change(self, &change).await;
         })
     }
 }

@@ -151,5 +151,7 @@ impl Core {
                 .build()
         });
         self.to_customer_with(sess, &line, place).await;
+        let wait = servable.then(|| minutes.parse().unwrap_or(0));
+        self.offer_callback(id, wait).await;
     }
 }

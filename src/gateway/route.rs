@@ -31,6 +31,8 @@ pub(super) struct Decision {
     pub mood: bool,
     /// Tell the supervisors on duty.
     pub alert: bool,
+    /// Offer the customer a callback.
+    pub offer_callback: bool,
 }
 
 impl Core {
@@ -128,6 +130,9 @@ impl Core {
         self.retry_mood_rules(id).await;
         self.try_assign(id).await;
         self.tell_position(id).await;
+        if d.offer_callback {
+            self.offer_callback_by_rule(id).await;
+        }
         self.broadcast_status().await;
     }
 
@@ -243,5 +248,6 @@ fn decision(rule: &crate::config::RuleDef) -> Decision {
         language: a.language.clone(),
         mood: rule.tests_mood(),
         alert: a.alert,
+        offer_callback: a.offer_callback,
     }
 }

@@ -43,9 +43,16 @@ impl Core {
         }
         let body = s.body();
         let mut opened = false;
-        let id = match self.state.session_of(&customer) {
-            Some(id) => id.to_string(),
+        let id = match self.state.session_of(&customer).map(str::to_string) {
+            Some(id) => id,
             None if body.is_none() => return, // chat states before any chat
+            // "my callback", "cancel callback": about a booking, no new chat.
+            None if self
+                .callback_command(&customer, entry, body.as_deref().unwrap_or(""))
+                .await =>
+            {
+                return
+            }
             None => match self.open_session(&customer, entry).await {
                 Some(id) => {
                     opened = true;
@@ -112,6 +119,11 @@ impl Core {
             // After the journal took it: the transcript keeps the
             // customer's words before the assistant's reply.
             return self.dialog_input(&id, text).await;
+        }
+        if let Some(text) = body.as_deref() {
+            if self.callback_input(&id, text).await {
+                return;
+            }
         }
         let waiting = self
             .state

@@ -14,6 +14,7 @@
 
 mod accounts;
 mod assignments;
+mod callbacks;
 mod checkpoint;
 mod contexts;
 mod corrections;
@@ -34,6 +35,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
 pub use assignments::Assignment;
+pub use callbacks::{Callback, CallbackState, Chosen};
 use checkpoint::Checkpointer;
 pub use corrections::Correction;
 pub use credentials::{Credentials, DEFAULT_ITERATIONS};

@@ -152,6 +152,20 @@ pub const COLUMNS: &[Column] = &[
     col("category_corrections", "lang", Text, false),
     col("category_corrections", "text", Text, false),
     col("category_corrections", "created_at", I64, false),
+    col("callbacks", "id", Text, false),
+    col("callbacks", "customer_jid", Text, false),
+    col("callbacks", "entry_jid", Text, false),
+    col("callbacks", "queue", Text, false),
+    col("callbacks", "agent", Text, false),
+    col("callbacks", "how", Text, false),
+    col("callbacks", "due_at", I64, false),
+    col("callbacks", "timezone", Text, false),
+    col("callbacks", "lang", Text, true),
+    col("callbacks", "from_session", Text, true),
+    col("callbacks", "session_id", Text, true),
+    col("callbacks", "state", Text, false),
+    col("callbacks", "created_at", I64, false),
+    col("callbacks", "updated_at", I64, false),
 ];
 
 /// A column as the database describes it.

@@ -124,8 +124,21 @@ async fn ad_hoc_commands_are_listed_and_run_for_agents_only() {
     assert_eq!(
         nodes,
         [
-            "list", "info", "take", "close", "note", "transfer", "push", "canned", "duty", "link",
-            "unlink", "history", "escalate", "category"
+            "list",
+            "info",
+            "take",
+            "close",
+            "note",
+            "transfer",
+            "push",
+            "canned",
+            "duty",
+            "link",
+            "unlink",
+            "history",
+            "escalate",
+            "category",
+            "callbacks"
         ]
     );
     let denied = h.iq(ROMEO, SUPPORT, "get", COMMAND_LIST).await;
@@ -167,8 +180,21 @@ async fn ad_hoc_commands_are_listed_and_run_for_agents_only() {
 async fn ad_hoc_commands_sent_to_the_agent_domain_are_answered_from_it() {
     let mut h = Harness::start(&agents_toml(2), &routing_toml("direct", "", "")).await;
     let all = [
-        "list", "info", "take", "close", "note", "transfer", "push", "canned", "duty", "link",
-        "unlink", "history", "escalate", "category",
+        "list",
+        "info",
+        "take",
+        "close",
+        "note",
+        "transfer",
+        "push",
+        "canned",
+        "duty",
+        "link",
+        "unlink",
+        "history",
+        "escalate",
+        "category",
+        "callbacks",
     ];
     assert_eq!(h.agent_domain_commands(), all);
     h.agent_presence(ALICE_DESK, true, None).await;
