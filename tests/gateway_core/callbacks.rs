@@ -407,3 +407,27 @@ async fn the_customer_lists_moves_and_cancels_and_a_supervisor_reassigns() {
         h.dump()
     );
 }
+
+#[tokio::test]
+async fn the_same_person_as_last_time_is_the_agent_the_customer_spoke_with() {
+    let mut h = center("").await;
+    h.agent_presence(BOB_DESK, true, None).await;
+    h.customer_opens(JULIET, "hello").await;
+    let offer = h.line_to(BOB, "New chat from juliet@customer.test");
+    let proxy = bare(offer.from().unwrap()).to_string();
+    h.message(BOB_DESK, &proxy, "take").await;
+    h.message(BOB_DESK, &proxy, "close").await;
+    h.agent_presence(BOB_DESK, false, None).await;
+    h.clear();
+    juliet_offered(&mut h).await;
+    h.message(
+        JULIET,
+        HELP,
+        "callback, the same person as last time, tomorrow at 10:00",
+    )
+    .await;
+    h.line_to(
+        JULIET_BARE,
+        "Booked: Bob will write to you here on Wednesday 2 December at 10:00",
+    );
+}

@@ -29,7 +29,18 @@ pub(super) fn fold(text: &str) -> String {
 
 /// Whether `text` asks for a callback (its first words).
 pub(in crate::gateway) fn is_request(text: &str) -> bool {
-    let t = fold(text.trim());
+    // "callback, tomorrow" and "callback!" ask as "callback tomorrow" does.
+    let t: String = fold(text.trim())
+        .chars()
+        .map(|c| {
+            if matches!(c, ',' | '.' | '!' | '?' | ':' | ';') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
     ASK.iter()
         .any(|a| t == *a || t.starts_with(&format!("{a} ")))
 }
