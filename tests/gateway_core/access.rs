@@ -29,6 +29,25 @@ fn entry_status(h: &mut Harness) -> (Option<String>, Option<String>) {
     show_status(&ps[0])
 }
 
+/// Every ad-hoc command an agent is offered, in the order listed.
+const COMMANDS: [&str; 15] = [
+    "list",
+    "info",
+    "take",
+    "close",
+    "note",
+    "transfer",
+    "push",
+    "canned",
+    "duty",
+    "link",
+    "unlink",
+    "history",
+    "escalate",
+    "category",
+    "callbacks",
+];
+
 #[tokio::test]
 async fn entry_presence_tells_whether_anyone_is_there() {
     let mut h = Harness::start(&agents_toml(2), &routing_toml("direct", "", "")).await;
@@ -121,26 +140,7 @@ async fn ad_hoc_commands_are_listed_and_run_for_agents_only() {
     let q = items.element().unwrap();
     let q = q.get_child("query", ns::DISCO_ITEMS).unwrap();
     let nodes: Vec<_> = q.children().filter_map(|i| i.attr("node")).collect();
-    assert_eq!(
-        nodes,
-        [
-            "list",
-            "info",
-            "take",
-            "close",
-            "note",
-            "transfer",
-            "push",
-            "canned",
-            "duty",
-            "link",
-            "unlink",
-            "history",
-            "escalate",
-            "category",
-            "callbacks"
-        ]
-    );
+    assert_eq!(nodes, COMMANDS);
     let denied = h.iq(ROMEO, SUPPORT, "get", COMMAND_LIST).await;
     assert_eq!(condition(&denied).as_deref(), Some("forbidden"));
 
@@ -179,23 +179,7 @@ async fn ad_hoc_commands_are_listed_and_run_for_agents_only() {
 #[tokio::test]
 async fn ad_hoc_commands_sent_to_the_agent_domain_are_answered_from_it() {
     let mut h = Harness::start(&agents_toml(2), &routing_toml("direct", "", "")).await;
-    let all = [
-        "list",
-        "info",
-        "take",
-        "close",
-        "note",
-        "transfer",
-        "push",
-        "canned",
-        "duty",
-        "link",
-        "unlink",
-        "history",
-        "escalate",
-        "category",
-        "callbacks",
-    ];
+    let all = COMMANDS;
     assert_eq!(h.agent_domain_commands(), all);
     h.agent_presence(ALICE_DESK, true, None).await;
     h.customer_opens(ROMEO, "help me").await;
