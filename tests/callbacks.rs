@@ -1,5 +1,5 @@
 //! A callback end to end, on both stores: a slixmpp customer on a real
-//! Prosody finds nobody to answer, books a callback with Alice a few
+//! Prosody is told a wait (the only agent is away), books a callback with Alice a few
 //! seconds ahead in the chat and is told the time with its zone; Alice, a
 //! slixmpp agent on Switchboard, gets the session at the lead time with
 //! the chat it was booked in; at the time the chat opens to the customer
@@ -10,6 +10,7 @@ mod common;
 
 use center::*;
 use common::{on_both_stores, Db, ServerOpts};
+use serde_json::json;
 
 const STAFF: &str = "[[agent]]\njid = \"alice@agents.support.test\"\nname = \"Alice\"\n\
      protocols = [\"xmpp\"]\nmax_live = 2\n";
@@ -17,26 +18,29 @@ const STAFF: &str = "[[agent]]\njid = \"alice@agents.support.test\"\nname = \"Al
 /// The agent gets the session 6 s before the time.
 const QUEUES: &str = "[defaults]\nassign = \"direct\"\n\n\
      [[queue]]\nname = \"general\"\nentry = [\"help@support.test\"]\n\n\
-     [callbacks]\nlead_secs = 6\ntimezone = \"Europe/Paris\"\n";
+     [callbacks]\nlead_secs = 6\noffer_wait_above_mins = 1\ntimezone = \"Europe/Paris\"\n";
 
 on_both_stores!(a_callback_booked_in_the_chat_is_made_by_the_agent_at_the_time);
 
 async fn a_callback_booked_in_the_chat_is_made_by_the_agent_at_the_time(db: Db) {
     let c = center_from(db, ServerOpts::default(), STAFF, QUEUES, true);
+    // Alice is logged in but away: she takes no live chat, so Juliet waits
+    // (and nothing of the timing below hangs on a login).
+    let mut alice = agent(&c, ALICE).await;
+    alice
+        .request_ok(json!({"cmd": "presence", "show": "away"}))
+        .await;
     let mut juliet = customer(&c, JULIET).await;
     juliet.message(HELP, "Hello, my parcel never came").await;
-    line_containing(
-        &mut juliet,
-        "Nobody can answer right now. Reply \"callback\"",
-    )
-    .await;
+    line_containing(&mut juliet, "Rather be written to later").await;
     juliet
         .message(HELP, "callback with Alice in 12 seconds")
         .await;
     let booked = line_containing(&mut juliet, "Booked: Alice will write to you here on").await;
     assert!(body(&booked).contains("(Europe/Paris)"), "{booked}");
 
-    let mut alice = agent(&c, ALICE).await;
+    // Back at her desk before the lead time.
+    alice.request_ok(json!({"cmd": "presence"})).await;
     let given = line_containing(&mut alice, "booked by juliet@customer.test").await;
     let proxy = given["from"]
         .as_str()
