@@ -193,12 +193,7 @@ impl Core {
                     .get(customer)
                     .is_some_and(|f| f.menu.is_empty())
             {
-                let zone = self
-                    .callbacks
-                    .flows
-                    .get(customer)
-                    .map(|f| f.zone.0.clone())
-                    .unwrap_or_default();
+                let zone = self.flow_zone(customer);
                 let agents = self.capable_names(customer);
                 return self
                     .say_flow_text(
@@ -405,6 +400,15 @@ impl Core {
             self.to_jid(&cb.entry_jid, customer, &line).await;
         }
         self.keep_booking(cb, None);
+    }
+
+    /// The zone the customer's booking conversation reads times in.
+    pub(super) fn flow_zone(&self, customer: &str) -> String {
+        self.callbacks
+            .flows
+            .get(customer)
+            .map(|f| f.zone.0.clone())
+            .unwrap_or_default()
     }
 
     pub(super) async fn say_flow_text(&self, customer: &str, text: Text, args: &[(&str, &str)]) {

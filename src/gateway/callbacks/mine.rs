@@ -26,12 +26,7 @@ impl Core {
             .is_some_and(|f| f.session.is_none())
         {
             let t = fold(text.trim());
-            let zone = self
-                .callbacks
-                .flows
-                .get(customer)
-                .map(|f| f.zone.0.clone())
-                .unwrap_or_default();
+            let zone = self.flow_zone(customer);
             let answers = t.parse::<usize>().is_ok()
                 || crate::when::find(text, &self.zoned_now(&zone)).is_some();
             if answers {
