@@ -32,7 +32,9 @@
 //!   protocol vocabulary), [`net`] (TLS, DNS),
 //!   [`store`] (sqlx, SQLite and PostgreSQL), [`config`] (typed, validated
 //!   configuration and hot reload), [`util`], [`problem`] (the `file:line`
-//!   problem every validator of an admin's file reports), [`text`] (the
+//!   problem every validator of an admin's file reports), [`receipt`]
+//!   (what a stream acknowledges only once a stanza is stored, delivered
+//!   or answered, carried up with it), [`text`] (the
 //!   folding, stop words and stemming that the knowledge base and the
 //!   classifier share), and [`slot`] (XEP-0363
 //!   upload slots: the signature the gateway makes and the HTTP front
@@ -59,6 +61,7 @@ pub mod kb;
 pub mod mood;
 pub mod net;
 pub mod problem;
+pub mod receipt;
 pub mod router;
 pub mod server;
 pub mod session;

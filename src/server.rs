@@ -106,35 +106,10 @@ impl Server {
         let gateway_cfg = GatewayConfigHandle::load(&settings)?;
         let watcher = Watcher::start(settings.clone(), gateway_cfg.clone())?;
         let settings = Arc::new(settings);
-        let store = Store::connect(&settings.database_url).await?;
-        warn_of_account_mismatches(&store, &settings, &gateway_cfg.current()).await;
-        let domains = settings.domains();
-        let missing = tls::uncovered_domains(&settings.cert_dir, &domains);
-        if !missing.is_empty() {
-            warn!(
-                dir = %settings.cert_dir.display(),
-                domains = ?missing,
-                "NO CERTIFICATE FOR THESE DOMAINS: writing DEVELOPMENT certificates signed by a local CA. \
-                 Clients will not trust them. Never run production like this."
-            );
-            let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
-            certs::write_dev_certs(&settings.cert_dir, &missing)?;
-        }
-        // The agent domain first: a client that names no domain gets its
-        // certificate. The web domain's is for HTTPS and its visitors.
-        let mut ours = vec![
-            settings.agent_domain.as_str(),
-            settings.support_domain.as_str(),
-        ];
-        ours.extend(settings.web_domain());
-        let tls = tls::server_config(&settings.cert_dir, &ours)?;
-        let certs = Arc::new(tls::resolver(&settings.cert_dir, &ours)?);
-        let trust = pki::TrustStore::load(settings.ca_file.as_deref())?;
-        let resolver = resolve::S2sResolver::new(
-            settings.s2s.hosts.clone(),
-            settings.s2s.nameservers.clone(),
-        )?;
-        let s2s = Arc::new(S2sContext::new(settings.clone(), trust, certs, resolver)?);
+        // Listening before anything slow (the store, certificates): after a
+        // crash, a peer that reconnects at once waits in the backlog until
+        // the accept loops run, rather than being refused and bouncing
+        // what it had for us to its senders.
         let mut listeners = Vec::new();
         for (addrs, direct_tls, name, role) in [
             (&settings.c2s.listen, false, "c2s", Role::C2s),
@@ -165,6 +140,35 @@ impl Server {
                 });
             }
         }
+        let store = Store::connect_with(&settings.database_url, settings.durability).await?;
+        warn_of_account_mismatches(&store, &settings, &gateway_cfg.current()).await;
+        let domains = settings.domains();
+        let missing = tls::uncovered_domains(&settings.cert_dir, &domains);
+        if !missing.is_empty() {
+            warn!(
+                dir = %settings.cert_dir.display(),
+                domains = ?missing,
+                "NO CERTIFICATE FOR THESE DOMAINS: writing DEVELOPMENT certificates signed by a local CA. \
+                 Clients will not trust them. Never run production like this."
+            );
+            let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
+            certs::write_dev_certs(&settings.cert_dir, &missing)?;
+        }
+        // The agent domain first: a client that names no domain gets its
+        // certificate. The web domain's is for HTTPS and its visitors.
+        let mut ours = vec![
+            settings.agent_domain.as_str(),
+            settings.support_domain.as_str(),
+        ];
+        ours.extend(settings.web_domain());
+        let tls = tls::server_config(&settings.cert_dir, &ours)?;
+        let certs = Arc::new(tls::resolver(&settings.cert_dir, &ours)?);
+        let trust = pki::TrustStore::load(settings.ca_file.as_deref())?;
+        let resolver = resolve::S2sResolver::new(
+            settings.s2s.hosts.clone(),
+            settings.s2s.nameservers.clone(),
+        )?;
+        let s2s = Arc::new(S2sContext::new(settings.clone(), trust, certs, resolver)?);
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         let (gateway, gateway_rx) = Gateway::new(4096);

@@ -66,17 +66,7 @@ fn center_full(db: Db, assign: &str, max_live: u32, defaults: &str, more_agents:
             .user(JULIET, PW)
             .user(ROMEO, PW)
             .user(CAROL, PW)
-            .ip(p_ip)
-            .arg("--s2s-port")
-            .arg("5269")
-            .arg("--host")
-            .arg(&format!("support.test={sb_ip}"))
-            .arg("--host")
-            .arg(&format!("agents.support.test={sb_ip}"))
-            .arg("--ca-cert")
-            .arg(certs.join("ca.crt").to_str().unwrap())
-            .arg("--ca-key")
-            .arg(certs.join("ca.key").to_str().unwrap()),
+            .federated(p_ip, sb_ip, &certs),
     );
     Center { sb, prosody }
 }

@@ -22,7 +22,7 @@ fn rank(module: &str) -> Option<u8> {
         "session" => 3,
         "config" => 2,
         "xml" | "net" | "store" | "slot" | "kb" | "mood" | "classify" => 1,
-        "util" | "problem" | "text" | "when" => 0,
+        "util" | "problem" | "text" | "when" | "receipt" => 0,
         _ => return None,
     })
 }

@@ -60,12 +60,19 @@ pub struct Server {
 #[serde(deny_unknown_fields)]
 pub struct Database {
     pub url: Spanned<String>,
+    #[serde(default = "full")]
+    pub durability: Spanned<String>,
+}
+
+fn full() -> Spanned<String> {
+    Spanned::new(0..0, "full".into())
 }
 
 impl Default for Database {
     fn default() -> Self {
         Database {
             url: Spanned::new(0..0, "sqlite://data/switchboard.db".into()),
+            durability: Spanned::new(0..0, "full".into()),
         }
     }
 }
@@ -126,6 +133,8 @@ pub struct S2s {
     pub negotiation_timeout_secs: u64,
     pub idle_timeout_secs: u64,
     pub queue: usize,
+    pub stream_management: bool,
+    pub max_unacked: usize,
     /// Domain → "ip:port"; BTreeMap keeps the file's problems in a stable order.
     pub hosts: std::collections::BTreeMap<String, Spanned<String>>,
 }
@@ -144,6 +153,8 @@ impl Default for S2s {
             negotiation_timeout_secs: 30,
             idle_timeout_secs: 600,
             queue: 1024,
+            stream_management: true,
+            max_unacked: 256,
             hosts: Default::default(),
         }
     }

@@ -14,6 +14,7 @@ use super::problem::{ConfigError, LineIndex, Problem};
 use super::raw;
 use super::upload::Upload;
 use super::web::{Http, Web};
+pub use crate::store::Durability;
 
 /// The validated server configuration.
 #[derive(Debug, Clone)]
@@ -23,6 +24,8 @@ pub struct Settings {
     pub agent_domain: String,
     pub shutdown_grace: Duration,
     pub database_url: String,
+    /// What a commit survives: see [`Durability`].
+    pub durability: Durability,
     pub cert_dir: PathBuf,
     pub ca_file: Option<PathBuf>,
     pub c2s: C2s,
@@ -74,6 +77,11 @@ pub struct S2s {
     pub idle_timeout: Duration,
     /// Stanzas waiting for one outbound stream before senders are refused.
     pub queue: usize,
+    /// XEP-0198 on s2s streams, both directions.
+    pub stream_management: bool,
+    /// Stanzas sent on an outbound stream and not yet acknowledged, at most:
+    /// beyond it the link waits for the peer's `<a/>` before writing more.
+    pub max_unacked: usize,
     /// Static name resolution that takes precedence over DNS.
     pub hosts: BTreeMap<String, SocketAddr>,
 }
@@ -134,6 +142,7 @@ impl Settings {
         let upload =
             super::upload::upload(&lines, raw.upload.as_ref(), &http, &base, &mut problems);
         let database_url = database_url(&lines, &base, &raw.database, &mut problems);
+        let durability = durability(&lines, &raw.database, &mut problems);
         let limits = limits(&lines, &raw.limits, &mut problems);
         let gateway = gateway_files(&lines, &base, &raw.gateway, &mut problems);
         if !problems.is_empty() {
@@ -147,6 +156,7 @@ impl Settings {
             agent_domain,
             shutdown_grace: Duration::from_secs(raw.server.shutdown_grace_secs),
             database_url,
+            durability,
             cert_dir: base.join(&raw.tls.cert_dir),
             ca_file: (!raw.tls.ca_file.is_empty()).then(|| base.join(&raw.tls.ca_file)),
             c2s,
@@ -260,6 +270,8 @@ fn s2s(lines: &LineIndex, raw: &raw::S2s, problems: &mut Vec<Problem>) -> S2s {
         negotiation_timeout: secs(raw.negotiation_timeout_secs),
         idle_timeout: secs(raw.idle_timeout_secs),
         queue: raw.queue.max(16),
+        stream_management: raw.stream_management,
+        max_unacked: raw.max_unacked.max(1),
         hosts,
     }
 }
@@ -342,6 +354,20 @@ fn database_url(
         ));
     }
     url.unwrap_or_default()
+}
+
+fn durability(lines: &LineIndex, raw: &raw::Database, problems: &mut Vec<Problem>) -> Durability {
+    match raw.durability.get_ref().as_str() {
+        "full" => Durability::Full,
+        "normal" => Durability::Normal,
+        _ => {
+            problems.push(lines.problem(
+                &raw.durability,
+                "durability must be \"full\" (every commit survives a power loss) or \"normal\" (a crash of the process loses nothing; a power loss may lose the last commits)",
+            ));
+            Durability::Full
+        }
+    }
 }
 
 fn limits(lines: &LineIndex, raw: &raw::Limits, problems: &mut Vec<Problem>) -> Limits {

@@ -70,6 +70,9 @@ pub(super) struct Core {
     pub upload: Option<super::upload::UploadService>,
     /// Booked callbacks and customers booking one (`callbacks/`).
     pub callbacks: super::callbacks::Callbacks,
+    /// The receipt of the stanza being handled: what stores the stanza
+    /// takes it along; otherwise it is dropped when the handling ends.
+    pub receipt: crate::receipt::Receipt,
 }
 
 impl Core {

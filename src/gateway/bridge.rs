@@ -160,7 +160,15 @@ impl Core {
             delivered: true,
         });
         let writer = row.is_some().then_some(s);
-        self.journal.append(Entry { row, then, writer }).await;
+        let receipt = std::mem::take(&mut self.receipt);
+        self.journal
+            .append(Entry {
+                row,
+                then,
+                writer,
+                receipt,
+            })
+            .await;
     }
 
     /// What the session's customer can receive, as identification found.
@@ -315,6 +323,7 @@ impl Core {
                 row: Some(row),
                 then,
                 writer: None,
+                receipt: Default::default(),
             })
             .await;
     }

@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use tracing::error;
 
 use super::ports::Outbox;
+use crate::receipt::Receipt;
 use crate::store::{NewMessage, Store, TranscriptWriter};
 use crate::xml::Stanza;
 use crate::xml::{error_reply, Condition};
@@ -40,6 +41,9 @@ pub(super) struct Entry {
     pub then: Vec<Stanza>,
     /// Bounced with `internal-server-error` if the row cannot be stored.
     pub writer: Option<Stanza>,
+    /// Of the stanza `row` came from: given back once the row is stored (or
+    /// its writer told it is not), so its stream acknowledges it then.
+    pub receipt: Receipt,
 }
 
 // Nearly every op is an Append: boxing it would cost an allocation per
@@ -146,5 +150,6 @@ async fn commit(writer: &mut TranscriptWriter, out: &dyn Outbox, batch: Vec<Entr
                 out.route(reply).await;
             }
         }
+        e.receipt.done();
     }
 }

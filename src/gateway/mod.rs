@@ -160,6 +160,7 @@ pub async fn run(
         agent_feats: HashMap::new(),
         upload: env.upload,
         callbacks: Default::default(),
+        receipt: Default::default(),
     };
     if let Err(e) = core.load().await {
         error!(error = %e, "loading open sessions failed");
@@ -206,7 +207,16 @@ pub async fn run(
 impl Core {
     async fn handed(&mut self, h: Handed) {
         match h {
-            Handed::Stanza { stanza, from, to } => self.stanza(stanza, &from, &to).await,
+            Handed::Stanza {
+                stanza,
+                from,
+                to,
+                receipt,
+            } => {
+                self.receipt = receipt;
+                self.stanza(stanza, &from, &to).await;
+                std::mem::take(&mut self.receipt).done();
+            }
             Handed::AccountPresence(bare) => self.agent_presence(&bare).await,
         }
     }

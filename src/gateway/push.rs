@@ -134,6 +134,7 @@ impl Core {
                 row: Some(row),
                 then,
                 writer: None,
+                receipt: Default::default(),
             })
             .await;
         format!("Pushed to the customer: {} ({url})", page.title)

@@ -102,6 +102,7 @@ impl Core {
                     row,
                     then,
                     writer: body.is_some().then(|| s.clone()),
+                    receipt: std::mem::take(&mut self.receipt),
                 })
                 .await;
         }

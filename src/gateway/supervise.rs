@@ -186,6 +186,7 @@ impl Core {
                 row: Some(row),
                 then,
                 writer: None,
+                receipt: Default::default(),
             })
             .await;
         String::new()
@@ -313,6 +314,7 @@ impl Core {
                 row: Some(row),
                 then,
                 writer: None,
+                receipt: Default::default(),
             })
             .await;
     }

@@ -8,6 +8,7 @@
 use jid::{BareJid, Jid};
 use tokio::sync::mpsc;
 
+use crate::receipt::Receipt;
 use crate::xml::{Condition, Stanza};
 
 /// What the router hands a domain's handler, in the order it happened.
@@ -16,10 +17,30 @@ pub enum Handed {
     /// itself that the policy claimed, with its addresses as the router
     /// parsed them (parsing a JID validates it, which is not cheap: once
     /// per stanza is enough).
-    Stanza { stanza: Stanza, from: Jid, to: Jid },
+    ///
+    /// `receipt` is dropped once the stanza is stored, relayed or answered:
+    /// the stream it came on acknowledges it then (XEP-0198).
+    Stanza {
+        stanza: Stanza,
+        from: Jid,
+        to: Jid,
+        receipt: Receipt,
+    },
     /// A local account's presence changed (its resources' states are in
     /// the router's table).
     AccountPresence(BareJid),
+}
+
+impl Handed {
+    /// A stanza no stream waits to acknowledge.
+    pub fn stanza(stanza: Stanza, from: Jid, to: Jid) -> Handed {
+        Handed::Stanza {
+            stanza,
+            from,
+            to,
+            receipt: Receipt::none(),
+        }
+    }
 }
 
 /// How the domain presents itself in disco#info (XEP-0030), which the

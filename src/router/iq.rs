@@ -117,7 +117,7 @@ async fn serve(router: &Router, (from, to): (&Jid, &Jid), stanza: Stanza, scope:
         if let Some(i) = commands_handler(router, payload, get) {
             let (from, to) = (from.clone(), to.clone());
             return router.domains[i]
-                .hand(Handed::Stanza { stanza, from, to })
+                .hand(Handed::stanza(stanza, from, to))
                 .await;
         }
     }

@@ -23,6 +23,7 @@ pub use s2s::{Pool, S2sLinks};
 pub use table::Table;
 
 use crate::config::Settings;
+use crate::receipt::Receipt;
 use crate::session::{SessionHandle, SessionRouter};
 use crate::store::Store;
 use crate::stream::StreamRouter;
@@ -96,6 +97,21 @@ impl Router {
 
     /// Routes one stanza whose `from` the caller has already stamped.
     pub async fn route(&self, stanza: Stanza) {
+        self.dispatch(stanza, &mut None).await
+    }
+
+    /// Routes a stanza a stream will acknowledge once `receipt` is given
+    /// back: here, when the stanza is delivered to a session's queue,
+    /// stored offline or bounced; a handled domain takes it along.
+    pub async fn route_received(&self, stanza: Stanza, receipt: Receipt) {
+        let mut receipt = Some(receipt);
+        self.dispatch(stanza, &mut receipt).await;
+        if let Some(r) = receipt {
+            r.done();
+        }
+    }
+
+    async fn dispatch(&self, stanza: Stanza, receipt: &mut Option<Receipt>) {
         let Some(from) = stanza.from().and_then(|f| Jid::new(f).ok()) else {
             tracing::warn!(?stanza, "dropping a stanza without a valid from");
             return;
@@ -122,14 +138,24 @@ impl Router {
                 Dest::Handled(i) => {
                     let (from, to) = (from.clone(), t.clone());
                     return self.domains[i]
-                        .hand(Handed::Stanza { stanza, from, to })
+                        .hand(Handed::Stanza {
+                            stanza,
+                            from,
+                            to,
+                            receipt: receipt.take().unwrap_or_default(),
+                        })
                         .await;
                 }
                 Dest::Component(domain) => return self.to_component(&domain, stanza).await,
                 Dest::HandledDomain(i) if self.domains[i].policy.claims(&stanza) => {
                     let (from, to) = (from.clone(), t.clone());
                     return self.domains[i]
-                        .hand(Handed::Stanza { stanza, from, to })
+                        .hand(Handed::Stanza {
+                            stanza,
+                            from,
+                            to,
+                            receipt: receipt.take().unwrap_or_default(),
+                        })
                         .await;
                 }
                 // An account's own JID answering its resources (the session
@@ -332,6 +358,10 @@ impl SessionRouter for Router {
 impl StreamRouter for Router {
     async fn route(&self, stanza: Stanza) {
         Router::route(self, stanza).await
+    }
+
+    async fn route_received(&self, stanza: Stanza, receipt: Receipt) {
+        Router::route_received(self, stanza, receipt).await
     }
 
     fn attach_component(&self, domain: &str, queue: tokio::sync::mpsc::Sender<Stanza>) {

@@ -1,7 +1,11 @@
 //! The pool of outbound s2s links, one per (local domain, remote domain):
 //! the first stanza for a pair starts a link; stanzas wait in its bounded
-//! queue while it is set up; a link that fails bounces what waited, and an
-//! idle one detaches itself so the next stanza starts afresh.
+//! queue while it is set up; a link that cannot be set up bounces what
+//! waited, and an idle one detaches itself so the next stanza starts
+//! afresh. What a link that was up leaves unacknowledged (XEP-0198) or
+//! unsent goes out again on a new one; twice in a row without the peer
+//! acknowledging anything, and it is bounced: a peer that drops every link
+//! does not get the same stanzas forever.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -37,8 +41,14 @@ type Pair = (String, String);
 #[derive(Default)]
 struct Links(Mutex<HashMap<Pair, mpsc::Sender<Stanza>>>);
 
+/// Per pair, the links in a row that died without the peer acknowledging
+/// anything.
+#[derive(Default)]
+struct Failures(Mutex<HashMap<Pair, u32>>);
+
 pub struct Pool {
     links: Arc<Links>,
+    failures: Arc<Failures>,
     ctx: Arc<S2sContext>,
     /// What a failed link bounces through; weak, as the router owns the pool.
     router: Weak<Router>,
@@ -55,6 +65,7 @@ impl Pool {
     ) -> Pool {
         Pool {
             links: Arc::default(),
+            failures: Arc::default(),
             ctx,
             router,
             shutdown,
@@ -66,6 +77,7 @@ impl Pool {
         let ctx = self.ctx.clone();
         let weak = self.router.clone();
         let links = self.links.clone();
+        let failures = self.failures.clone();
         let shutdown = self.shutdown.clone();
         self.tasks.spawn(async move {
             let (local, remote) = key.clone();
@@ -75,20 +87,23 @@ impl Pool {
             let idle_close = move |q: &mut mpsc::Receiver<Stanza>| {
                 idle_weak.strong_count() == 0 || idle_links.detach_if_empty(&idle_key, q)
             };
-            let (left, error) = outbound::run(ctx, local, remote, rx, shutdown, idle_close).await;
+            let ended = outbound::run(ctx, local, remote, rx, shutdown, idle_close).await;
             let Some(router) = weak.upgrade() else {
                 return;
             };
             links.forget(&key);
-            match error {
-                Some(e) => {
+            let again = failures.again(&key, &ended);
+            let left = ended.unacked.into_iter().chain(ended.unsent);
+            match ended.error {
+                Some(e) if !again => {
                     let text = e.to_string();
                     for s in left {
                         router.bounce(&s, e.condition(), Some(&text)).await;
                     }
                 }
-                // A clean close with stanzas still queued: a new link.
-                None => {
+                // A clean close with stanzas still queued, or a link that
+                // died: a new link.
+                _ => {
                     for s in left {
                         router.route(s).await;
                     }
@@ -124,6 +139,29 @@ impl S2sLinks for Pool {
         drop(links);
         self.spawn(key, rx);
         Ok(())
+    }
+}
+
+impl Failures {
+    /// Whether what `ended` left goes out again rather than back to its
+    /// senders.
+    fn again(&self, key: &Pair, ended: &outbound::Ended) -> bool {
+        let mut map = self.0.lock().expect("s2s failures");
+        if ended.error.is_none() || ended.progressed {
+            map.remove(key);
+            return ended.error.is_none() || ended.established;
+        }
+        if !ended.established {
+            map.remove(key);
+            return false;
+        }
+        let n = map.entry(key.clone()).or_insert(0);
+        *n += 1;
+        if *n >= 2 {
+            map.remove(key);
+            return false;
+        }
+        true
     }
 }
 

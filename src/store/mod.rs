@@ -122,6 +122,22 @@ pub struct Store {
     checkpointer: Option<Arc<Checkpointer>>,
 }
 
+/// What a commit survives, `[database] durability`. Both survive a crash
+/// of the process (`kill -9`): what a commit wrote is in the operating
+/// system's hands. They differ on a power loss or a kernel crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Every commit is on disk before it returns (SQLite `synchronous =
+    /// FULL`, PostgreSQL `synchronous_commit = on`): nothing acknowledged
+    /// is ever lost; each group commit waits for an fsync.
+    #[default]
+    Full,
+    /// The database stays consistent, but a power loss may lose the last
+    /// commits, which peers were told were stored (SQLite `synchronous =
+    /// NORMAL` in WAL mode, PostgreSQL `synchronous_commit = off`).
+    Normal,
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `url` and brings its schema
     /// up to date.
@@ -130,13 +146,26 @@ impl Store {
     /// directory), `sqlite::memory:` (private to this `Store` and its clones)
     /// and `postgres://…` / `postgresql://…`.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with(url, Durability::default()).await
+    }
+
+    /// [`Store::connect`] with commits as durable as `durability` says.
+    pub async fn connect_with(url: &str, durability: Durability) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let store = match parse_url(url)? {
-            Target::SqliteFile(path) => connect_sqlite_file(&path).await?,
+            Target::SqliteFile(path) => connect_sqlite_file(&path, durability).await?,
             Target::SqliteMemory => connect_sqlite_memory().await?,
             Target::Postgres => Store {
                 pool: AnyPoolOptions::new()
                     .max_connections(8)
+                    .after_connect(move |conn, _meta| {
+                        Box::pin(async move {
+                            if durability == Durability::Normal {
+                                conn.execute("SET synchronous_commit = off").await?;
+                            }
+                            Ok(())
+                        })
+                    })
                     .connect(url)
                     .await
                     .map_err(StoreError::Connect)?,
@@ -243,7 +272,7 @@ fn sqlite_file_url(path: &Path) -> Result<String, StoreError> {
     Ok(url)
 }
 
-async fn connect_sqlite_file(path: &Path) -> Result<Store, StoreError> {
+async fn connect_sqlite_file(path: &Path, durability: Durability) -> Result<Store, StoreError> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(dir).map_err(|cause| StoreError::CreateDir {
         path: dir.to_owned(),
@@ -276,7 +305,7 @@ async fn connect_sqlite_file(path: &Path) -> Result<Store, StoreError> {
     conn.close().await.map_err(StoreError::Connect)?;
 
     let checkpointer = Checkpointer::start(&options).await?;
-    let pool = sqlite_pool_options(4)
+    let pool = sqlite_pool_options(4, durability)
         .connect_with(options)
         .await
         .map_err(StoreError::Connect)?;
@@ -291,7 +320,7 @@ async fn connect_sqlite_file(path: &Path) -> Result<Store, StoreError> {
 async fn connect_sqlite_memory() -> Result<Store, StoreError> {
     // sqlx gives every new connection to `:memory:` its own database, so the
     // pool must hold exactly one connection and never recycle it.
-    let pool = sqlite_pool_options(1)
+    let pool = sqlite_pool_options(1, Durability::Normal)
         .min_connections(1)
         .idle_timeout(None)
         .max_lifetime(None)
@@ -307,17 +336,22 @@ async fn connect_sqlite_memory() -> Result<Store, StoreError> {
 }
 
 /// Per-connection SQLite settings. WAL makes `synchronous = NORMAL` safe
-/// against corruption (a power loss may only drop the last commits), and the
-/// busy timeout lets writers queue instead of failing with SQLITE_BUSY.
+/// against corruption (a power loss may only drop the last commits; `FULL`
+/// syncs the WAL at every commit so that none is), and the busy timeout
+/// lets writers queue instead of failing with SQLITE_BUSY.
 /// sqlx already defaults to 5 s and foreign keys on through its native
 /// options, but the `Any` driver builds connections from the URL alone, so
 /// we do not rely on those defaults.
-fn sqlite_pool_options(max_connections: u32) -> AnyPoolOptions {
+fn sqlite_pool_options(max_connections: u32, durability: Durability) -> AnyPoolOptions {
+    let synchronous = match durability {
+        Durability::Full => "PRAGMA synchronous = FULL",
+        Durability::Normal => "PRAGMA synchronous = NORMAL",
+    };
     AnyPoolOptions::new()
         .max_connections(max_connections)
-        .after_connect(|conn, _meta| {
+        .after_connect(move |conn, _meta| {
             Box::pin(async move {
-                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                conn.execute(synchronous).await?;
                 conn.execute("PRAGMA busy_timeout = 5000").await?;
                 conn.execute("PRAGMA foreign_keys = ON").await?;
                 // A multi-row INSERT keeps a statement journal to undo
@@ -413,6 +447,20 @@ mod tests {
         store.close().await;
     }
 
+    /// `durability = "normal"` is what the connections get.
+    #[tokio::test]
+    async fn normal_durability_syncs_less() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("n.db").display());
+        let store = Store::connect_with(&url, Durability::Normal).await.unwrap();
+        let value: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(value, 1, "NORMAL");
+        store.close().await;
+    }
+
     /// Every pooled connection, not just the first, must carry the settings.
     #[tokio::test]
     async fn sqlite_connections_get_pragmas() {
@@ -425,7 +473,7 @@ mod tests {
         }
         for conn in &mut conns {
             for (pragma, expected) in [
-                ("PRAGMA synchronous", 1), // NORMAL
+                ("PRAGMA synchronous", 2), // FULL, the default durability
                 ("PRAGMA foreign_keys", 1),
                 ("PRAGMA busy_timeout", 5000),
             ] {

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use super::s2s::S2sContext;
 use super::web_login::WebKeys;
 use crate::config::Settings;
+use crate::receipt::Receipt;
 use crate::store::Store;
 use crate::xml::Stanza;
 
@@ -36,6 +37,9 @@ pub struct StreamContext {
 pub trait StreamRouter: Send + Sync + 'static {
     /// A stanza whose addresses the stream has checked.
     fn route(&self, stanza: Stanza) -> impl Future<Output = ()> + Send;
+    /// The same, for a stream that acknowledges the stanza (XEP-0198) once
+    /// `receipt` is dropped: when it is stored, delivered or answered.
+    fn route_received(&self, stanza: Stanza, receipt: Receipt) -> impl Future<Output = ()> + Send;
     /// Stanzas for `domain` go to `queue` from now on, replacing an older
     /// connection's (whose queue then closes, ending it).
     fn attach_component(&self, domain: &str, queue: mpsc::Sender<Stanza>);

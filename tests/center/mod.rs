@@ -90,17 +90,7 @@ pub fn center_from(
                 .user(JULIET, PW)
                 .user(ROMEO, PW)
                 .user(MERCUTIO, PW)
-                .ip(p_ip)
-                .arg("--s2s-port")
-                .arg("5269")
-                .arg("--host")
-                .arg(&format!("support.test={sb_ip}"))
-                .arg("--host")
-                .arg(&format!("agents.support.test={sb_ip}"))
-                .arg("--ca-cert")
-                .arg(certs.join("ca.crt").to_str().unwrap())
-                .arg("--ca-key")
-                .arg(certs.join("ca.key").to_str().unwrap()),
+                .federated(p_ip, sb_ip, &certs),
         )
     });
     Center { sb, prosody }

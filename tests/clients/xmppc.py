@@ -388,6 +388,22 @@ class Xmppc(slixmpp.ClientXMPP):
         msg.send()
         return "ok", {"id": msg["id"]}
 
+    async def cmd_burst(self, cmd):
+        """Chat messages `PREFIX-0` ... at `rate` per second (both body and
+        id), paced by the loop's clock so that a slow turn does not lower the
+        rate; answered once all are sent."""
+        loop = asyncio.get_running_loop()
+        start, gap = loop.time(), 1.0 / float(cmd["rate"])
+        count, prefix = int(cmd["count"]), cmd["prefix"]
+        for i in range(count):
+            delay = start + i * gap - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            msg = self.make_message(mto=cmd["to"], mbody=f"{prefix}-{i}", mtype="chat")
+            msg["id"] = f"{prefix}-{i}"
+            msg.send()
+        return "ok", {"sent": count, "secs": loop.time() - start}
+
     async def cmd_presence(self, cmd):
         ptype = cmd.get("type")
         self.send_presence(pto=cmd.get("to"), ptype=None if ptype == "available" else ptype,

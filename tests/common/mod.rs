@@ -25,6 +25,7 @@ mod client;
 mod dns;
 mod ejabberd;
 mod peers;
+mod postgres;
 mod profanity;
 mod proxy;
 mod raw;
@@ -43,6 +44,8 @@ pub use dns::{free_udp_port, Dnsmasq};
 pub use ejabberd::{Ejabberd, EjabberdOpts};
 #[allow(unused_imports)]
 pub use peers::{Endpoint, Prosody, ProsodyOpts};
+#[allow(unused_imports)]
+pub use postgres::PrivatePostgres;
 #[allow(unused_imports)]
 pub use profanity::Profanity;
 #[allow(unused_imports)]

@@ -58,6 +58,23 @@ impl ProsodyOpts {
         self.args.push(arg.to_string());
         self
     }
+    /// Federated with a Switchboard on `sb_ip:5269` from `ip:5269`: the
+    /// support and agent domains resolve to it, and Prosody's certificates
+    /// are signed by the CA in `certs` (Switchboard's), so that each
+    /// trusts the other.
+    pub fn federated(self, ip: &str, sb_ip: &str, certs: &std::path::Path) -> Self {
+        self.ip(ip)
+            .arg("--s2s-port")
+            .arg("5269")
+            .arg("--host")
+            .arg(&format!("support.test={sb_ip}"))
+            .arg("--host")
+            .arg(&format!("agents.support.test={sb_ip}"))
+            .arg("--ca-cert")
+            .arg(certs.join("ca.crt").to_str().unwrap())
+            .arg("--ca-key")
+            .arg(certs.join("ca.key").to_str().unwrap())
+    }
 }
 
 /// A real Prosody, started from a temp dir by `tests/peers/prosody.py`.

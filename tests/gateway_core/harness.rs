@@ -316,7 +316,7 @@ impl Harness {
         // Parsed as the router does before handing a stanza over.
         let from = Jid::new(stanza.from().expect("a from")).unwrap();
         let to = Jid::new(stanza.to().expect("a to")).unwrap();
-        self.handler.hand(Handed::Stanza { stanza, from, to }).await;
+        self.handler.hand(Handed::stanza(stanza, from, to)).await;
         self.settle().await;
     }
 

@@ -271,6 +271,7 @@ impl Core {
                 row: Some(row),
                 then: vec![m],
                 writer: None,
+                receipt: Default::default(),
             })
             .await;
     }

@@ -2,6 +2,12 @@
 //! SASL EXTERNAL (XEP-0178) or dialback (XEP-0220, several domain pairs on
 //! one stream) → its stanzas go to the router. We also answer `db:verify`
 //! for keys we made, on any stream, authenticated or not.
+//!
+//! Stream management (XEP-0198) is offered once the peer is authenticated.
+//! Its `h` counts a stanza only when the stanza's [`Receipt`] comes back
+//! (stored, delivered or answered), and an `<r/>` is answered once all
+//! the stanzas read before it are: so a peer that loses the stream resends
+//! or bounces exactly what was not kept.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -18,6 +24,7 @@ use tracing::{debug, info, warn, Instrument};
 use super::dialback::{self, DbElement};
 use super::{header, S2sContext};
 use crate::net::Transport;
+use crate::receipt::Receipts;
 use crate::stream::{StreamContext, StreamRouter};
 use crate::xml::{
     ns, Frame, Kind, Stanza, StreamError, StreamErrorCondition as Cond, StreamHeader, XmlIo,
@@ -44,6 +51,11 @@ struct Inbound<R> {
     pairs: HashSet<(String, String)>,
     pending: HashSet<(String, String)>,
     header_sent: bool,
+    /// Stream management, once the peer enabled it.
+    sm: Option<Arc<Receipts>>,
+    /// The stanzas read when the peer last asked for an ack, while that
+    /// ask is unanswered.
+    ack_due: Option<u64>,
 }
 
 /// Serves one accepted server connection until it ends.
@@ -68,6 +80,8 @@ pub async fn serve<R: StreamRouter>(
             pairs: HashSet::new(),
             pending: HashSet::new(),
             header_sent: false,
+            sm: None,
+            ack_due: None,
         };
         let mut transport = Transport::Plain(tcp);
         if direct_tls {
@@ -116,7 +130,12 @@ impl<R: StreamRouter> Inbound<R> {
             } else {
                 negotiation_deadline
             };
+            let receipts = self.sm.clone().filter(|_| self.ack_due.is_some());
             let frame = tokio::select! {
+                _ = async { receipts.as_ref().expect("guarded").advanced().await }, if receipts.is_some() => {
+                    self.answer_ack(xio).await?;
+                    continue;
+                }
                 f = tokio::time::timeout_at(deadline, xio.next()) => match f {
                     Ok(f) => f?,
                     Err(_) if self.authenticated() => return Ok(()),
@@ -211,6 +230,9 @@ impl<R: StreamRouter> Inbound<R> {
             };
             f += &format!("<starttls xmlns='{}'>{req}</starttls>", ns::TLS);
         }
+        if self.authenticated() && s2s.stream_management && self.sm.is_none() {
+            f += &format!("<sm xmlns='{}'/>", ns::SM);
+        }
         if !self.authenticated() && (tls || !s2s.require_encryption) {
             let proven = self
                 .claimed
@@ -243,6 +265,9 @@ impl<R: StreamRouter> Inbound<R> {
                 Cond::PolicyViolation,
                 "STARTTLS first",
             ));
+        }
+        if el.ns() == Some(ns::SM) {
+            return self.stream_management(xio, &el).await;
         }
         if el.is("auth", ns::SASL) && self.sasl.is_none() {
             return self.external(xio, &el).await;
@@ -411,8 +436,70 @@ impl<R: StreamRouter> Inbound<R> {
                 format!("{from} is not authenticated on this stream"),
             ));
         }
-        self.router.route(el).await;
+        match &self.sm {
+            Some(receipts) => self.router.route_received(el, receipts.issue()).await,
+            None => self.router.route(el).await,
+        }
         Ok(())
+    }
+
+    /// XEP-0198 elements: `<enable/>` once authenticated (no resumption on
+    /// s2s: a new stream starts afresh), `<r/>` answered once what was
+    /// read before it is handled.
+    async fn stream_management(
+        &mut self,
+        xio: &mut XmlIo<Transport>,
+        el: &Stanza,
+    ) -> Result<(), StreamError> {
+        let failed = |cond: &str| {
+            format!(
+                "<failed xmlns='{}'><{cond} xmlns='{}'/></failed>",
+                ns::SM,
+                ns::STANZA_ERRORS
+            )
+        };
+        match el.name() {
+            "enable" => {
+                let refusal = if !self.authenticated() {
+                    Some("unexpected-request")
+                } else if !self.ctx.settings.s2s.stream_management {
+                    Some("service-unavailable")
+                } else if self.sm.is_some() {
+                    Some("unexpected-request")
+                } else {
+                    None
+                };
+                if let Some(cond) = refusal {
+                    return xio.send(failed(cond).as_bytes()).await;
+                }
+                self.sm = Some(Arc::new(Receipts::new()));
+                debug!("stream management enabled");
+                xio.send(format!("<enabled xmlns='{}'/>", ns::SM).as_bytes())
+                    .await
+            }
+            "r" => {
+                let Some(receipts) = &self.sm else {
+                    return Ok(());
+                };
+                self.ack_due = Some(receipts.issued());
+                self.answer_ack(xio).await
+            }
+            // We send no stanzas here, so there is nothing to be acked.
+            _ => Ok(()),
+        }
+    }
+
+    /// Answers the peer's `<r/>` if everything read before it is handled.
+    async fn answer_ack(&mut self, xio: &mut XmlIo<Transport>) -> Result<(), StreamError> {
+        let (Some(receipts), Some(due)) = (&self.sm, self.ack_due) else {
+            return Ok(());
+        };
+        let handled = receipts.handled();
+        if handled < due {
+            return Ok(());
+        }
+        self.ack_due = None;
+        xio.send(ack(handled).as_bytes()).await
     }
 
     async fn close(&self, xio: &mut XmlIo<Transport>, error: Option<String>) {
@@ -424,6 +511,17 @@ impl<R: StreamRouter> Inbound<R> {
                 Some(&crate::util::random_id(16)),
             );
         }
+        if let Some(receipts) = &self.sm {
+            // XEP-0198 §4: a last ack before closing, after a moment for
+            // what is being stored (at shutdown the journal commits last).
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+                while receipts.handled() < receipts.issued() {
+                    receipts.advanced().await;
+                }
+            })
+            .await;
+            out += &ack(receipts.handled());
+        }
         out += &error.unwrap_or_else(|| "</stream:stream>".into());
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
             let _ = xio.send(out.as_bytes()).await;
@@ -431,4 +529,9 @@ impl<R: StreamRouter> Inbound<R> {
         })
         .await;
     }
+}
+
+/// `<a/>` for `handled` stanzas; `h` wraps at 2^32 (XEP-0198 §4).
+fn ack(handled: u64) -> String {
+    format!("<a xmlns='{}' h='{}'/>", ns::SM, handled as u32)
 }

@@ -145,12 +145,19 @@ pub async fn element(xio: &mut XmlIo<Transport>) -> Result<Stanza, S2sError> {
     }
 }
 
+/// An authenticated stream, and whether the peer offers stream management
+/// on it.
+pub struct Established {
+    pub xio: XmlIo<Transport>,
+    pub sm: bool,
+}
+
 /// Opens and authenticates a stream from `local` to `remote`.
 pub async fn establish(
     ctx: &S2sContext,
     local: &str,
     remote: &str,
-) -> Result<XmlIo<Transport>, S2sError> {
+) -> Result<Established, S2sError> {
     let deadline = Instant::now() + ctx.settings.s2s.negotiation_timeout;
     let fut = async {
         let Opened {
@@ -181,9 +188,10 @@ pub async fn establish(
             .await?;
             let answer = element(&mut xio).await?;
             if answer.is("success", ns::SASL) {
-                restart(&mut xio, local, remote).await?;
+                let (_, features) = restart(&mut xio, local, remote).await?;
                 info!(%remote, "authenticated with SASL EXTERNAL");
-                return Ok(xio);
+                let sm = features.has_child("sm", ns::SM);
+                return Ok(Established { xio, sm });
             }
             debug!(%remote, ?answer, "SASL EXTERNAL failed; trying dialback");
         }
@@ -192,6 +200,9 @@ pub async fn establish(
         if !dialback {
             return Err(S2sError::NoAuth);
         }
+        // Dialback has no restart: stream management, if at all, is among
+        // the first features.
+        let sm = features.has_child("sm", ns::SM);
         let key = ctx.keys.key(remote, local, &stream_id);
         xio.send(dialback::result_request(local, remote, &key).as_bytes())
             .await?;
@@ -206,7 +217,7 @@ pub async fn establish(
             return match db.type_.as_deref() {
                 Some("valid") => {
                     info!(%remote, "authenticated with dialback");
-                    Ok(xio)
+                    Ok(Established { xio, sm })
                 }
                 other => Err(S2sError::Refused(format!(
                     "dialback result {}",
@@ -221,9 +232,21 @@ pub async fn establish(
     }
 }
 
-/// How a link ended: the stanzas it could not send, and why (None: the
-/// stream closed cleanly, and any leftovers may go out on a new one).
-pub type Ended = (Vec<Stanza>, Option<S2sError>);
+/// How a link ended.
+pub struct Ended {
+    /// Never written: they may go out on a new link.
+    pub unsent: Vec<Stanza>,
+    /// Written, and not acknowledged by the peer (XEP-0198): it may not
+    /// have them. Empty on a link without stream management, where what
+    /// was written counts as sent.
+    pub unacked: Vec<Stanza>,
+    /// Why it ended; None: it closed cleanly (idle, shutdown, the peer).
+    pub error: Option<S2sError>,
+    /// It was authenticated before it ended (else nothing was written).
+    pub established: bool,
+    /// The peer acknowledged stanzas on it.
+    pub progressed: bool,
+}
 
 /// Runs one outbound link until it fails, idles out or the server stops.
 /// `idle_close` is asked, when the stream has been idle, whether it may
@@ -238,64 +261,206 @@ pub async fn run(
 ) -> Ended {
     let span = tracing::info_span!("s2s_out", %local, %remote);
     async move {
-        let mut xio = tokio::select! {
+        let Established { mut xio, sm } = tokio::select! {
             r = establish(&ctx, &local, &remote) => match r {
                 Ok(x) => x,
                 Err(e) => {
                     warn!(error = %e, "cannot reach the peer");
-                    return (drain(&mut queue, Vec::new()), Some(e));
+                    return Ended {
+                        unsent: drain(&mut queue, Vec::new()),
+                        unacked: Vec::new(),
+                        error: Some(e),
+                        established: false,
+                        progressed: false,
+                    };
                 }
             },
-            _ = shutdown.cancelled() => return (Vec::new(), None),
+            _ = shutdown.cancelled() => return Ended {
+                unsent: drain(&mut queue, Vec::new()),
+                unacked: Vec::new(),
+                error: None,
+                established: false,
+                progressed: false,
+            },
         };
-        let idle = ctx.settings.s2s.idle_timeout;
+        let s2s = &ctx.settings.s2s;
+        let mut acks = Acks::new(s2s.stream_management && sm, s2s.max_unacked);
+        if acks.enabled {
+            if let Err(e) = xio.send(format!("<enable xmlns='{}'/>", ns::SM).as_bytes()).await {
+                return acks.ended(drain(&mut queue, Vec::new()), Some(S2sError::Stream(e)));
+            }
+        }
+        let idle = s2s.idle_timeout;
         let mut batch = Vec::with_capacity(64);
-        loop {
+        let error = loop {
+            let room = acks.room();
             tokio::select! {
-                n = queue.recv_many(&mut batch, 64) => {
+                n = queue.recv_many(&mut batch, room), if room > 0 => {
                     if n == 0 {
-                        break;
+                        break None;
                     }
                     let mut out = Vec::with_capacity(batch.len() * 256);
                     for s in &batch {
                         out.extend_from_slice(s.unqualified().bytes());
                     }
+                    acks.sent(&mut batch, &mut out);
                     if let Err(e) = xio.send(&out).await {
                         warn!(error = %e, "write to the peer failed");
-                        return (drain(&mut queue, batch), Some(S2sError::Stream(e)));
+                        break Some(S2sError::Stream(e));
                     }
                     batch.clear();
                 }
                 frame = tokio::time::timeout(idle, xio.next()) => match frame {
                     Ok(Ok(Frame::Element(el))) if el.is("error", ns::STREAM) => {
                         info!(error = %String::from_utf8_lossy(el.bytes()), "the peer closed the stream with an error");
-                        break;
+                        break acks.dirty(S2sError::Refused("stream error".into()));
+                    }
+                    Ok(Ok(Frame::Element(el))) if el.ns() == Some(ns::SM) => {
+                        match acks.element(&el) {
+                            Ok(Some(reply)) => {
+                                if let Err(e) = xio.send(reply.as_bytes()).await {
+                                    break Some(S2sError::Stream(e));
+                                }
+                            }
+                            Ok(None) => {}
+                            Err(e) => break Some(e),
+                        }
                     }
                     // Nothing else is expected on an outbound stream.
                     Ok(Ok(Frame::Element(el))) => debug!(?el, "ignoring an element on an outbound stream"),
                     Ok(Ok(_)) | Ok(Err(_)) => {
                         debug!("the peer closed the stream");
-                        break;
+                        break acks.dirty(S2sError::Protocol("the peer closed the stream".into()));
+                    }
+                    Err(_) if !acks.unacked.is_empty() => {
+                        warn!(unacked = acks.unacked.len(), "no acknowledgement from the peer");
+                        break Some(S2sError::Timeout);
                     }
                     Err(_) => {
                         if idle_close(&mut queue) {
                             debug!("closing an idle stream");
-                            break;
+                            break None;
                         }
                     }
                 },
-                _ = shutdown.cancelled() => break,
+                _ = shutdown.cancelled() => break None,
             }
+        };
+        if error.is_none() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                let _ = xio.send(b"</stream:stream>").await;
+                let _ = xio.io.shutdown().await;
+            })
+            .await;
         }
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            let _ = xio.send(b"</stream:stream>").await;
-            let _ = xio.io.shutdown().await;
-        })
-        .await;
-        (drain(&mut queue, Vec::new()), None)
+        acks.ended(drain(&mut queue, batch), error)
     }
     .instrument(span)
     .await
+}
+
+/// The sending side of XEP-0198 on one link: what was written and not yet
+/// acknowledged, and the one `<r/>` that may be out.
+struct Acks {
+    enabled: bool,
+    max: usize,
+    unacked: std::collections::VecDeque<Stanza>,
+    /// The peer's last `h`.
+    h: u32,
+    asked: bool,
+    progressed: bool,
+}
+
+impl Acks {
+    fn new(enabled: bool, max: usize) -> Acks {
+        Acks {
+            enabled,
+            max,
+            unacked: Default::default(),
+            h: 0,
+            asked: false,
+            progressed: false,
+        }
+    }
+
+    /// Stanzas that may be taken from the queue now.
+    fn room(&self) -> usize {
+        if self.enabled {
+            self.max.saturating_sub(self.unacked.len()).min(64)
+        } else {
+            64
+        }
+    }
+
+    /// `batch` is being written as `out`: keep it until acknowledged, and
+    /// ask for an ack unless one is asked for already (one `<r/>` at a time
+    /// keeps the window at what one round trip lets through).
+    fn sent(&mut self, batch: &mut Vec<Stanza>, out: &mut Vec<u8>) {
+        if !self.enabled {
+            return;
+        }
+        self.unacked.extend(batch.drain(..));
+        if !self.asked {
+            out.extend_from_slice(format!("<r xmlns='{}'/>", ns::SM).as_bytes());
+            self.asked = true;
+        }
+    }
+
+    /// A stream-management element from the peer; what to answer.
+    fn element(&mut self, el: &Stanza) -> Result<Option<String>, S2sError> {
+        match el.name() {
+            "enabled" => Ok(None),
+            "failed" => {
+                // Not counted after all: what was written counts as sent.
+                debug!("the peer refused stream management");
+                self.enabled = false;
+                self.unacked.clear();
+                Ok(None)
+            }
+            "a" => {
+                let h = el
+                    .element()
+                    .ok()
+                    .and_then(|e| e.attr("h").and_then(|h| h.parse::<u32>().ok()))
+                    .ok_or_else(|| S2sError::Protocol("<a/> without a valid h".into()))?;
+                let acked = h.wrapping_sub(self.h) as usize;
+                if acked > self.unacked.len() {
+                    return Err(S2sError::Protocol(format!(
+                        "the peer acknowledged {acked} stanzas of {}",
+                        self.unacked.len()
+                    )));
+                }
+                self.unacked.drain(..acked);
+                self.h = h;
+                self.asked = false;
+                self.progressed |= acked > 0;
+                if self.unacked.is_empty() {
+                    return Ok(None);
+                }
+                self.asked = true;
+                Ok(Some(format!("<r xmlns='{}'/>", ns::SM)))
+            }
+            // We receive no stanzas on an outbound stream.
+            "r" => Ok(Some(format!("<a xmlns='{}' h='0'/>", ns::SM))),
+            _ => Ok(None),
+        }
+    }
+
+    /// The peer closed the stream: with stanzas unacknowledged, that is a
+    /// failure for them, not a clean end.
+    fn dirty(&self, e: S2sError) -> Option<S2sError> {
+        (!self.unacked.is_empty()).then_some(e)
+    }
+
+    fn ended(self, unsent: Vec<Stanza>, error: Option<S2sError>) -> Ended {
+        Ended {
+            unsent,
+            unacked: self.unacked.into(),
+            error,
+            established: true,
+            progressed: self.progressed,
+        }
+    }
 }
 
 /// Closes the queue and takes what is left in it, after `first`.
