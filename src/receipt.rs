@@ -104,11 +104,6 @@ impl Receipt {
         Receipt::default()
     }
 
-    /// Whether a stream waits for this one.
-    pub fn is_some(&self) -> bool {
-        self.of.is_some()
-    }
-
     /// The stanza is handled: its stream may count it.
     pub fn done(mut self) {
         let Some((inner, seq)) = self.of.take() else {
@@ -179,7 +174,6 @@ mod tests {
         let r = Receipts::new();
         Receipt::none().done();
         assert_eq!(r.handled(), 0);
-        assert!(!Receipt::none().is_some());
     }
 
     #[tokio::test]
