@@ -31,7 +31,8 @@
 //!   reading frames off a transport, the byte level [`xml::Stanza`], the
 //!   protocol vocabulary), [`net`] (TLS, DNS),
 //!   [`store`] (sqlx, SQLite and PostgreSQL), [`config`] (typed, validated
-//!   configuration and hot reload), [`util`], [`problem`] (the `file:line`
+//!   configuration and hot reload), [`util`], [`limit`] (connections, logins and bytes per
+//!   second per address, account and stream: `[limits]`), [`problem`] (the `file:line`
 //!   problem every validator of an admin's file reports), [`receipt`]
 //!   (what a stream acknowledges only once a stanza is stored, delivered
 //!   or answered, carried up with it), [`text`] (the
@@ -58,6 +59,7 @@ pub mod config;
 pub mod gateway;
 pub mod http;
 pub mod kb;
+pub mod limit;
 pub mod mood;
 pub mod net;
 pub mod problem;

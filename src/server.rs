@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::config::{
     accounts, ConfigError, GatewayConfig, GatewayConfigHandle, Settings, WatchError, Watcher,
@@ -18,6 +18,7 @@ use crate::config::{
 use crate::gateway::directory::Directory;
 use crate::gateway::{self, Gateway};
 use crate::http::{self, HttpContext};
+use crate::limit::{Doorman, LoginGuard};
 use crate::net::{certs, pki, resolve, tls};
 use crate::router::{Pool, Router};
 use crate::session::SessionContext;
@@ -25,7 +26,8 @@ use crate::slot::SlotKey;
 use crate::store::{Store, StoreError};
 use crate::stream::s2s::{self, S2sContext};
 use crate::stream::web_login::WebKeys;
-use crate::stream::{c2s, component, StreamContext};
+use crate::stream::{self, c2s, component, StreamContext};
+use crate::xml::ns;
 
 /// What the accept loops hand each connection.
 struct Wiring {
@@ -203,6 +205,8 @@ impl Server {
             store,
             s2s,
             web,
+            doorman: Doorman::new(settings.limits.door),
+            logins: LoginGuard::new(settings.limits.logins),
             shutdown,
             tasks,
         });
@@ -424,11 +428,33 @@ async fn accept_loop(wiring: Arc<Wiring>, l: Listener) {
             Ok((tcp, peer)) => {
                 let _ = tcp.set_nodelay(true);
                 let (streams, router) = (ctx.clone(), wiring.router.clone());
+                let (default_ns, from) = match l.role {
+                    Role::C2s => (ns::CLIENT, &ctx.settings.agent_domain),
+                    Role::S2s => (ns::SERVER, &ctx.settings.support_domain),
+                    _ => (ns::COMPONENT, &ctx.settings.agent_domain),
+                };
+                let admitted = match ctx.doorman.admit(peer.ip()) {
+                    Ok(a) => a,
+                    Err(why) => {
+                        debug!(%peer, listener = l.name, %why, "connection refused");
+                        let refusal =
+                            stream::refuse(tcp, default_ns, from.clone(), l.direct_tls, why);
+                        ctx.tasks.spawn(refusal);
+                        continue;
+                    }
+                };
+                // The connection's place at the door goes with its reading,
+                // through negotiation into the session, and frees when it ends.
                 match l.role {
                     Role::C2s => {
                         let sessions = wiring.sessions.clone();
+                        let conn = c2s::Connection::Tcp {
+                            tcp,
+                            direct_tls: l.direct_tls,
+                            admitted,
+                        };
                         ctx.tasks
-                            .spawn(c2s::serve(streams, sessions, tcp, peer, l.direct_tls))
+                            .spawn(c2s::serve_connection(streams, sessions, conn, peer))
                     }
                     Role::S2s => ctx.tasks.spawn(s2s::inbound::serve(
                         streams,
@@ -436,10 +462,11 @@ async fn accept_loop(wiring: Arc<Wiring>, l: Listener) {
                         tcp,
                         peer,
                         l.direct_tls,
+                        admitted,
                     )),
                     Role::Component => ctx
                         .tasks
-                        .spawn(component::serve(streams, router, tcp, peer)),
+                        .spawn(component::serve(streams, router, tcp, peer, admitted)),
                     Role::Http => unreachable!("served by http::accept_loop"),
                 };
             }

@@ -27,6 +27,7 @@ mod dialogs_file;
 mod dialogs_service;
 mod dialogs_syntax;
 mod gateway;
+mod limits;
 pub mod locate;
 mod parse;
 mod problem;
@@ -53,6 +54,7 @@ pub use dialogs::{
     QuestionDef, Refusal, SelfService, Then,
 };
 pub use gateway::GatewayConfig;
+pub use limits::Limits;
 pub use locate::{find_config, NoConfig};
 pub use problem::{ConfigError, LineIndex, Problem};
 pub use protocols::ProtocolOverride;
@@ -60,7 +62,7 @@ pub use queues::{AssignMode, QueueDef, Strategy};
 pub use reload::{watch, GatewayConfigHandle, Rejection, ReloadOutcome, WatchError, Watcher};
 pub use routing::{RoutingConfig, RoutingDefaults};
 pub use rules::{Actions, AgentProtocol, Facts, RuleDef, FEATURES};
-pub use settings::{C2s, Component, GatewayFiles, Limits, S2s, Settings};
+pub use settings::{C2s, Component, GatewayFiles, S2s, Settings};
 pub use texts::{Text, Texts};
 pub use upload::{is_mime_type, Upload};
 pub use web::{Http, Web};

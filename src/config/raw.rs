@@ -18,7 +18,7 @@ pub struct File {
     #[serde(default)]
     pub s2s: S2s,
     #[serde(default)]
-    pub limits: Limits,
+    pub limits: super::limits::RawLimits,
     #[serde(default)]
     pub gateway: Gateway,
     #[serde(default)]
@@ -156,26 +156,6 @@ impl Default for S2s {
             stream_management: true,
             max_unacked: 256,
             hosts: Default::default(),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Limits {
-    pub max_stanza_bytes: Spanned<usize>,
-    pub max_offline_messages: i64,
-    pub session_queue: usize,
-    pub max_unacked: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_stanza_bytes: Spanned::new(0..0, 262_144),
-            max_offline_messages: 1000,
-            session_queue: 1024,
-            max_unacked: 10_000,
         }
     }
 }

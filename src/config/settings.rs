@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_spanned::Spanned;
 
+use super::limits::Limits;
 use super::parse::{parse_toml, validate_domain};
 use super::problem::{ConfigError, LineIndex, Problem};
 use super::raw;
@@ -96,14 +97,6 @@ pub struct GatewayFiles {
     pub categories_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone)]
-pub struct Limits {
-    pub max_stanza_bytes: usize,
-    pub max_offline_messages: i64,
-    pub session_queue: usize,
-    pub max_unacked: usize,
-}
-
 impl Settings {
     /// Reads and validates `path`, collecting every problem rather than
     /// stopping at the first, so an admin fixes a file in one pass.
@@ -143,7 +136,7 @@ impl Settings {
             super::upload::upload(&lines, raw.upload.as_ref(), &http, &base, &mut problems);
         let database_url = database_url(&lines, &base, &raw.database, &mut problems);
         let durability = durability(&lines, &raw.database, &mut problems);
-        let limits = limits(&lines, &raw.limits, &mut problems);
+        let limits = super::limits::limits(&lines, &raw.limits, &mut problems);
         let gateway = gateway_files(&lines, &base, &raw.gateway, &mut problems);
         if !problems.is_empty() {
             // Found section by section; the admin reads them in file order.
@@ -367,22 +360,6 @@ fn durability(lines: &LineIndex, raw: &raw::Database, problems: &mut Vec<Problem
             ));
             Durability::Full
         }
-    }
-}
-
-fn limits(lines: &LineIndex, raw: &raw::Limits, problems: &mut Vec<Problem>) -> Limits {
-    let max_stanza = *raw.max_stanza_bytes.get_ref();
-    if !(10_000..=16 * 1024 * 1024).contains(&max_stanza) {
-        problems.push(lines.problem(
-            &raw.max_stanza_bytes,
-            "max_stanza_bytes must be between 10000 and 16777216 (RFC 6120 §13.12 asks for at least 10000)",
-        ));
-    }
-    Limits {
-        max_stanza_bytes: max_stanza,
-        max_offline_messages: raw.max_offline_messages,
-        session_queue: raw.session_queue.max(16),
-        max_unacked: raw.max_unacked.max(16),
     }
 }
 

@@ -212,8 +212,22 @@ pub async fn accept_loop<R: SessionRouter>(
         match accepted {
             Ok((tcp, peer)) => {
                 let _ = tcp.set_nodelay(true);
+                let admitted = match ctx.streams.doorman.admit(peer.ip()) {
+                    Ok(a) => a,
+                    Err(why) => {
+                        debug!(%peer, %why, "HTTP connection refused");
+                        ctx.streams.tasks.spawn(refuse(tcp, tls));
+                        continue;
+                    }
+                };
                 let span = tracing::info_span!("http", %peer);
                 let conn = connection(ctx.clone(), app.clone(), tcp, peer, tls);
+                // Its place at the door until the connection ends (or is
+                // upgraded: a WebSocket stream is then counted by `Slots`).
+                let conn = async move {
+                    conn.await;
+                    drop(admitted);
+                };
                 ctx.streams.tasks.spawn(conn.instrument(span));
             }
             Err(e) => {
@@ -222,6 +236,23 @@ pub async fn accept_loop<R: SessionRouter>(
             }
         }
     }
+}
+
+/// A connection the door refused: 429 on plain HTTP, before reading the
+/// request; closed at once on HTTPS, whose handshake is the work the
+/// limit spares.
+async fn refuse(mut tcp: TcpStream, tls: bool) {
+    use tokio::io::AsyncWriteExt;
+    if tls {
+        return;
+    }
+    let answer = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n\
+                  Content-Length: 0\r\nConnection: close\r\n\r\n";
+    let write = async {
+        let _ = tcp.write_all(answer.as_bytes()).await;
+        let _ = tcp.shutdown().await;
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), write).await;
 }
 
 /// One HTTP/1.1 connection, with upgrades (WebSocket).

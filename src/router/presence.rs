@@ -6,7 +6,7 @@ use jid::{BareJid, Jid};
 use super::{roster, Dest, Router};
 use crate::session::SessionHandle;
 use crate::store::{RosterItem, Subscription};
-use crate::xml::{escape_attr, Stanza};
+use crate::xml::{escape_attr, Condition, Stanza};
 
 fn presence(from: &str, to: &str, type_: Option<&str>) -> Option<Stanza> {
     let t = type_.map(|t| format!(" type='{t}'")).unwrap_or_default();
@@ -192,6 +192,15 @@ async fn inbound_subscription(
                 if let Some(p) = presence(user.as_str(), from.as_str(), Some("subscribed")) {
                     Box::pin(router.route(p)).await;
                 }
+                return;
+            }
+            if roster::roster_full(router, user).await.unwrap_or(false)
+                && !roster::has_item(router, user, from).await
+            {
+                let why = "the recipient's contact list is full";
+                router
+                    .bounce(&stanza, Condition::NotAllowed, Some(why))
+                    .await;
                 return;
             }
             // Kept until the user answers, and shown again at each login.

@@ -182,6 +182,9 @@ async fn set_roster(
             }
             groups.sort();
             groups.dedup();
+            if existing.is_none() && roster_full(router, owner).await? {
+                return Err(Condition::NotAllowed);
+            }
             // The client may change name and groups; subscription state is
             // the server's (RFC 6121 §2.1.2.5).
             let mut updated = existing.unwrap_or(RosterItem {
@@ -203,6 +206,26 @@ async fn set_roster(
         Some(_) => return Err(Condition::BadRequest),
     }
     Ok(None)
+}
+
+/// Whether `owner` has as many roster items and pending requests as
+/// `[limits] roster_items` allows: a new contact is then refused, so
+/// that no client (or flood of subscription requests) grows a roster,
+/// and every login's roster fetch, without bound.
+pub async fn roster_full(router: &Router, owner: &BareJid) -> Result<bool, Condition> {
+    let size = router
+        .store
+        .roster_size(owner.as_str())
+        .await
+        .map_err(store_err)?;
+    Ok(size >= router.settings.limits.roster_items as i64)
+}
+
+/// Whether `contact` is in `owner`'s roster already (a store error
+/// counts as yes: the cap is not worth refusing a known contact).
+pub async fn has_item(router: &Router, owner: &BareJid, contact: &BareJid) -> bool {
+    let item = router.store.roster_item(owner.as_str(), contact.as_str());
+    !matches!(item.await, Ok(None))
 }
 
 /// Sends a roster push to each interested resource of `owner`.

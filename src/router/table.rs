@@ -97,4 +97,11 @@ impl SessionTable for Router {
     fn forget_resumable(&self, id: &str) {
         self.table.forget_resumable(id)
     }
+
+    fn others(&self, jid: &FullJid) -> usize {
+        let map = self.table.by_bare.read().unwrap_or_else(|e| e.into_inner());
+        let bare = jid.clone().into_bare();
+        map.get(&bare)
+            .map_or(0, |list| list.iter().filter(|s| s.jid != *jid).count())
+    }
 }

@@ -3,6 +3,7 @@
 //! messages), and the router as traits, so that the session names nothing
 //! above it.
 
+use jid::FullJid;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,9 @@ pub trait SessionTable: Send + Sync {
     fn set_resumable(&self, id: &str, session: Arc<SessionHandle>);
     fn resumable(&self, id: &str) -> Option<Arc<SessionHandle>>;
     fn forget_resumable(&self, id: &str);
+    /// Sessions of `jid`'s account bound to another resource: what a new
+    /// binding is counted against (`[limits] sessions_per_account`).
+    fn others(&self, jid: &FullJid) -> usize;
 }
 
 /// What a session hands the router. Sessions take it as a type parameter,
@@ -63,6 +67,9 @@ pub struct SessionContext<R> {
     pub ping_timeout: Duration,
     /// How long a session with a lost connection waits to be resumed.
     pub resume_timeout: Duration,
+    /// How long the client may take nothing of what is written to it
+    /// before its connection counts as lost.
+    pub send_timeout: Duration,
     pub store: Store,
     pub tasks: TaskTracker,
     pub shutdown: CancellationToken,
@@ -84,6 +91,7 @@ impl<R> SessionContext<R> {
             idle_timeout: settings.c2s.idle_timeout,
             ping_timeout: settings.c2s.ping_timeout,
             resume_timeout: settings.c2s.resume_timeout,
+            send_timeout: settings.limits.send_timeout,
             store,
             tasks,
             shutdown,

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use jid::{BareJid, FullJid};
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::net::Transport;
@@ -50,6 +51,9 @@ pub enum Control {
         write: WriteHalf<Transport>,
         h: u32,
         reply: oneshot::Sender<()>,
+        /// Cancelled by the writer when it gives this connection up, so
+        /// the reader lets go of it too.
+        cut: CancellationToken,
     },
 }
 
@@ -70,11 +74,11 @@ pub async fn start<R: SessionRouter>(
 ) {
     // The set-up is boxed and gone once it returns: this task's future,
     // which every idle session keeps, is then only the reader's.
-    let Some((handle, read, framer)) = Box::pin(open(&ctx, xio, jid, iq_id)).await else {
+    let Some((handle, read, framer, cut)) = Box::pin(open(&ctx, xio, jid, iq_id)).await else {
         return;
     };
     let sm = handle.sm.clone();
-    reader::run(ctx, handle, sm, read, framer).await;
+    reader::run(ctx, handle, sm, read, framer, cut).await;
 }
 
 /// Registers the session, answers the bind IQ and starts the writer; the
@@ -84,14 +88,19 @@ async fn open<R: SessionRouter>(
     xio: XmlIo<Transport>,
     jid: FullJid,
     iq_id: String,
-) -> Option<(Arc<SessionHandle>, ReadHalf<Transport>, Framer)> {
+) -> Option<(
+    Arc<SessionHandle>,
+    ReadHalf<Transport>,
+    Framer,
+    CancellationToken,
+)> {
     let handle = Arc::new(SessionHandle::new(jid.clone(), ctx.queue, CONTROL_QUEUE));
     if let Some(old) = ctx.router.insert(handle.clone()) {
         let text = "replaced by a new connection for this resource".to_string();
         old.tell(Control::Close(Some((StreamErrorCondition::Conflict, text))))
             .await;
     }
-    let XmlIo { io, framer } = xio;
+    let XmlIo { io, framer, .. } = xio;
     let (read, mut write) = tokio::io::split(io);
     let result = format!(
         "<iq type='result' id=\"{}\"><bind xmlns='{}'><jid>{}</jid></bind></iq>",
@@ -103,9 +112,16 @@ async fn open<R: SessionRouter>(
         ctx.router.remove(&handle);
         return None;
     }
-    let w = writer::Writer::new(ctx.clone(), handle.clone(), handle.sm.clone(), write);
+    let cut = CancellationToken::new();
+    let w = writer::Writer::new(
+        ctx.clone(),
+        handle.clone(),
+        handle.sm.clone(),
+        write,
+        cut.clone(),
+    );
     ctx.tasks.spawn(w.run().in_current_span());
-    Some((handle, read, framer))
+    Some((handle, read, framer, cut))
 }
 
 /// A hibernating session that a new connection took over: its writer
@@ -115,13 +131,14 @@ pub struct Resumed {
     sm: Arc<SmShared>,
     read: ReadHalf<Transport>,
     framer: Framer,
+    cut: CancellationToken,
 }
 
 impl Resumed {
     /// The session's reader, for as long as the connection lasts: run it
     /// outside the negotiation, whose time limit is not the session's.
     pub async fn run<R: SessionRouter>(self, ctx: Arc<SessionContext<R>>) {
-        reader::run(ctx, self.handle, self.sm, self.read, self.framer).await;
+        reader::run(ctx, self.handle, self.sm, self.read, self.framer, self.cut).await;
     }
 }
 
@@ -151,15 +168,17 @@ pub async fn resume(
         return Err(xio);
     };
     tracing::Span::current().record("jid", tracing::field::display(&handle.jid));
-    let XmlIo { io, framer } = xio;
+    let XmlIo { io, framer, .. } = xio;
     let (read, write) = tokio::io::split(io);
     let (reply_tx, reply_rx) = oneshot::channel();
+    let cut = CancellationToken::new();
     let sm = {
         // The writer keeps the shared counters; ask it to attach first.
         let attach = Control::Attach {
             write,
             h,
             reply: reply_tx,
+            cut: cut.clone(),
         };
         if !handle.tell(attach).await {
             return Ok(None);
@@ -175,5 +194,6 @@ pub async fn resume(
         sm,
         read,
         framer,
+        cut,
     }))
 }

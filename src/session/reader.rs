@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::io::ReadHalf;
+use tokio_util::sync::CancellationToken;
 
 use super::{Control, SessionContext, SessionHandle, SessionRouter, SessionTable, SmShared};
 use crate::net::Transport;
@@ -18,6 +19,7 @@ pub async fn run<R: SessionRouter>(
     sm: Arc<SmShared>,
     mut read: ReadHalf<Transport>,
     mut framer: Framer,
+    cut: CancellationToken,
 ) {
     let mut pinged = false;
     loop {
@@ -32,6 +34,8 @@ pub async fn run<R: SessionRouter>(
         let frame = tokio::select! {
             r = tokio::time::timeout(wait, read_frame(&mut read, &mut framer)) => r,
             _ = ctx.shutdown.cancelled() => return,
+            // The writer gave this connection up and hibernates or ends.
+            _ = cut.cancelled() => return,
         };
         let closed = framer.is_closed();
         let step = Box::pin(on_frame(&ctx, &handle, &sm, frame, pinged, closed)).await;

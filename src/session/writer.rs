@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncWriteExt, WriteHalf};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::{Control, SessionContext, SessionHandle, SessionRouter, SmShared};
 use crate::net::Transport;
@@ -17,6 +18,34 @@ use crate::xml::{escape_attr, ns, Kind, Stanza, StreamErrorCondition};
 
 /// A batch longer than this goes to the transport in pieces.
 const WRITE_CHUNK: usize = 16 * 1024;
+
+/// Writes all of `data`, failing like a broken connection when the client
+/// takes none of it for `stall` (ejabberd's send_timeout). Waiting on
+/// would hold everyone who writes to this client, the gateway included,
+/// behind its full queue; failing lets the session hibernate (XEP-0198)
+/// or end, its stanzas kept for resumption or stored offline.
+async fn write_or_stall(
+    out: &mut WriteHalf<Transport>,
+    mut data: &[u8],
+    stall: std::time::Duration,
+) -> std::io::Result<()> {
+    while !data.is_empty() {
+        match tokio::time::timeout(stall, out.write(data)).await {
+            Ok(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(Ok(n)) => data = &data[n..],
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(stalled()),
+        }
+    }
+    Ok(())
+}
+
+fn stalled() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        "the client took nothing for [limits] send_timeout_secs",
+    )
+}
 
 /// A stanza sent but not yet acknowledged; `offline` is its stored row.
 struct Unacked {
@@ -41,6 +70,10 @@ pub struct Writer<R> {
     /// Offline rows written without stream management, deleted after flush.
     flushed_offline: Vec<i64>,
     hibernating_until: Option<Instant>,
+    /// The current connection's: cancelled when the writer gives it up
+    /// (a failed or stalled write), so that its reader drops the other
+    /// half and the socket closes; the client then knows to resume.
+    cut: CancellationToken,
 }
 
 enum End {
@@ -56,6 +89,7 @@ impl<R: SessionRouter> Writer<R> {
         handle: Arc<SessionHandle>,
         sm: Arc<SmShared>,
         write: WriteHalf<Transport>,
+        cut: CancellationToken,
     ) -> Writer<R> {
         Writer {
             ctx,
@@ -68,6 +102,7 @@ impl<R: SessionRouter> Writer<R> {
             unacked: VecDeque::new(),
             flushed_offline: Vec::new(),
             hibernating_until: None,
+            cut,
         }
     }
 
@@ -167,8 +202,14 @@ impl<R: SessionRouter> Writer<R> {
                 self.close(err).await;
                 return Some(End::Normal);
             }
-            Control::Attach { write, h, reply } => {
+            Control::Attach {
+                write,
+                h,
+                reply,
+                cut,
+            } => {
                 self.out = Some(write);
+                self.cut = cut;
                 self.buf = Vec::new();
                 self.hibernating_until = None;
                 self.acknowledge(h).await;
@@ -237,11 +278,12 @@ impl<R: SessionRouter> Writer<R> {
         if self.buf.len() < WRITE_CHUNK {
             return;
         }
-        let result = out.write_all(&self.buf).await;
+        let result = write_or_stall(out, &self.buf, self.ctx.send_timeout).await;
         self.buf.clear();
         if let Err(e) = result {
             tracing::debug!(error = %e, "write failed");
             self.out = None;
+            self.cut.cancel();
             if let Some(End::Lost) = self.hibernate() {
                 self.hibernating_until = None;
             }
@@ -255,16 +297,20 @@ impl<R: SessionRouter> Writer<R> {
         let Some(out) = self.out.as_mut() else {
             return Ok(());
         };
+        let stall = self.ctx.send_timeout;
         if !buf.is_empty() {
-            out.write_all(&buf).await?;
+            write_or_stall(out, &buf, stall).await?;
         }
-        out.flush().await
+        tokio::time::timeout(stall, out.flush())
+            .await
+            .unwrap_or_else(|_| Err(stalled()))
     }
 
     async fn flush(&mut self) {
         if let Err(e) = self.push().await {
             tracing::debug!(error = %e, "flush failed");
             self.out = None;
+            self.cut.cancel();
             let _ = self.hibernate();
             return;
         }

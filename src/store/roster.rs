@@ -175,6 +175,19 @@ impl Store {
         Ok(removed)
     }
 
+    /// Roster items and pending inbound requests the owner has: what
+    /// `[limits] roster_items` caps.
+    pub async fn roster_size(&self, owner: &str) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM roster_items WHERE owner = $1) \
+                  + (SELECT COUNT(*) FROM pending_in WHERE owner = $1)",
+        )
+        .bind(owner)
+        .fetch_one(self.pool())
+        .await
+        .map_err(query_err("roster_size"))
+    }
+
     /// XEP-0237 version of the owner's roster: 0 until the first change,
     /// then strictly increasing with every change.
     pub async fn roster_version(&self, owner: &str) -> Result<i64, StoreError> {

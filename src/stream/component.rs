@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, Instrument};
 
 use super::{StreamContext, StreamRouter};
+use crate::limit::{Admitted, Allowance};
 use crate::net::Transport;
 use crate::xml::{
     escape_attr, ns, read_frame, Frame, Framer, Kind, Stanza, StreamError,
@@ -26,13 +27,25 @@ pub async fn serve<R: StreamRouter>(
     router: Arc<R>,
     tcp: TcpStream,
     peer: SocketAddr,
+    admitted: Admitted,
 ) {
     let span = tracing::info_span!("component", %peer, domain = tracing::field::Empty);
     async move {
         let mut xio = XmlIo::new(Transport::Plain(tcp), ctx.settings.limits.max_stanza_bytes);
+        xio.send_timeout = ctx.settings.limits.send_timeout;
+        // Not shaped: a component is a peer the admin configured with a
+        // secret, and a transport carries a whole network's users.
+        xio.framer.allowance = Allowance {
+            admitted: Some(admitted),
+            shaper: None,
+            preauth: Some(ctx.settings.limits.preauth_bytes),
+        };
         let deadline = ctx.settings.c2s.negotiation_timeout;
         let domain = match tokio::time::timeout(deadline, handshake(&ctx, &mut xio)).await {
-            Ok(Ok(d)) => d,
+            Ok(Ok(d)) => {
+                xio.framer.allowance.preauth = None;
+                d
+            }
             Ok(Err(e)) => return fail(&mut xio, e).await,
             Err(_) => {
                 let e = StreamError::protocol(Cond::ConnectionTimeout, "no handshake in time");
@@ -134,9 +147,9 @@ async fn run<R: StreamRouter>(
 ) {
     let (tx, rx) = mpsc::channel(ctx.settings.limits.session_queue);
     router.attach_component(&domain, tx.clone());
-    let XmlIo { io, framer } = xio;
+    let XmlIo { io, framer, .. } = xio;
     let (read, write) = tokio::io::split(io);
-    let writer = tokio::spawn(write_loop(write, rx));
+    let writer = tokio::spawn(write_loop(write, rx, ctx.settings.limits.send_timeout));
     let outcome = read_loop(ctx, router, read, framer, &domain).await;
     router.detach_component(&domain, &tx);
     drop(tx);
@@ -220,6 +233,7 @@ fn check_addresses(el: &Stanza, domain: &str) -> Result<(), StreamError> {
 async fn write_loop(
     mut write: WriteHalf<Transport>,
     mut rx: mpsc::Receiver<Stanza>,
+    stall: std::time::Duration,
 ) -> WriteHalf<Transport> {
     let mut batch = Vec::with_capacity(64);
     while rx.recv_many(&mut batch, 64).await > 0 {
@@ -227,7 +241,12 @@ async fn write_loop(
         for s in batch.drain(..) {
             out.extend_from_slice(s.unqualified().bytes());
         }
-        if write.write_all(&out).await.is_err() || write.flush().await.is_err() {
+        // A component that stops reading ends its link, like a client.
+        let sent = tokio::time::timeout(stall, async {
+            write.write_all(&out).await?;
+            write.flush().await
+        });
+        if !matches!(sent.await, Ok(Ok(()))) {
             break;
         }
     }

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use super::s2s::S2sContext;
 use super::web_login::WebKeys;
 use crate::config::Settings;
+use crate::limit::{Doorman, LoginGuard};
 use crate::receipt::Receipt;
 use crate::store::Store;
 use crate::xml::Stanza;
@@ -27,6 +28,10 @@ pub struct StreamContext {
     pub s2s: Arc<S2sContext>,
     /// How web visitors log in; None without a web domain.
     pub web: Option<Arc<WebKeys>>,
+    /// Connections per address, on every listener (`[limits]`).
+    pub doorman: Doorman,
+    /// Failed logins per address and account (`[limits]`).
+    pub logins: LoginGuard,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
 }

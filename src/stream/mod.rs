@@ -25,3 +25,28 @@ pub fn header(default_ns: &str, from: &str, to: Option<&str>, id: &str) -> Strin
         escape_attr(from)
     )
 }
+
+/// Turns away a connection the door refused, before reading a byte of it:
+/// a header of ours and `<policy-violation/>` (RFC 6120 §4.9.3.15, §4.9.1.1:
+/// the header goes first even before the peer's). A connection that
+/// expects TLS from its first byte only gets closed: a TLS handshake is
+/// the very work the limit is there to spare. Bounded in time, since a
+/// flood's peers need not read.
+pub async fn refuse(
+    mut tcp: tokio::net::TcpStream,
+    default_ns: &'static str,
+    from: String,
+    direct_tls: bool,
+    why: crate::limit::Refused,
+) {
+    use tokio::io::AsyncWriteExt;
+    if !direct_tls {
+        let out = header(default_ns, &from, None, &crate::util::random_id(16))
+            + &crate::xml::StreamErrorCondition::PolicyViolation.to_xml(Some(&why.to_string()));
+        let write = async {
+            let _ = tcp.write_all(out.as_bytes()).await;
+            let _ = tcp.shutdown().await;
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), write).await;
+    }
+}

@@ -94,6 +94,8 @@ pub struct Framer {
     /// Resume point inside the element being scanned: offset and depth there.
     scan_pos: usize,
     scan_depth: u32,
+    /// The connection's limits, checked by the reading loop ([`super::read_frame`]).
+    pub allowance: crate::limit::Allowance,
 }
 
 impl Framer {
@@ -105,6 +107,7 @@ impl Framer {
             stream_prefix: b"stream".to_vec(),
             scan_pos: 0,
             scan_depth: 0,
+            allowance: Default::default(),
         }
     }
 

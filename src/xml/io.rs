@@ -9,11 +9,15 @@ use std::task::{Context, Poll};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use super::{Frame, Framer, StreamError};
+use super::{Frame, Framer, StreamError, StreamErrorCondition};
 
 pub struct XmlIo<T> {
     pub io: T,
     pub framer: Framer,
+    /// A write the peer does not take within this fails like a broken
+    /// stream (`[limits] send_timeout_secs`): a peer that stops reading
+    /// must not hold its senders forever.
+    pub send_timeout: std::time::Duration,
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> XmlIo<T> {
@@ -21,6 +25,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> XmlIo<T> {
         XmlIo {
             io,
             framer: Framer::new(max_stanza),
+            send_timeout: std::time::Duration::from_secs(15),
         }
     }
 
@@ -29,9 +34,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> XmlIo<T> {
     }
 
     pub async fn send(&mut self, data: &[u8]) -> Result<(), StreamError> {
-        self.io.write_all(data).await?;
-        self.io.flush().await?;
-        Ok(())
+        let write = async {
+            self.io.write_all(data).await?;
+            self.io.flush().await
+        };
+        match tokio::time::timeout(self.send_timeout, write).await {
+            Ok(done) => Ok(done?),
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the peer took nothing for [limits] send_timeout_secs",
+            )
+            .into()),
+        }
     }
 }
 
@@ -57,6 +71,18 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
         let n = std::future::poll_fn(|cx| poll_read_into(Pin::new(&mut *io), cx, buf)).await?;
         if n == 0 {
             return Err(StreamError::Closed);
+        }
+        // Shaping by not reading: what the peer sends beyond its rate
+        // waits in its socket and in the network, not in our memory.
+        match framer.allowance.read(n) {
+            Ok(None) => {}
+            Ok(Some(pause)) => tokio::time::sleep(pause).await,
+            Err(spent) => {
+                return Err(StreamError::protocol(
+                    StreamErrorCondition::PolicyViolation,
+                    spent.to_string(),
+                ))
+            }
         }
     }
 }

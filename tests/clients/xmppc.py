@@ -172,6 +172,14 @@ class Xmppc(slixmpp.ClientXMPP):
         return self.plugin["xep_0198"] if "xep_0198" in self.plugin else None
 
     def start(self):
+        if self.args.source:
+            # slixmpp has no source-address option: bind every connection
+            # this (single-client) process makes, so tests can come from
+            # another loopback address.
+            loop = asyncio.get_running_loop()
+            create = loop.create_connection
+            source = (self.args.source, 0)
+            loop.create_connection = lambda *a, **kw: create(*a, local_addr=source, **kw)
         self.connect(*self.address)
 
     # ------------------------------------------------------------ incoming
@@ -191,6 +199,12 @@ class Xmppc(slixmpp.ClientXMPP):
             else:
                 emit("iq", type=xml.get("type"), id=xml.get("id"),
                      xml=xml_str(xml), **{"from": xml.get("from")})
+        elif tag == q(NS_CLIENT, "iq") and xml.get("type") == "error":
+            # Also seen by the command that sent the iq, if any; this one
+            # reports errors slixmpp handles itself (a refused bind).
+            condition, text, _ = stanza_error(xml)
+            emit("iq_error", id=xml.get("id"), condition=condition, text=text,
+                 xml=xml_str(xml))
         elif tag == q(NS_STREAM, "features"):
             mechs = xml.find(q(NS_SASL, "mechanisms"))
             emit("stream_features",
@@ -395,11 +409,13 @@ class Xmppc(slixmpp.ClientXMPP):
         loop = asyncio.get_running_loop()
         start, gap = loop.time(), 1.0 / float(cmd["rate"])
         count, prefix = int(cmd["count"]), cmd["prefix"]
+        # `pad`: that many more characters after the body's number.
+        pad = " " + "x" * int(cmd["pad"]) if cmd.get("pad") else ""
         for i in range(count):
             delay = start + i * gap - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            msg = self.make_message(mto=cmd["to"], mbody=f"{prefix}-{i}", mtype="chat")
+            msg = self.make_message(mto=cmd["to"], mbody=f"{prefix}-{i}{pad}", mtype="chat")
             msg["id"] = f"{prefix}-{i}"
             msg.send()
         return "ok", {"sent": count, "secs": loop.time() - start}
@@ -484,6 +500,37 @@ class Xmppc(slixmpp.ClientXMPP):
     async def cmd_raw(self, cmd):
         self.send_raw(cmd["xml"])
 
+    async def cmd_flood(self, cmd):
+        """Write the element `xml` over and over for `secs` seconds, as fast
+        as the socket takes it (at most 256 KiB waiting in the transport):
+        a client sending as fast as it can. Answered with the bytes handed
+        to the socket."""
+        loop = asyncio.get_running_loop()
+        chunk = cmd["xml"].encode() * max(1, 16384 // max(1, len(cmd["xml"])))
+        end, written = loop.time() + float(cmd["secs"]), 0
+        while loop.time() < end and self.transport is not None:
+            if self.transport.get_write_buffer_size() > 262144:
+                # asyncio gives no wake-up when its buffer drains; poll
+                # at a pace far below the rates measured.
+                await asyncio.sleep(0.005)
+                continue
+            self.transport.write(chunk)
+            written += len(chunk)
+            await asyncio.sleep(0)
+        return "ok", {"written": written}
+
+    async def cmd_pause_reading(self, cmd):
+        """Stop reading the socket: a client that no longer takes what the
+        server sends (the kernel's buffers fill, then the server's)."""
+        if self.transport is None:
+            raise CommandError("not connected")
+        self.transport.pause_reading()
+
+    async def cmd_resume_reading(self, cmd):
+        if self.transport is None:
+            raise CommandError("not connected")
+        self.transport.resume_reading()
+
     async def cmd_sm_request_ack(self, cmd):
         sm = self.sm_plugin()
         if sm is None or not sm.enabled_out:
@@ -562,6 +609,7 @@ def parse_args(argv=None):
     p.add_argument("--no-verify", action="store_true", help="do not verify the server certificate")
     p.add_argument("--mech", help="the only SASL mechanism to use, e.g. SCRAM-SHA-256")
     p.add_argument("--resource")
+    p.add_argument("--source", help="local address to connect from (a loopback address)")
     p.add_argument("--software-name", default="xmppc")
     p.add_argument("--software-version", default="1.0")
     p.add_argument("--software-os", default="")

@@ -21,6 +21,11 @@ pub struct ServerOpts {
     pub db_url: Option<String>,
     pub require_encryption: bool,
     pub max_stanza_bytes: usize,
+    /// Lines inside the generated `[limits]` table. The default lifts the
+    /// per-address connection and login limits: the suite opens hundreds
+    /// of connections from 127.0.0.1 and fails logins on purpose. The
+    /// flood tests set "" (the shipped defaults) or their own.
+    pub limits_toml: String,
     /// Appended to the generated switchboard.toml, after its last table
     /// (`[limits]`): start it with a table header of its own (`[s2s]`...).
     pub extra_toml: String,
@@ -62,6 +67,11 @@ impl Default for ServerOpts {
             db_url: None,
             require_encryption: true,
             max_stanza_bytes: 262_144,
+            limits_toml: "connections_per_address = 0\n\
+                          new_connections_per_second = 0\n\
+                          login_failures_per_address = 0\n\
+                          login_failures_per_account = 0\n"
+                .to_string(),
             extra_toml: String::new(),
             c2s_toml: String::new(),
             s2s_listen: "127.0.0.1:0".to_string(),
@@ -158,6 +168,12 @@ impl ServerOpts {
         self
     }
 
+    /// Replaces the `[limits]` lines (see [`ServerOpts::limits_toml`]).
+    pub fn limits_toml(mut self, lines: &str) -> Self {
+        self.limits_toml = lines.to_string();
+        self
+    }
+
     pub fn extra_toml(mut self, toml: &str) -> Self {
         self.extra_toml.push_str(toml);
         self.extra_toml.push('\n');
@@ -249,7 +265,7 @@ impl TestServer {
              {hosts}\n\
              [limits]\n\
              max_stanza_bytes = {max}\n\
-             \n\
+             {limits}\n\
              {gateway}\n\
              {extra}\n",
             gateway = gateway,
@@ -263,6 +279,7 @@ impl TestServer {
             db = toml_str(&db_url),
             require = opts.require_encryption,
             c2s = opts.c2s_toml,
+            limits = opts.limits_toml,
             ca = toml_str(&opts.ca_file),
             s2s_listen = toml_str(&opts.s2s_listen),
             s2s = opts.s2s_toml,

@@ -35,12 +35,25 @@ pub(super) struct Sasl {
     pending_mech: Option<Mech>,
     /// The running exchange, and the account it is about.
     exchange: Option<(Exchange, BareJid)>,
+    /// The account the last attempt named, for the login guard.
+    attempt: Option<BareJid>,
+    /// The login guard turned the last attempt away, for this long.
+    refused: Option<std::time::Duration>,
 }
 
 enum SaslResult {
     Success(BareJid),
     Continue,
-    Failed,
+    Failed(SaslFailure),
+}
+
+/// Failures that tried a password (or a proof of one): what the login
+/// guard counts. A refused, aborted or mistaken mechanism guesses nothing.
+fn guessed(f: SaslFailure) -> bool {
+    matches!(
+        f,
+        SaslFailure::NotAuthorized | SaslFailure::InvalidAuthzid | SaslFailure::MalformedRequest
+    )
 }
 
 /// `<mechanisms/>` in order of preference, for the domain the stream is to.
@@ -134,11 +147,21 @@ impl Sasl {
         match self.step(neg, xio, el, tls).await? {
             SaslResult::Success(jid) => {
                 info!(target: LOG, %jid, "authenticated");
+                if neg.web().is_none() {
+                    neg.ctx.logins.succeeded(jid.as_str());
+                }
                 xio.framer.reset();
+                // Logged in: what it sends now is shaped, not capped.
+                xio.framer.allowance.preauth = None;
                 Ok(Some(jid))
             }
             SaslResult::Continue => Ok(None),
-            SaslResult::Failed => {
+            SaslResult::Failed(f) => {
+                let account = self.attempt.take();
+                if guessed(f) && neg.web().is_none() {
+                    let account = account.as_ref().map(|a| a.as_str());
+                    neg.ctx.logins.failed(neg.peer, account);
+                }
                 self.failures += 1;
                 if self.failures >= MAX_AUTH_FAILURES {
                     return Err(StreamError::protocol(
@@ -159,9 +182,17 @@ impl Sasl {
         el: &Stanza,
         tls: bool,
     ) -> Result<SaslResult, StreamError> {
-        let failure = |f: SaslFailure| {
+        let failure = |f: SaslFailure, wait: Option<std::time::Duration>| {
+            let text = wait
+                .map(|w| {
+                    format!(
+                        "<text xml:lang='en'>too many failed logins: try again in {} s</text>",
+                        w.as_secs().max(1)
+                    )
+                })
+                .unwrap_or_default();
             format!(
-                "<failure xmlns='{}'><{}/></failure>",
+                "<failure xmlns='{}'><{}/>{text}</failure>",
                 ns::SASL,
                 f.condition()
             )
@@ -246,8 +277,8 @@ impl Sasl {
                 debug!(target: LOG, failure = %f, "SASL failure");
                 self.exchange = None;
                 self.pending_mech = None;
-                xio.send(failure(f).as_bytes()).await?;
-                return Ok(SaslResult::Failed);
+                xio.send(failure(f, self.refused.take()).as_bytes()).await?;
+                return Ok(SaslResult::Failed(f));
             }
         };
         xio.send(reply.as_bytes()).await?;
@@ -282,6 +313,14 @@ impl Sasl {
         // Nodeprep through the jid crate: "Alice" and "alice" are one account.
         let bare =
             BareJid::new(&format!("{user}@{domain}")).map_err(|_| SaslFailure::NotAuthorized)?;
+        // Refused before the password is looked at, so that guessing
+        // goes no faster than the back-off, whatever the guess.
+        if let Some(wait) = neg.ctx.logins.waiting(neg.peer, Some(bare.as_str())) {
+            info!(target: LOG, account = %bare, wait_secs = wait.as_secs(), "login refused: too many failures");
+            self.refused = Some(wait);
+            return Err(SaslFailure::TemporaryAuthFailure);
+        }
+        self.attempt = Some(bare.clone());
         if let Some(z) = authzid {
             if BareJid::new(&z).ok().as_ref() != Some(&bare) {
                 return Err(SaslFailure::InvalidAuthzid);

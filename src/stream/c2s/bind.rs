@@ -103,6 +103,22 @@ impl Stream<'_, Authenticated> {
                     .filter(|r| !r.is_empty())
                     .unwrap_or_else(|| crate::util::random_id(12));
                 match FullJid::new(&format!("{}/{wanted}", self.phase.account)) {
+                    // RFC 6120 §7.6.2.1. Replacing one's own resource is a
+                    // conflict handled at insert, not a new session. Two
+                    // binds at the same instant may both pass: the cap is
+                    // on resources, and the door bounds how many race.
+                    Ok(jid)
+                        if self.neg.table.others(&jid)
+                            >= self.neg.ctx.settings.limits.sessions_per_account =>
+                    {
+                        tracing::info!(target: super::LOG, %jid, "too many sessions for this account");
+                        let err = format!(
+                            "<error type='wait'><resource-constraint xmlns='{}'/></error>",
+                            ns::STANZA_ERRORS
+                        );
+                        self.xio.send(reply(err).as_bytes()).await?;
+                        return Ok(None);
+                    }
                     Ok(jid) => return Ok(Some((jid, id))),
                     Err(_) => {
                         let err = format!(

@@ -15,8 +15,8 @@ mod bind;
 mod header;
 mod tls;
 
-use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use jid::FullJid;
 use tokio::net::TcpStream;
@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, Instrument};
 
 use super::StreamContext;
+use crate::limit::{Admitted, Allowance, Shaper};
 use crate::net::{FramedIo, Transport};
 use crate::session::{self, SessionContext, SessionRouter, SessionTable};
 use crate::xml::{ns, Frame, Stanza, StreamError, StreamErrorCondition as Cond, XmlIo};
@@ -34,8 +35,13 @@ const LOG: &str = module_path!();
 
 /// How a client's bytes arrive.
 pub enum Connection {
-    /// A TCP connection: STARTTLS, or TLS from the first byte.
-    Tcp { tcp: TcpStream, direct_tls: bool },
+    /// A TCP connection: STARTTLS, or TLS from the first byte; with its
+    /// place at the door, which it keeps until it ends.
+    Tcp {
+        tcp: TcpStream,
+        direct_tls: bool,
+        admitted: Admitted,
+    },
     /// A web framing (WebSocket, BOSH) already translated to the stream's
     /// bytes. No STARTTLS: `secure` says whether the HTTP connection
     /// protects it (HTTPS, loopback, or a trusted proxy's HTTPS), which
@@ -45,17 +51,6 @@ pub enum Connection {
         secure: bool,
         transport: &'static str,
     },
-}
-
-/// Serves one accepted client connection until it ends.
-pub async fn serve<R: SessionRouter>(
-    ctx: Arc<StreamContext>,
-    sessions: Arc<SessionContext<R>>,
-    tcp: TcpStream,
-    peer: SocketAddr,
-    direct_tls: bool,
-) {
-    serve_connection(ctx, sessions, Connection::Tcp { tcp, direct_tls }, peer).await
 }
 
 /// Serves one client stream, over TCP or a web framing, until it ends.
@@ -72,11 +67,19 @@ pub async fn serve_connection<R: SessionRouter>(
     let span = tracing::info_span!("c2s", %peer, transport, jid = tracing::field::Empty);
     async move {
         let timeout = ctx.settings.c2s.negotiation_timeout;
+        let limits = &ctx.settings.limits;
+        let allowance = Allowance {
+            admitted: None,
+            shaper: Shaper::new(limits.c2s_rate.0, limits.c2s_rate.1),
+            preauth: Some(limits.preauth_bytes),
+        };
         let neg = Negotiation {
             ctx: ctx.clone(),
             table: sessions.router.clone(),
             deadline: Instant::now() + timeout,
             domain: OnceLock::new(),
+            peer: peer.ip(),
+            allowance: Mutex::new(Some(allowance)),
         };
         // Reads stop at the deadline and on shutdown themselves (so the
         // error reaches the client); this bounds a stalled TLS handshake.
@@ -115,7 +118,16 @@ pub async fn serve_connection<R: SessionRouter>(
 /// stream, so it happens at most once, before SASL.
 async fn negotiate(neg: &Negotiation, conn: Connection) -> Result<Done, Failure> {
     let (tcp, direct_tls) = match conn {
-        Connection::Tcp { tcp, direct_tls } => (tcp, direct_tls),
+        Connection::Tcp {
+            tcp,
+            direct_tls,
+            admitted,
+        } => {
+            if let Some(a) = neg.allowance.lock().expect("allowance").as_mut() {
+                a.admitted = Some(admitted);
+            }
+            (tcp, direct_tls)
+        }
         Connection::Framed { io, secure, .. } => {
             let stream = tls::framed(neg, io, secure).open().await?;
             return stream.authenticate().await?.open().await?.bind().await;
@@ -155,6 +167,10 @@ struct Negotiation {
     /// The domain the client's first header asked for (agents' or web
     /// visitors'); every later header must ask for it again.
     domain: OnceLock<String>,
+    /// The client's address, as the login guard counts it.
+    peer: IpAddr,
+    /// What the connection is allowed, until its stream takes it.
+    allowance: Mutex<Option<Allowance>>,
 }
 
 impl Negotiation {
@@ -214,11 +230,12 @@ impl Failure {
 impl<'n, P> Stream<'n, P> {
     fn new(neg: &'n Negotiation, io: Transport, phase: P) -> Self {
         let max = neg.ctx.settings.limits.max_stanza_bytes;
-        Stream {
-            neg,
-            xio: XmlIo::new(io, max),
-            phase,
+        let mut xio = XmlIo::new(io, max);
+        xio.send_timeout = neg.ctx.settings.limits.send_timeout;
+        if let Some(a) = neg.allowance.lock().expect("allowance").take() {
+            xio.framer.allowance = a;
         }
+        Stream { neg, xio, phase }
     }
 
     /// The same stream in the phase that follows this one.

@@ -118,7 +118,11 @@ impl<'n> Stream<'n, StartTls> {
         xio.send(format!("<proceed xmlns='{}'/>", ns::TLS).as_bytes())
             .await
             .map_err(Failure::lost)?;
-        let XmlIo { io, mut framer } = xio;
+        let XmlIo {
+            io,
+            mut framer,
+            send_timeout,
+        } = xio;
         framer.reset();
         let io = io
             .into_tls(neg.ctx.tls.clone())
@@ -126,7 +130,11 @@ impl<'n> Stream<'n, StartTls> {
             .map_err(Failure::lost)?;
         Ok(Stream {
             neg,
-            xio: XmlIo { io, framer },
+            xio: XmlIo {
+                io,
+                framer,
+                send_timeout,
+            },
             phase: Opening(Encrypted {
                 sasl: phase.sasl.restarted(),
                 secure: true,

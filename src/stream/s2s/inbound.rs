@@ -23,6 +23,7 @@ use tracing::{debug, info, warn, Instrument};
 
 use super::dialback::{self, DbElement};
 use super::{header, S2sContext};
+use crate::limit::{Admitted, Allowance, Shaper};
 use crate::net::Transport;
 use crate::receipt::Receipts;
 use crate::stream::{StreamContext, StreamRouter};
@@ -65,6 +66,7 @@ pub async fn serve<R: StreamRouter>(
     tcp: TcpStream,
     peer: SocketAddr,
     direct_tls: bool,
+    admitted: Admitted,
 ) {
     let span = tracing::info_span!("s2s_in", %peer, direct_tls, remote = tracing::field::Empty);
     async move {
@@ -90,10 +92,16 @@ pub async fn serve<R: StreamRouter>(
                 Err(e) => return debug!(error = %e, "TLS handshake failed"),
             };
         }
-        let mut slot = Some(XmlIo::new(
-            transport,
-            me.ctx.settings.limits.max_stanza_bytes,
-        ));
+        let limits = &me.ctx.settings.limits;
+        let mut xio = XmlIo::new(transport, limits.max_stanza_bytes);
+        xio.send_timeout = limits.send_timeout;
+        // A link carries many users: it gets the s2s rate, not a client's.
+        xio.framer.allowance = Allowance {
+            admitted: Some(admitted),
+            shaper: Shaper::new(limits.s2s_rate.0, limits.s2s_rate.1),
+            preauth: Some(limits.preauth_bytes),
+        };
+        let mut slot = Some(xio);
         let outcome = me.run(&mut slot).await;
         let Some(mut xio) = slot else {
             return debug!(?outcome, "connection ended during TLS");
@@ -126,6 +134,7 @@ impl<R: StreamRouter> Inbound<R> {
         loop {
             let xio = slot.as_mut().expect("stream present");
             let deadline = if self.authenticated() {
+                xio.framer.allowance.preauth = None;
                 Instant::now() + idle
             } else {
                 negotiation_deadline
@@ -155,10 +164,18 @@ impl<R: StreamRouter> Inbound<R> {
                 Frame::Element(el) if el.is("starttls", ns::TLS) && !xio.io.is_tls() => {
                     xio.send(format!("<proceed xmlns='{}'/>", ns::TLS).as_bytes())
                         .await?;
-                    let XmlIo { io, mut framer } = slot.take().expect("stream present");
+                    let XmlIo {
+                        io,
+                        mut framer,
+                        send_timeout,
+                    } = slot.take().expect("stream present");
                     framer.reset();
                     let io = io.into_tls(self.ctx.server_tls_for(&self.local)).await?;
-                    *slot = Some(XmlIo { io, framer });
+                    *slot = Some(XmlIo {
+                        io,
+                        framer,
+                        send_timeout,
+                    });
                 }
                 Frame::Element(el) if el.is("error", ns::STREAM) => {
                     info!(error = %String::from_utf8_lossy(el.bytes()), "the peer closed the stream with an error");

@@ -70,6 +70,7 @@ async fn open_target(
             .map_err(S2sError::Tls)?;
     }
     let mut xio = XmlIo::new(transport, ctx.settings.limits.max_stanza_bytes);
+    xio.send_timeout = ctx.settings.limits.send_timeout;
     loop {
         let (stream_id, features) = restart(&mut xio, local, remote).await?;
         let tls = xio.io.is_tls();
@@ -80,13 +81,21 @@ async fn open_target(
             if !el.is("proceed", ns::TLS) {
                 return Err(S2sError::Protocol("STARTTLS refused".into()));
             }
-            let XmlIo { io, mut framer } = xio;
+            let XmlIo {
+                io,
+                mut framer,
+                send_timeout,
+            } = xio;
             framer.reset();
             let io = io
                 .into_tls_client(ctx.client_tls(local), remote)
                 .await
                 .map_err(S2sError::Tls)?;
-            xio = XmlIo { io, framer };
+            xio = XmlIo {
+                io,
+                framer,
+                send_timeout,
+            };
             continue;
         }
         if !tls && s2s.require_encryption {
