@@ -18,6 +18,7 @@ mod peek;
 mod stanza;
 mod stanza_error;
 mod stream_error;
+mod wellformed;
 
 pub use delay::{chrono_stamp, with_delay};
 pub use framer::{Frame, FrameError, Framer, StreamHeader};
