@@ -27,11 +27,26 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// The bytes `hex` wrote; None for anything else.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    // `from_str_radix` would take a sign too: "+f" is not hex.
+    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unhex_reads_only_hex() {
+        assert_eq!(unhex("00ffA0").unwrap(), vec![0, 0xff, 0xa0]);
+        assert_eq!(unhex(&hex(&[1, 2, 254])).unwrap(), vec![1, 2, 254]);
+        for bad in ["+f", "-f", "0", "zz", "+0ff", " 0", "é0"] {
+            assert_eq!(unhex(bad), None, "{bad}");
+        }
+    }
 }

@@ -17,7 +17,12 @@ use super::problem::{LineIndex, Problem};
 pub(super) fn parse_toml<T: DeserializeOwned>(lines: &LineIndex, text: &str) -> Result<T, Problem> {
     toml::from_str(text).map_err(|e| {
         let line = e.span().map_or(1, |s| lines.line_of(s.start));
-        lines.problem_at(line, e.message().trim_end())
+        // Some syntax errors come without a message.
+        let message = match e.message().trim_end() {
+            "" => "invalid TOML syntax",
+            m => m,
+        };
+        lines.problem_at(line, message)
     })
 }
 

@@ -153,7 +153,12 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Parsed, Vec<Problem>> {
     let at = |span: std::ops::Range<usize>| lines.line_of(front_start + span.start);
     let front: Front = toml::from_str(&text[front_start..front_end]).map_err(|e| {
         let line = e.span().map_or(1, at);
-        vec![lines.problem_at(line, e.message().trim_end())]
+        // Some syntax errors come without a message.
+        let message = match e.message().trim_end() {
+            "" => "invalid TOML syntax",
+            m => m,
+        };
+        vec![lines.problem_at(line, message)]
     })?;
 
     let mut problems = Vec::new();

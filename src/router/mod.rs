@@ -112,13 +112,13 @@ impl Router {
     }
 
     async fn dispatch(&self, stanza: Stanza, receipt: &mut Option<Receipt>) {
-        let Some(from) = stanza.from().and_then(|f| Jid::new(f).ok()) else {
+        let Some(from) = stanza.from().and_then(|f| crate::xml::jid(f).ok()) else {
             tracing::warn!(?stanza, "dropping a stanza without a valid from");
             return;
         };
         let to = match stanza.to() {
             None => None,
-            Some(t) => match Jid::new(t) {
+            Some(t) => match crate::xml::jid(t) {
                 Ok(j) => Some(j),
                 Err(_) => {
                     self.bounce(&stanza, Condition::JidMalformed, None).await;

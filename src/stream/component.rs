@@ -104,26 +104,35 @@ async fn handshake(ctx: &StreamContext, xio: &mut XmlIo<Transport>) -> Result<St
             "handshake first",
         ));
     }
-    let given = el
-        .element()
-        .map(|e| e.text().trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let expected: String = Sha1::digest(format!("{id}{secret}").as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    // Compared in constant time: the secret must not leak byte by byte.
-    let same = given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
+    if !handshake_proves(&el, &id, secret) {
         return Err(StreamError::protocol(Cond::NotAuthorized, "wrong secret"));
     }
     xio.send(b"<handshake/>").await?;
     Ok(domain)
+}
+
+/// The handshake a component sends on stream `id`: hex(SHA-1(id + secret)).
+pub fn handshake_digest(id: &str, secret: &str) -> String {
+    Sha1::digest(format!("{id}{secret}").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether `el`'s text is the handshake for `secret` on stream `id`.
+pub fn handshake_proves(el: &Stanza, id: &str, secret: &str) -> bool {
+    let given = el
+        .element()
+        .map(|e| e.text().trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let expected = handshake_digest(id, secret);
+    // Compared in constant time: the secret must not leak byte by byte.
+    given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 async fn fail(xio: &mut XmlIo<Transport>, e: StreamError) {
@@ -208,14 +217,14 @@ async fn read_loop<R: StreamRouter>(
 }
 
 /// A component speaks only for its own domain (and its users).
-fn check_addresses(el: &Stanza, domain: &str) -> Result<(), StreamError> {
+pub fn check_addresses(el: &Stanza, domain: &str) -> Result<(), StreamError> {
     let from = el
         .from()
-        .and_then(|f| jid::Jid::new(f).ok())
+        .and_then(|f| crate::xml::jid(f).ok())
         .ok_or_else(|| {
             StreamError::protocol(Cond::ImproperAddressing, "stanzas need a valid from")
         })?;
-    if el.to().and_then(|t| jid::Jid::new(t).ok()).is_none() {
+    if el.to().and_then(|t| crate::xml::jid(t).ok()).is_none() {
         return Err(StreamError::protocol(
             Cond::ImproperAddressing,
             "stanzas need a valid to",

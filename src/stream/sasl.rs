@@ -243,7 +243,16 @@ impl Exchange {
         let Some(session) = self.session.as_mut() else {
             return Step::Success(Vec::new());
         };
-        match session.step(Some(input), &mut out) {
+        // rsasl 2.3's SCRAM parsers slice short attributes without
+        // checking their length: a panic there is a malformed message.
+        let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            session.step(Some(input), &mut out)
+        }));
+        let Ok(stepped) = stepped else {
+            tracing::debug!("SASL mechanism panicked on the client's message");
+            return Step::Failure(SaslFailure::MalformedRequest);
+        };
+        match stepped {
             Ok(State::Running) => Step::Challenge(out),
             Ok(State::Finished(_)) => match session.validation() {
                 Some(true) => Step::Success(out),
@@ -282,6 +291,22 @@ mod tests {
         assert!(first_message_identity(Mech::ScramSha256, b"p=tls-unique,,n=a,r=b").is_err());
         assert!(first_message_identity(Mech::Plain, b"bob\0pw").is_err());
         assert!(first_message_identity(Mech::ScramSha256, b"n,,n=a=ZZ,r=b").is_err());
+    }
+
+    #[test]
+    fn malformed_scram_messages_fail_without_panicking() {
+        let creds = Credentials::derive("pencil", 16);
+        // rsasl slices these attributes without checking their length.
+        for first in [&b"n,,n=,"[..], b"n,a,n=user,r=abc", b"n,,n="] {
+            let mut ex = Exchange::start(Mech::ScramSha256, Some(creds.clone())).unwrap();
+            assert!(matches!(ex.step(first), Step::Failure(_)), "{first:?}");
+        }
+        let mut ex = Exchange::start(Mech::ScramSha1, Some(creds)).unwrap();
+        assert!(matches!(ex.step(b"n,,n=user,r=abc"), Step::Challenge(_)));
+        assert!(matches!(
+            ex.step(b"c=biws,,p=x"),
+            Step::Failure(SaslFailure::MalformedRequest)
+        ));
     }
 
     #[test]

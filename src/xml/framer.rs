@@ -157,6 +157,7 @@ impl Framer {
                         let Some(end) = find(&self.buf, b"?>", 0) else {
                             return self.need_more();
                         };
+                        self.within_limit(end + 2)?;
                         check_declaration(&self.buf[..end + 2])?;
                         self.buf.advance(end + 2);
                         self.phase = Phase::Prolog { seen_decl: true };
@@ -168,6 +169,7 @@ impl Framer {
                     let Some(end) = tag_end(&self.buf, 0)? else {
                         return self.need_more();
                     };
+                    self.within_limit(end + 1)?;
                     let tag = self.buf.split_to(end + 1);
                     let header = self.parse_header(&tag)?;
                     self.phase = Phase::InStream;
@@ -179,10 +181,17 @@ impl Framer {
     }
 
     fn need_more(&self) -> Result<Option<Frame>, FrameError> {
-        if self.buf.len() > self.max_element {
+        self.within_limit(self.buf.len())?;
+        Ok(None)
+    }
+
+    /// The limit holds for what is buffered of an unfinished element and
+    /// for a whole one alike, however the reads cut it.
+    fn within_limit(&self, len: usize) -> Result<(), FrameError> {
+        if len > self.max_element {
             return Err(FrameError::TooLarge(self.max_element));
         }
-        Ok(None)
+        Ok(())
     }
 
     fn skip_whitespace(&mut self) {
@@ -208,6 +217,7 @@ impl Framer {
                 let Some(end) = find(&self.buf, b">", 0) else {
                     return self.need_more();
                 };
+                self.within_limit(end + 1)?;
                 let name = trim_ascii(&self.buf[2..end]);
                 let mut expected = self.stream_prefix.clone();
                 expected.extend_from_slice(b":stream");
@@ -222,6 +232,7 @@ impl Framer {
         match self.scan_element()? {
             None => self.need_more(),
             Some(len) => {
+                self.within_limit(len)?;
                 let raw = self.buf.split_to(len).freeze();
                 self.scan_pos = 0;
                 self.scan_depth = 0;

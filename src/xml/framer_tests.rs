@@ -66,6 +66,31 @@ fn too_large_is_policy_violation() {
 }
 
 #[test]
+fn the_limit_is_on_whole_elements_however_they_arrive() {
+    let big = format!("<message><body>{}</body></message>", "a".repeat(200));
+    for chunk in [1, 7, 1000] {
+        let mut f = Framer::new(200);
+        let mut frames = Vec::new();
+        let mut err = None;
+        'reads: for part in [OPEN, big.as_bytes()].concat().chunks(chunk) {
+            feed(&mut f, part);
+            loop {
+                match f.next_frame() {
+                    Ok(Some(frame)) => frames.push(frame),
+                    Ok(None) => break,
+                    Err(e) => {
+                        err = Some(e);
+                        break 'reads;
+                    }
+                }
+            }
+        }
+        assert_eq!(frames.len(), 1, "only the header, in reads of {chunk}");
+        assert_eq!(err, Some(FrameError::TooLarge(200)), "in reads of {chunk}");
+    }
+}
+
+#[test]
 fn malformed_inputs() {
     let cases: &[(&[u8], &str)] = &[
         (b"<message><body></message></body>", "not-well-formed"),

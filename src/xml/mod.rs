@@ -8,6 +8,7 @@
 //! about 2 M stanzas/s on one core, a namespace-aware tree about 230 k). Code that must understand a stanza calls
 //! [`Stanza::element`].
 
+mod address;
 pub mod build;
 mod delay;
 mod framer;
@@ -18,7 +19,9 @@ mod peek;
 mod stanza;
 mod stanza_error;
 mod stream_error;
+mod wellformed;
 
+pub use address::jid;
 pub use delay::{chrono_stamp, with_delay};
 pub use framer::{Frame, FrameError, Framer, StreamHeader};
 pub use io::{read_frame, XmlIo};

@@ -4,6 +4,8 @@
 //! of those cost more than the rest of the relay together (perf, support
 //! chat at saturation).
 
+use std::borrow::Cow;
+
 use memchr::memmem;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
@@ -87,17 +89,28 @@ pub fn body_of(raw: &[u8]) -> Option<String> {
             }
             Event::Text(t) if depth == 2 => {
                 if let Some(out) = text.as_mut() {
-                    out.push_str(&t.unescape().ok()?);
+                    let raw = line_ends(std::str::from_utf8(&t).ok()?);
+                    out.push_str(&quick_xml::escape::unescape(&raw).ok()?);
                 }
             }
             Event::CData(c) if depth == 2 => {
                 if let Some(out) = text.as_mut() {
-                    out.push_str(std::str::from_utf8(&c).ok()?);
+                    out.push_str(&line_ends(std::str::from_utf8(&c).ok()?));
                 }
             }
             Event::Eof => return None,
             _ => {}
         }
+    }
+}
+
+/// CR LF and CR as the LF an XML reader makes of them (XML 1.0 §2.11); a
+/// `&#13;` stays a CR, since references are resolved after.
+fn line_ends(s: &str) -> Cow<'_, str> {
+    if s.contains('\r') {
+        Cow::Owned(s.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        Cow::Borrowed(s)
     }
 }
 
@@ -151,6 +164,8 @@ mod tests {
             "<message xmlns='jabber:client'><body xml:lang='en'>\n  spaced  \n</body></message>",
             "<message><body>a<b xmlns='urn:z'>skipped</b>c</body></message>",
             "<message><subject>body</subject></message>",
+            // Line ends as a reader makes them; a reference stays a CR.
+            "<message><body>a\r\nb\rc&#13;d<![CDATA[e\r\nf]]></body></message>",
         ] {
             let s = parse(xml);
             assert_eq!(s.body(), tree_body(&s), "{xml}");

@@ -6,10 +6,12 @@ use std::fmt;
 
 use bytes::Bytes;
 use minidom::Element;
+use quick_xml::events::attributes::Attribute;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 
 use super::ns;
+use super::wellformed::{is_char, is_qname};
 
 /// Which of the three stanza kinds (RFC 6120 §8) an element is, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,9 +37,79 @@ pub enum StanzaParseError {
     Empty,
 }
 
-/// Escapes a value for an attribute in either quote style.
+/// Escapes a value for an attribute in either quote style. Tabs and line
+/// ends are written as references: a reader turns literal ones into spaces
+/// (XML 1.0 §3.3.3).
 pub fn escape_attr(s: &str) -> Cow<'_, str> {
-    quick_xml::escape::escape(s)
+    let escaped = quick_xml::escape::escape(s);
+    if !escaped.contains(['\t', '\n', '\r']) {
+        return escaped;
+    }
+    let mut out = String::with_capacity(escaped.len() + 8);
+    for c in escaped.chars() {
+        match c {
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// An attribute's value as an XML reader reports it: literal tabs and line
+/// ends become spaces (XML 1.0 §3.3.3, after §2.11 made a CR LF one line
+/// end), then references are resolved, to characters XML allows only.
+fn attr_value<'a>(attr: &'a Attribute<'a>) -> Result<Cow<'a, str>, StanzaParseError> {
+    let raw = std::str::from_utf8(&attr.value).map_err(|_| StanzaParseError::Utf8)?;
+    // A CR that is not part of a CR LF: XML makes it a space, rxml refuses
+    // it or reads it otherwise, and what is framed must read as a tree.
+    if raw
+        .match_indices('\r')
+        .any(|(i, _)| raw.as_bytes().get(i + 1) != Some(&b'\n'))
+    {
+        return Err(StanzaParseError::IllegalChar);
+    }
+    let value = if raw.contains(['\t', '\n', '\r']) {
+        let spaced = raw.replace("\r\n", " ").replace(['\t', '\n', '\r'], " ");
+        Cow::Owned(unescape(&spaced)?.into_owned())
+    } else {
+        unescape(raw)?
+    };
+    Ok(value)
+}
+
+/// Whether each attribute of a start tag (its bytes after the name) is
+/// followed by a space or the end of the tag: `a='1'b='2'` is not XML.
+fn attributes_spaced(raw: &[u8]) -> bool {
+    let mut quote = None;
+    let mut closed = false;
+    for &b in raw {
+        if closed && !b.is_ascii_whitespace() {
+            return false;
+        }
+        closed = false;
+        match quote {
+            Some(q) if b == q => {
+                quote = None;
+                closed = true;
+            }
+            Some(_) => {}
+            None if b == b'\'' || b == b'"' => quote = Some(b),
+            None => {}
+        }
+    }
+    true
+}
+
+/// Resolves references, refusing those to characters XML does not allow
+/// (`&#1;`, `&#xFFFE;`...; quick-xml refuses only `&#0;` and surrogates).
+fn unescape(s: &str) -> Result<Cow<'_, str>, StanzaParseError> {
+    let value = quick_xml::escape::unescape(s).map_err(|e| StanzaParseError::Xml(e.to_string()))?;
+    if !value.chars().all(is_char) {
+        return Err(StanzaParseError::IllegalChar);
+    }
+    Ok(value)
 }
 
 /// An element as received or as produced, cheap to clone (shared bytes).
@@ -74,17 +146,37 @@ impl Stanza {
         if text
             .bytes()
             .any(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+            || text.contains(['\u{FFFE}', '\u{FFFF}'])
         {
             return Err(StanzaParseError::IllegalChar);
         }
         let mut reader = quick_xml::NsReader::from_str(text);
         let mut top: Option<Stanza> = None;
+        // One element, whole: the framer makes sure of it, other callers
+        // pass bytes of their own.
+        let mut depth = 0usize;
+        let mut done = false;
         loop {
             let (resolved, event) = reader
                 .read_resolved_event()
                 .map_err(|e| StanzaParseError::Xml(e.to_string()))?;
+            let opens = matches!(event, Event::Start(_));
             match event {
                 Event::Start(e) | Event::Empty(e) => {
+                    if done {
+                        return Err(StanzaParseError::Xml("more than one element".into()));
+                    }
+                    if opens {
+                        depth += 1;
+                    } else if depth == 0 {
+                        done = true;
+                    }
+                    if !is_qname(e.name().as_ref()) {
+                        return Err(StanzaParseError::Xml("not an element name".into()));
+                    }
+                    if !attributes_spaced(e.attributes_raw()) {
+                        return Err(StanzaParseError::Xml("attributes not apart".into()));
+                    }
                     let ns = resolve(&resolved, e.name().as_ref())?;
                     let mut to = None;
                     let mut from = None;
@@ -92,6 +184,9 @@ impl Stanza {
                     let mut type_ = None;
                     for attr in e.attributes() {
                         let attr = attr.map_err(|e| StanzaParseError::Xml(e.to_string()))?;
+                        if !is_qname(attr.key.as_ref()) || attr.value.contains(&b'<') {
+                            return Err(StanzaParseError::Xml("not an attribute".into()));
+                        }
                         let (res, _) = reader.resolve_attribute(attr.key);
                         if let ResolveResult::Unknown(p) = res {
                             if !is_stream_prefix(&p) {
@@ -100,9 +195,7 @@ impl Stanza {
                                 ));
                             }
                         }
-                        let value = attr
-                            .unescape_value()
-                            .map_err(|e| StanzaParseError::Xml(e.to_string()))?;
+                        let value = attr_value(&attr)?;
                         if top.is_none() {
                             let slot = match attr.key.as_ref() {
                                 b"to" => &mut to,
@@ -131,10 +224,27 @@ impl Stanza {
                     }
                 }
                 Event::Text(t) => {
-                    t.unescape()
-                        .map_err(|e| StanzaParseError::Xml(e.to_string()))?;
+                    let raw = std::str::from_utf8(&t).map_err(|_| StanzaParseError::Utf8)?;
+                    // Nothing before the element (rxml refuses even a space);
+                    // a space after it is harmless.
+                    if depth == 0
+                        && (top.is_none() || !raw.bytes().all(|b| b.is_ascii_whitespace()))
+                    {
+                        return Err(StanzaParseError::Xml("text outside the element".into()));
+                    }
+                    if raw.contains("]]>") {
+                        return Err(StanzaParseError::Xml("']]>' in text".into()));
+                    }
+                    unescape(raw)?;
                 }
-                Event::End(_) | Event::CData(_) => {}
+                Event::End(_) => {
+                    depth -= 1;
+                    done = depth == 0;
+                }
+                Event::CData(_) => {}
+                Event::Eof if depth > 0 => {
+                    return Err(StanzaParseError::Xml("unclosed element".into()));
+                }
                 Event::Eof => break,
                 Event::Comment(_) | Event::PI(_) | Event::DocType(_) | Event::Decl(_) => {
                     return Err(StanzaParseError::Xml("restricted XML".into()));
@@ -332,7 +442,7 @@ impl Stanza {
             if replaced || remove.iter().any(|k| k.as_bytes() == key) {
                 continue;
             }
-            let value = attr.unescape_value().unwrap_or_default();
+            let value = attr_value(&attr).unwrap_or_default();
             push_attr(&mut out, key, &value);
         }
         if empty {
@@ -476,6 +586,51 @@ mod tests {
         // A foreign namespace is the element's own and stays.
         let other = parse("<x xmlns='urn:other'/>");
         assert_eq!(other.unqualified().bytes(), other.bytes());
+    }
+
+    #[test]
+    fn refuses_what_xml_forbids() {
+        for xml in [
+            "<message><body>&#1;</body></message>",
+            "<message><body>&#x1F;</body></message>",
+            "<message id='&#xFFFE;'/>",
+            "<message><body>\u{FFFF}</body></message>",
+            "<message><body>&#xD800;</body></message>",
+            "<message><body>&#0;</body></message>",
+            "<1message/>",
+            "<message a:b:c='1'/>",
+            "<message><-x/></message>",
+            "<message .a='1'/>",
+            "<message a='1'b='2'/>",
+            "<message a='<'/>",
+            "<message><body>",
+            "<message/><message/>",
+            "<message/>text",
+            "text<message/>",
+            " <message/>",
+            "<message><body>a]]>b</body></message>",
+            "<message to='a\rb'/>",
+        ] {
+            assert!(Stanza::parse(Bytes::from(xml)).is_err(), "{xml}");
+        }
+        parse("<message id='&#9;&#xA;&#xD;&#x10FFFF;'><b\u{e9}-.1 xmlns='urn:x'/></message>");
+    }
+
+    #[test]
+    fn attribute_values_read_as_xml_reads_them() {
+        // Literal tabs and line ends are spaces; references are kept.
+        let s = parse("<message to='a\r\nb' from='c\td\ne' id='&#10;'/>");
+        assert_eq!(
+            (s.to(), s.from(), s.id()),
+            (Some("a b"), Some("c d e"), Some("\n"))
+        );
+        let r = s.with_addresses(Some("x\ny"), None);
+        let el = r.element().unwrap();
+        assert_eq!((el.attr("from"), el.attr("id")), (Some("x\ny"), Some("\n")));
+        assert_eq!(
+            parse(std::str::from_utf8(r.bytes()).unwrap()).from(),
+            Some("x\ny")
+        );
     }
 
     #[test]

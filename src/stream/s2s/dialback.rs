@@ -78,9 +78,10 @@ impl DbElement {
 
 pub fn result_request(from: &str, to: &str, key: &str) -> String {
     format!(
-        "<db:result from='{}' to='{}'>{key}</db:result>",
+        "<db:result from='{}' to='{}'>{}</db:result>",
         escape_attr(from),
-        escape_attr(to)
+        escape_attr(to),
+        escape_attr(key)
     )
 }
 
@@ -106,10 +107,11 @@ pub fn result_answer(from: &str, to: &str, outcome: Result<bool, &str>) -> Strin
 
 pub fn verify_request(from: &str, to: &str, id: &str, key: &str) -> String {
     format!(
-        "<db:verify from='{}' to='{}' id='{}'>{key}</db:verify>",
+        "<db:verify from='{}' to='{}' id='{}'>{}</db:verify>",
         escape_attr(from),
         escape_attr(to),
-        escape_attr(id)
+        escape_attr(id),
+        escape_attr(key)
     )
 }
 
@@ -154,5 +156,28 @@ mod tests {
         assert!(db.verify);
         assert_eq!(db.type_.as_deref(), Some("valid"));
         assert_eq!(db.id.as_deref(), Some("i1"));
+    }
+
+    #[test]
+    fn keys_are_escaped_when_written() {
+        // A peer's key is echoed to the authoritative server in db:verify.
+        for xml in [
+            result_request("a.test", "b.test", "dead<beef&"),
+            verify_request("a.test", "b.test", "i'1", "dead<beef&"),
+        ] {
+            let s = Stanza::parse(bytes::Bytes::from(xml)).unwrap();
+            assert_eq!(DbElement::parse(&s).unwrap().key, "dead<beef&");
+        }
+    }
+
+    #[test]
+    fn keys_verify_in_their_own_spelling_only() {
+        let keys = Keys::new(Some("secret"));
+        let k = keys.key("r.test", "o.test", "id");
+        // "+a" is what from_str_radix would read as 0x0a.
+        let signed = k.replacen("0", "+", 1);
+        assert!(k.contains('0'));
+        assert!(!keys.check("r.test", "o.test", "id", &signed));
+        assert!(keys.check("r.test", "o.test", "id", &k.to_ascii_uppercase()));
     }
 }

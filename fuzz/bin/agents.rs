@@ -1,0 +1,3 @@
+fn main() {
+    afl::fuzz_nohook!(|data: &[u8]| switchboard_fuzz::files::agents(data));
+}
