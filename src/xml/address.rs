@@ -7,6 +7,25 @@ use jid::Jid;
 /// `a@example.com`, which the jid crate checks but keeps in its string.
 /// Only one: `example.com..` has an empty label.
 pub fn jid(s: &str) -> Result<Jid, jid::Error> {
+    stable(dotless(s)?)
+}
+
+/// PRECIS is not idempotent for every string (RFC 8264 §7): `Ϲ` (U+03F9)
+/// prepares to `Σ`, which prepares again to `σ`. A JID must equal what it
+/// prints as, or two spellings of one address would route apart: prepare
+/// again until nothing changes, and refuse a string that keeps changing.
+fn stable(mut j: Jid) -> Result<Jid, jid::Error> {
+    for _ in 0..3 {
+        let again = Jid::new(j.as_str())?;
+        if again == j {
+            return Ok(j);
+        }
+        j = again;
+    }
+    Err(jid::Error::NodePrep)
+}
+
+fn dotless(s: &str) -> Result<Jid, jid::Error> {
     let j = Jid::new(s)?;
     // Read off the JID's own string: the crate's parts of such a JID are
     // cut one byte off, and nameprep may make the dot (U+FF0E).
@@ -54,5 +73,12 @@ mod tests {
             assert_eq!(jid(given).unwrap().to_string(), read);
         }
         assert!(jid("a@example.com..").is_err());
+    }
+
+    #[test]
+    fn what_prepares_differently_twice_is_prepared_until_stable() {
+        let j = jid("\u{3f9}et@cu.").unwrap();
+        assert_eq!(jid(j.as_str()).unwrap(), j);
+        assert_eq!(j, Jid::new(j.as_str()).unwrap());
     }
 }
