@@ -113,21 +113,15 @@ pub(super) fn limits(lines: &LineIndex, raw: &RawLimits, problems: &mut Vec<Prob
             "login_max_wait_secs must not be less than login_wait_secs",
         ));
     }
-    for (value, name) in [
-        (&raw.sessions_per_account, "sessions_per_account"),
-        (&raw.roster_items, "roster_items"),
-    ] {
-        if *value.get_ref() == 0 {
-            problems.push(lines.problem(value, &format!("{name} must be at least 1")));
-        }
-    }
+    at_least_one(
+        lines,
+        &raw.sessions_per_account,
+        "sessions_per_account",
+        problems,
+    );
+    at_least_one(lines, &raw.roster_items, "roster_items", problems);
+    at_least_one(lines, &raw.send_timeout_secs, "send_timeout_secs", problems);
     let send_timeout = *raw.send_timeout_secs.get_ref();
-    if send_timeout == 0 {
-        problems.push(lines.problem(
-            &raw.send_timeout_secs,
-            "send_timeout_secs must be at least 1",
-        ));
-    }
     Limits {
         max_stanza_bytes: max_stanza,
         max_offline_messages: raw.max_offline_messages,
@@ -150,5 +144,16 @@ pub(super) fn limits(lines: &LineIndex, raw: &RawLimits, problems: &mut Vec<Prob
         sessions_per_account: (*raw.sessions_per_account.get_ref()).max(1),
         roster_items: (*raw.roster_items.get_ref()).max(1),
         send_timeout: Duration::from_secs(send_timeout.max(1)),
+    }
+}
+
+fn at_least_one<T: Copy + PartialEq + Default>(
+    lines: &LineIndex,
+    value: &Spanned<T>,
+    name: &str,
+    problems: &mut Vec<Problem>,
+) {
+    if *value.get_ref() == T::default() {
+        problems.push(lines.problem(value, &format!("{name} must be at least 1")));
     }
 }
