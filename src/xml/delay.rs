@@ -11,16 +11,8 @@ pub fn with_delay(raw: &str, from: &str, stored_at_ms: i64) -> Option<Stanza> {
         ns::DELAY,
         escape_attr(from)
     );
-    let xml = if let Some(i) = raw.rfind("</") {
-        format!("{}{delay}{}", &raw[..i], &raw[i..])
-    } else if let Some(stripped) = raw.strip_suffix("/>") {
-        // <message .../> has no end tag to put the stamp before.
-        let name_end = stripped.find([' ', '/']).unwrap_or(stripped.len());
-        format!("{stripped}>{delay}</{}>", &stripped[1..name_end])
-    } else {
-        return None;
-    };
-    Stanza::parse(xml.into()).ok()
+    let stanza = Stanza::parse(raw.to_owned().into()).ok()?;
+    Some(stanza.with_child(&delay))
 }
 
 /// RFC 3339 UTC with milliseconds, computed without a date library.
@@ -66,7 +58,21 @@ mod tests {
             el.get_child("delay", ns::DELAY).unwrap().attr("stamp"),
             Some("1970-01-01T00:00:00.000Z")
         );
-        let s = with_delay("<message to='a@b'/>", "b", 0).unwrap();
-        assert!(s.element().unwrap().has_child("delay", ns::DELAY));
+        // Blanks anywhere the tag allows them, and after it.
+        for raw in [
+            "<message to='a@b'/>",
+            "<message\tto='a@b'/>",
+            "<message\r\nto='a@b'\n/>",
+            "<message to='a@b'/> \n",
+            "<message to='a@b'><body>x</body></message >\t",
+        ] {
+            let s = with_delay(raw, "b", 0).unwrap();
+            let again = Stanza::parse(s.bytes().clone()).unwrap();
+            assert_eq!(again.to(), Some("a@b"), "{raw}");
+            assert!(
+                again.element().unwrap().has_child("delay", ns::DELAY),
+                "{raw}"
+            );
+        }
     }
 }

@@ -32,7 +32,8 @@ impl Stanza {
     /// appended as its last child. The routing attributes do not change, so
     /// nothing is parsed again.
     pub fn with_child(&self, child: &str) -> Stanza {
-        let raw = &self.bytes()[..];
+        // Blanks may follow the element (a stored line, bytes not framed).
+        let raw = self.bytes().trim_ascii_end();
         let mut out = Vec::with_capacity(raw.len() + child.len() + 16);
         if raw.ends_with(b"/>") {
             // `<message .../>`: opened, given the child, and closed.

@@ -11,7 +11,7 @@ use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 
 use super::ns;
-use super::wellformed::{is_char, is_qname};
+use super::wellformed::{is_char, is_qname, references_short, MAX_TOKEN_BYTES};
 
 /// Which of the three stanza kinds (RFC 6120 §8) an element is, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +105,9 @@ fn attributes_spaced(raw: &[u8]) -> bool {
 /// Resolves references, refusing those to characters XML does not allow
 /// (`&#1;`, `&#xFFFE;`...; quick-xml refuses only `&#0;` and surrogates).
 fn unescape(s: &str) -> Result<Cow<'_, str>, StanzaParseError> {
+    if !references_short(s) {
+        return Err(StanzaParseError::Xml("character reference too long".into()));
+    }
     let value = quick_xml::escape::unescape(s).map_err(|e| StanzaParseError::Xml(e.to_string()))?;
     if !value.chars().all(is_char) {
         return Err(StanzaParseError::IllegalChar);
@@ -171,8 +174,16 @@ impl Stanza {
                     } else if depth == 0 {
                         done = true;
                     }
-                    if !is_qname(e.name().as_ref()) {
+                    let qname = e.name();
+                    if !is_qname(qname.as_ref()) || qname.as_ref().len() > MAX_TOKEN_BYTES {
                         return Err(StanzaParseError::Xml("not an element name".into()));
+                    }
+                    // Namespaces in XML §3: no element is in `xmlns`; one
+                    // in `xml` is legal but pointless, and the tree reader
+                    // knows that prefix only on attributes.
+                    if matches!(qname.prefix(), Some(p) if matches!(p.as_ref(), b"xml" | b"xmlns"))
+                    {
+                        return Err(StanzaParseError::Xml("reserved element prefix".into()));
                     }
                     if !attributes_spaced(e.attributes_raw()) {
                         return Err(StanzaParseError::Xml("attributes not apart".into()));
@@ -184,8 +195,21 @@ impl Stanza {
                     let mut type_ = None;
                     for attr in e.attributes() {
                         let attr = attr.map_err(|e| StanzaParseError::Xml(e.to_string()))?;
-                        if !is_qname(attr.key.as_ref()) || attr.value.contains(&b'<') {
+                        if !is_qname(attr.key.as_ref())
+                            || attr.key.as_ref().len() > MAX_TOKEN_BYTES
+                            || attr.value.len() > MAX_TOKEN_BYTES
+                            || attr.value.contains(&b'<')
+                        {
                             return Err(StanzaParseError::Xml("not an attribute".into()));
+                        }
+                        // An empty namespace: Namespaces in XML forbids it
+                        // for a prefix, and a default of no namespace has
+                        // no meaning on an XMPP stream, where the tree
+                        // reader and the byte reader would read it apart.
+                        let key = attr.key.as_ref();
+                        if (key == b"xmlns" || key.starts_with(b"xmlns:")) && attr.value.is_empty()
+                        {
+                            return Err(StanzaParseError::Xml("empty namespace".into()));
                         }
                         let (res, _) = reader.resolve_attribute(attr.key);
                         if let ResolveResult::Unknown(p) = res {
@@ -610,9 +634,27 @@ mod tests {
             " <message/>",
             "<message><body>a]]>b</body></message>",
             "<message to='a\rb'/>",
+            "<xmlns:message/>",
+            "<xml:message/>",
+            "<message xmlns=''/>",
+            "<message xmlns:a=''/>",
+            "<message><body>&#x00000041;</body></message>",
+            "<message id='&#00000065;'/>",
         ] {
             assert!(Stanza::parse(Bytes::from(xml)).is_err(), "{xml}");
         }
+        let long = "a".repeat(MAX_TOKEN_BYTES + 1);
+        for xml in [
+            format!("<{long}/>"),
+            format!("<message {long}='1'/>"),
+            format!("<message id='{long}'/>"),
+        ] {
+            assert!(Stanza::parse(Bytes::from(xml)).is_err());
+        }
+        let most = "a".repeat(MAX_TOKEN_BYTES);
+        let at_most = parse(&format!("<message id='{most}'><{most}/></message>"));
+        at_most.element().unwrap();
+        parse("<message><body>&#x0000041;</body></message>");
         parse("<message id='&#9;&#xA;&#xD;&#x10FFFF;'><b\u{e9}-.1 xmlns='urn:x'/></message>");
     }
 

@@ -3,6 +3,30 @@
 //! reference may stand for, and what may be an element's or an
 //! attribute's name.
 
+/// The longest name or attribute value taken, in bytes as written: rxml
+/// (minidom's reader) refuses one of 8192 bytes or more, and what is framed
+/// must read as a tree. No XMPP name or address comes near it (a JID is at
+/// most 3071 bytes).
+pub(super) const MAX_TOKEN_BYTES: usize = 8191;
+
+/// The most digits a character reference may have. rxml refuses references
+/// longer than 8; a code point needs at most 7 decimal or 6 hex digits, so
+/// only zero padding (`&#x0000000B7;`, which XML allows) is refused.
+const MAX_REFERENCE_DIGITS: usize = 7;
+
+/// Whether every character reference in `s` (text or an attribute value,
+/// as written) has at most [`MAX_REFERENCE_DIGITS`] digits.
+pub(super) fn references_short(s: &str) -> bool {
+    s.match_indices("&#").all(|(i, _)| {
+        let rest = &s.as_bytes()[i + 2..];
+        let rest = rest.strip_prefix(b"x").unwrap_or(rest);
+        rest.iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count()
+            <= MAX_REFERENCE_DIGITS
+    })
+}
+
 /// `Char` (XML 1.0 §2.2): what text and attribute values may contain,
 /// written or as a character reference.
 pub(super) fn is_char(c: char) -> bool {
