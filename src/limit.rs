@@ -163,9 +163,17 @@ struct DoorTable {
     doors: HashMap<IpAddr, Door>,
 }
 
+/// Refused connections being answered at once, across listeners. Each
+/// answer takes a task and a socket for up to 2 s; a flood from many
+/// addresses must not buy itself thousands of them.
+const MAX_REFUSING: usize = 256;
+
 /// Connections per address, open and new. Shared by every listener.
 #[derive(Clone)]
-pub struct Doorman(Arc<Mutex<DoorTable>>);
+pub struct Doorman {
+    table: Arc<Mutex<DoorTable>>,
+    refusing: Arc<tokio::sync::Semaphore>,
+}
 
 /// A connection let in; its place frees when this is dropped.
 pub struct Admitted {
@@ -175,16 +183,26 @@ pub struct Admitted {
 
 impl Doorman {
     pub fn new(limits: DoorLimits) -> Doorman {
-        Doorman(Arc::new(Mutex::new(DoorTable {
-            limits,
-            doors: HashMap::new(),
-        })))
+        Doorman {
+            table: Arc::new(Mutex::new(DoorTable {
+                limits,
+                doors: HashMap::new(),
+            })),
+            refusing: Arc::new(tokio::sync::Semaphore::new(MAX_REFUSING)),
+        }
+    }
+
+    /// A place for answering one refused connection, held by the answer;
+    /// `None` when [`MAX_REFUSING`] are being answered, and the connection
+    /// is then closed without one.
+    pub fn refusing(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.refusing.clone().try_acquire_owned().ok()
     }
 
     pub fn admit(&self, ip: IpAddr) -> Result<Admitted, Refused> {
         let now = Instant::now();
         let host = host(ip);
-        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
         let DoorLimits { open, rate, burst } = t.limits;
         if t.doors.len() >= MAX_TRACKED && !t.doors.contains_key(&host) {
             t.doors
@@ -205,14 +223,14 @@ impl Doorman {
         }
         door.open += 1;
         Ok(Admitted {
-            table: self.0.clone(),
+            table: self.table.clone(),
             host,
         })
     }
 
     /// Connections open from `ip` now.
     pub fn open(&self, ip: IpAddr) -> usize {
-        let t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let t = self.table.lock().unwrap_or_else(|e| e.into_inner());
         t.doors.get(&host(ip)).map_or(0, |d| d.open)
     }
 }

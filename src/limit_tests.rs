@@ -73,7 +73,7 @@ async fn an_idle_address_is_forgotten() {
     });
     drop(d.admit(ip("10.0.0.1")).unwrap());
     assert_eq!(
-        d.0.lock().unwrap().doors.len(),
+        d.table.lock().unwrap().doors.len(),
         1,
         "its bucket is not full yet"
     );
@@ -83,7 +83,20 @@ async fn an_idle_address_is_forgotten() {
     let a = d.admit(ip("10.0.0.2")).unwrap();
     tokio::time::advance(Duration::from_secs(1)).await;
     drop(a);
-    assert!(!d.0.lock().unwrap().doors.contains_key(&ip("10.0.0.2")));
+    assert!(!d.table.lock().unwrap().doors.contains_key(&ip("10.0.0.2")));
+}
+
+#[test]
+fn refusals_answered_at_once_are_bounded() {
+    let d = Doorman::new(DoorLimits {
+        open: 1,
+        rate: 0,
+        burst: 0,
+    });
+    let places: Vec<_> = (0..MAX_REFUSING).map(|_| d.refusing().unwrap()).collect();
+    assert!(d.refusing().is_none());
+    drop(places);
+    assert!(d.refusing().is_some());
 }
 
 fn guard() -> LoginGuard {

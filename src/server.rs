@@ -437,9 +437,16 @@ async fn accept_loop(wiring: Arc<Wiring>, l: Listener) {
                     Ok(a) => a,
                     Err(why) => {
                         debug!(%peer, listener = l.name, %why, "connection refused");
-                        let refusal =
-                            stream::refuse(tcp, default_ns, from.clone(), l.direct_tls, why);
-                        ctx.tasks.spawn(refusal);
+                        // Beyond the refusals being answered, one more is
+                        // closed without a word (`tcp` dropped).
+                        if let Some(place) = ctx.doorman.refusing() {
+                            let refusal =
+                                stream::refuse(tcp, default_ns, from.clone(), l.direct_tls, why);
+                            ctx.tasks.spawn(async move {
+                                refusal.await;
+                                drop(place);
+                            });
+                        }
                         continue;
                     }
                 };

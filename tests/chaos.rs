@@ -14,6 +14,7 @@ use common::{loopback_ips, Client, Db, PrivatePostgres, ServerOpts};
 use load::{
     bursts_done, center, collect, delivered, last_lines, open_sessions, start_bursts, Tally,
 };
+use serde_json::{json, Value};
 
 /// `kill -9` halfway through 1,000 messages from 20 customers at 500 msg/s
 /// in all, then a restart. Prosody's `mod_smacks` bounces what our
@@ -165,4 +166,130 @@ async fn a_full_disk_is_told_and_recovered_from() {
     assert!(t.bounced() > 0, "the disk was never full: {t:?}");
     std::fs::remove_file(&filler).unwrap();
     last_lines(&mut customers, &mut agents).await;
+}
+
+/// The agents' sessions, as (agent index, proxy JID, customer index),
+/// from the first lines their customers wrote (`c3-hello`).
+fn sessions_of(agents: &[Client]) -> Vec<(usize, String, usize)> {
+    let mut v = Vec::new();
+    for (i, a) in agents.iter().enumerate() {
+        for e in a.seen() {
+            let body = e["body"].as_str().unwrap_or_default();
+            let customer = body
+                .strip_prefix('c')
+                .and_then(|b| b.strip_suffix("-hello"))
+                .and_then(|n| n.parse().ok());
+            if let (true, Some(customer)) = (e["event"] == "message", customer) {
+                let from = e["from"].as_str().unwrap_or_default();
+                let proxy = from.split('/').next().unwrap_or_default().to_string();
+                v.push((i, proxy, customer));
+            }
+        }
+    }
+    v
+}
+
+/// The ids of the agent's messages that came back to it as errors, with
+/// their conditions.
+fn errors_at(a: &Client) -> Vec<(String, String)> {
+    a.seen()
+        .iter()
+        .filter(|e| e["event"] == "message" && e["type"] == "error")
+        .filter_map(|e| {
+            let id = e["id"].as_str()?.to_string();
+            Some((id, e["condition"].as_str().unwrap_or("?").to_string()))
+        })
+        .collect()
+}
+
+/// The customers' server frozen (SIGSTOP: its sockets open, nothing read
+/// or acknowledged) while the agents write 10,000 replies of 2 KB to its
+/// customers: the link to it is given up once its acknowledgement is
+/// overdue, the next one never gets through negotiation, and every reply
+/// comes back to its agent as an error (held in a bounded window and
+/// queue meanwhile, never in memory without end). Local users are served
+/// throughout, and once the server thaws the chats go on by themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_peer_server_costs_bounded_memory_and_every_reply_is_told() {
+    const EACH: usize = 5_000;
+    // The agents unshaped, and short waits: the ones under test.
+    let opts = ServerOpts::default()
+        .limits_toml(
+            "connections_per_address = 0\nnew_connections_per_second = 0\n\
+             login_failures_per_address = 0\nlogin_failures_per_account = 0\n\
+             c2s_bytes_per_second = 0\nsend_timeout_secs = 2\n",
+        )
+        .s2s_toml("negotiation_timeout_secs = 3");
+    let c = center(2, opts, "");
+    let (mut agents, mut customers) = open_sessions(&c, 2).await;
+    let sessions = sessions_of(&agents);
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    let frozen = c.prosody.freeze();
+    for (n, (i, proxy, _)) in sessions.iter().enumerate() {
+        agents[*i].send(
+            json!({"cmd": "burst", "to": proxy, "count": EACH, "rate": 2500,
+            "prefix": format!("a{n}"), "pad": 2000, "tag": format!("burst{n}")}),
+        );
+    }
+    for (n, (i, _, _)) in sessions.iter().enumerate() {
+        let tag = format!("burst{n}");
+        let done = agents[*i]
+            .expect_what(
+                "the end of the burst",
+                |e| e["tag"] == tag.as_str(),
+                Duration::from_secs(60),
+            )
+            .await;
+        assert_eq!(done["event"], "ok", "{done}");
+    }
+    // Local users are not held behind the frozen peer.
+    let (alice, bob) = agents.split_at_mut(1);
+    alice[0].message(load::BOB, "still here?").await;
+    bob[0].expect_message(load::ALICE, "still here?").await;
+    // Every reply comes back to its agent, while the peer is still frozen.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let told = loop {
+        for a in agents.iter_mut() {
+            collect(a).await;
+        }
+        let told: Vec<(String, String)> = agents.iter().flat_map(errors_at).collect();
+        let replies = told.iter().filter(|(id, _)| id.starts_with('a')).count();
+        if replies >= 2 * EACH || std::time::Instant::now() > deadline {
+            break told;
+        }
+    };
+    let mut why = std::collections::BTreeMap::new();
+    let mut ids = std::collections::HashSet::new();
+    for (id, cond) in &told {
+        *why.entry(cond.clone()).or_insert(0) += 1;
+        ids.insert(id.clone());
+    }
+    let peak = c.sb.peak_rss_kib();
+    eprintln!(
+        "frozen peer: {} of {} replies (2 KB each) told to their agents {why:?}; peak RSS {peak} KiB",
+        ids.len(),
+        2 * EACH
+    );
+    for n in 0..sessions.len() {
+        for k in 0..EACH {
+            assert!(ids.contains(&format!("a{n}-{k}")), "a{n}-{k} never told");
+        }
+    }
+    // 20 MB went towards the peer; the window and queue hold 2.5 MB of it.
+    assert!(peak < 96 * 1024, "peak RSS {peak} KiB");
+
+    drop(frozen);
+    // Thawed: what its socket already held reaches the customers, and
+    // the chats go on over a new link.
+    for (n, (i, proxy, customer)) in sessions.iter().enumerate() {
+        let line = format!("a{n}-after");
+        agents[*i].message(proxy, &line).await;
+        customers[*customer]
+            .expect_what(
+                "the line after the thaw",
+                |e: &Value| e["event"] == "message" && e["body"] == line.as_str(),
+                Duration::from_secs(60),
+            )
+            .await;
+    }
 }

@@ -44,17 +44,6 @@ fn from(source: &str) -> ClientOpts {
     opts
 }
 
-/// The server's peak resident memory so far (VmHWM), in KiB.
-fn peak_rss_kib(s: &TestServer) -> u64 {
-    let pid = s.pid().expect("server running");
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no VmHWM in /proc/{pid}/status"))
-}
-
 /// Alice (from `a`) writes to Bob (from `b`) and gets his answer.
 async fn two_users_talk(s: &TestServer, a: &str, b: &str) {
     let mut alice = Client::login(s, ALICE, PW, from(a)).await;
@@ -157,7 +146,7 @@ async fn flooded(limits: &str, refusal: &str) -> usize {
         };
     }
     two_users_talk(&s, "127.0.0.4", "127.0.0.5").await;
-    let peak = peak_rss_kib(&s);
+    let peak = s.peak_rss_kib();
     assert!(peak < PEAK_RSS_KIB, "peak RSS {peak} KiB");
     eprintln!(
         "{limits:?}: {} admitted, {} refused, peak RSS {peak} KiB",
@@ -260,7 +249,7 @@ async fn a_client_writing_as_fast_as_it_can_is_shaped() {
         written < read_at_most + 32 * 1024 * 1024,
         "the flooder wrote {written} bytes in {secs} s"
     );
-    let peak = peak_rss_kib(&s);
+    let peak = s.peak_rss_kib();
     assert!(peak < PEAK_RSS_KIB, "peak RSS {peak} KiB");
     eprintln!("shaped: the flooder wrote {written} bytes in {secs} s, peak RSS {peak} KiB");
 }
@@ -366,7 +355,7 @@ async fn a_client_that_stops_reading_is_cut_off_and_resumes_everything() {
     assert_eq!(sent["event"], "ok", "{sent}");
     carol.message(BOB, "after the burst").await;
     // Dave's XEP-0198 window holds the 30 MB (measured: 78 MB at the peak).
-    let peak = peak_rss_kib(&s);
+    let peak = s.peak_rss_kib();
     assert!(peak < 2 * PEAK_RSS_KIB, "peak RSS {peak} KiB");
 
     // Dave finds his connection closed, resumes, and gets every message

@@ -25,10 +25,27 @@ pub(super) async fn on_change(core: &mut Core, change: &Change) {
 }
 
 impl Core {
+    /// What the session's agent wrote came back from the customer's side
+    /// (her server unreachable, her account gone): the agent hears of it
+    /// from the session's proxy, under the message's own id, so that the
+    /// agent's client marks that message failed instead of it vanishing.
+    async fn reply_bounced(&self, from: &Jid, s: Stanza) {
+        let customer = bare(from).to_string();
+        let Some(id) = self.state.session_of(&customer) else {
+            return;
+        };
+        let Some(agent) = self.state.session(id).and_then(|x| x.rec().agent.clone()) else {
+            return;
+        };
+        let proxy = self.proxy_jid(id);
+        self.route(s.with_addresses(Some(&proxy), Some(&agent)))
+            .await;
+    }
+
     /// A message from a customer to an entry JID.
     pub(super) async fn customer_message(&mut self, from: &Jid, entry: &str, s: Stanza) {
         if s.type_() == Some("error") {
-            return;
+            return self.reply_bounced(from, s).await;
         }
         let customer = bare(from).to_string();
         if self.is_agent(&customer) {

@@ -216,7 +216,12 @@ pub async fn accept_loop<R: SessionRouter>(
                     Ok(a) => a,
                     Err(why) => {
                         debug!(%peer, %why, "HTTP connection refused");
-                        ctx.streams.tasks.spawn(refuse(tcp, tls));
+                        if let Some(place) = ctx.streams.doorman.refusing() {
+                            ctx.streams.tasks.spawn(async move {
+                                refuse(tcp, tls).await;
+                                drop(place);
+                            });
+                        }
                         continue;
                     }
                 };

@@ -11,6 +11,7 @@ use sha1::{Digest, Sha1};
 use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, Instrument};
 
 use super::{StreamContext, StreamRouter};
@@ -158,8 +159,16 @@ async fn run<R: StreamRouter>(
     router.attach_component(&domain, tx.clone());
     let XmlIo { io, framer, .. } = xio;
     let (read, write) = tokio::io::split(io);
-    let writer = tokio::spawn(write_loop(write, rx, ctx.settings.limits.send_timeout));
-    let outcome = read_loop(ctx, router, read, framer, &domain).await;
+    // A write that stalls ends the reading too: a component whose replies
+    // go nowhere must not go on sending as if it were served.
+    let stalled = CancellationToken::new();
+    let writer = tokio::spawn(write_loop(
+        write,
+        rx,
+        ctx.settings.limits.send_timeout,
+        stalled.clone(),
+    ));
+    let outcome = read_loop(ctx, router, read, framer, &domain, &stalled).await;
     router.detach_component(&domain, &tx);
     drop(tx);
     let error = match outcome {
@@ -170,7 +179,12 @@ async fn run<R: StreamRouter>(
         _ => None,
     };
     // The writer ends when the queue closes; the error goes last.
-    if let Ok(mut write) = writer.await {
+    if let Ok((mut write, left)) = writer.await {
+        // Unsent when the link stalled: to the senders as errors (or to
+        // a connection that took this one's place), never dropped.
+        for s in left {
+            router.route(s).await;
+        }
         let out = error.unwrap_or_else(|| "</stream:stream>".into());
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
             let _ = write.write_all(out.as_bytes()).await;
@@ -187,10 +201,15 @@ async fn read_loop<R: StreamRouter>(
     mut read: ReadHalf<Transport>,
     mut framer: Framer,
     domain: &str,
+    stalled: &CancellationToken,
 ) -> Result<(), StreamError> {
     loop {
         let frame = tokio::select! {
             f = read_frame(&mut read, &mut framer) => f?,
+            _ = stalled.cancelled() => {
+                info!("component stopped reading; closing its link");
+                return Ok(());
+            }
             _ = ctx.shutdown.cancelled() => {
                 return Err(StreamError::protocol(Cond::SystemShutdown, "server shutting down"));
             }
@@ -243,11 +262,12 @@ async fn write_loop(
     mut write: WriteHalf<Transport>,
     mut rx: mpsc::Receiver<Stanza>,
     stall: std::time::Duration,
-) -> WriteHalf<Transport> {
+    stalled: CancellationToken,
+) -> (WriteHalf<Transport>, Vec<Stanza>) {
     let mut batch = Vec::with_capacity(64);
     while rx.recv_many(&mut batch, 64).await > 0 {
         let mut out = Vec::new();
-        for s in batch.drain(..) {
+        for s in &batch {
             out.extend_from_slice(s.unqualified().bytes());
         }
         // A component that stops reading ends its link, like a client.
@@ -256,8 +276,16 @@ async fn write_loop(
             write.flush().await
         });
         if !matches!(sent.await, Ok(Ok(()))) {
-            break;
+            stalled.cancel();
+            // The batch may be partly through: told as failed all the
+            // same, since nothing says which part the component has.
+            rx.close();
+            while let Ok(s) = rx.try_recv() {
+                batch.push(s);
+            }
+            return (write, batch);
         }
+        batch.clear();
     }
-    write
+    (write, batch)
 }

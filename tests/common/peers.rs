@@ -129,6 +129,17 @@ impl Prosody {
             .unwrap_or_default()
     }
 
+    /// Freezes the server (SIGSTOP): its sockets stay open, nothing is
+    /// read or answered. It thaws when the guard is dropped.
+    pub fn freeze(&self) -> Frozen {
+        let pid = std::fs::read_to_string(self.path().join("server.pid"))
+            .expect("prosody's pid file")
+            .trim()
+            .to_string();
+        signal(&pid, "-STOP");
+        Frozen(pid)
+    }
+
     pub fn register(&self, jid: &str, password: &str) {
         let out = Command::new(python())
             .arg(manifest_dir().join("tests/peers/prosody.py"))
@@ -214,4 +225,21 @@ pub(super) fn start_peer(
             String::from_utf8_lossy(&out.stderr)
         ),
     }
+}
+
+/// A frozen peer server, thawed (SIGCONT) when dropped.
+pub struct Frozen(String);
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        signal(&self.0, "-CONT");
+    }
+}
+
+fn signal(pid: &str, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, pid])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {sig} {pid}");
 }

@@ -519,6 +519,17 @@ impl TestServer {
         self.child.as_ref().map(|c| c.id())
     }
 
+    /// The server's peak resident memory so far (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let pid = self.pid().expect("server running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmHWM in /proc/{pid}/status"))
+    }
+
     /// SIGTERM the server and wait (up to 10 s) for it to exit.
     pub fn stop_gracefully(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("server is not running");

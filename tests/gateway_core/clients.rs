@@ -194,3 +194,35 @@ async fn a_web_visitor_is_on_the_web_channel_with_the_name_they_gave() {
     assert!(info.body().unwrap().contains("Channel: web"), "{info:?}");
     assert!(!h.has_line_to(BOB, "New chat"), "{}", h.dump());
 }
+
+/// A reply the customer's side returns as an error (her server is down)
+/// reaches the agent as an error from the session, under the reply's id:
+/// the agent's client marks that line failed.
+#[tokio::test]
+async fn a_reply_that_bounces_comes_back_to_the_agent_under_its_id() {
+    let mut h = Harness::start(&agents_toml(3), &routing_toml("offer", "", "")).await;
+    let proxy = offered_to_alice(&mut h, "hello").await;
+    h.message(ALICE_DESK, &proxy, "take").await;
+    h.clear();
+    h.stanza(&format!(
+        "<message type='chat' id='r1' from='{ALICE_DESK}' to='{proxy}'><body>on its way</body></message>"
+    ))
+    .await;
+    let out = h.line_to(ROMEO_BARE, "on its way");
+    assert_eq!(out.id(), Some("r1"));
+    h.stanza(&format!(
+        "<message type='error' id='r1' from='{ROMEO_BARE}' to='{HELP}'><body>on its way</body>\
+         <error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"
+    ))
+    .await;
+    let (cond, back) = h.error_to(ALICE);
+    assert_eq!(cond, "remote-server-not-found");
+    assert_eq!((back.id(), back.from()), (Some("r1"), Some(proxy.as_str())));
+    // An error from someone with no session goes nowhere.
+    h.stanza(&format!(
+        "<message type='error' id='x' from='juliet@customer.test' to='{HELP}'>\
+         <error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"
+    ))
+    .await;
+    assert!(h.take(|_| true).is_empty(), "{}", h.dump());
+}

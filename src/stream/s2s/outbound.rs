@@ -300,6 +300,10 @@ pub async fn run(
             }
         }
         let idle = s2s.idle_timeout;
+        // A peer that reads nothing (or is frozen) answers no `<r/>`: with
+        // stanzas waiting for its acknowledgement, silence that lasts as
+        // long as a stalled write gives the link up.
+        let ack_wait = ctx.settings.limits.send_timeout.min(idle);
         let mut batch = Vec::with_capacity(64);
         let error = loop {
             let room = acks.room();
@@ -319,7 +323,10 @@ pub async fn run(
                     }
                     batch.clear();
                 }
-                frame = tokio::time::timeout(idle, xio.next()) => match frame {
+                frame = tokio::time::timeout(
+                    if acks.unacked.is_empty() { idle } else { ack_wait },
+                    xio.next(),
+                ) => match frame {
                     Ok(Ok(Frame::Element(el))) if el.is("error", ns::STREAM) => {
                         info!(error = %String::from_utf8_lossy(el.bytes()), "the peer closed the stream with an error");
                         break acks.dirty(S2sError::Refused("stream error".into()));
