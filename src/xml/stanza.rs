@@ -153,6 +153,13 @@ impl Stanza {
         {
             return Err(StanzaParseError::IllegalChar);
         }
+        // quick-xml skips a byte order mark; rxml refuses one, and only a
+        // stream's first bytes may carry it.
+        if text.starts_with('\u{FEFF}') {
+            return Err(StanzaParseError::Xml(
+                "byte order mark before the element".into(),
+            ));
+        }
         let mut reader = quick_xml::NsReader::from_str(text);
         let mut top: Option<Stanza> = None;
         // One element, whole: the framer makes sure of it, other callers
@@ -264,6 +271,12 @@ impl Stanza {
                 Event::End(_) => {
                     depth -= 1;
                     done = depth == 0;
+                }
+                // rxml 0.14 keeps a CR that follows a `]` in CDATA instead
+                // of making it a line end, so a tree and the bytes would
+                // read the text apart; no client writes that.
+                Event::CData(c) if memchr::memmem::find(&c, b"]\r").is_some() => {
+                    return Err(StanzaParseError::Xml("CR after ']' in CDATA".into()));
                 }
                 Event::CData(_) => {}
                 Event::Eof if depth > 0 => {
@@ -640,6 +653,8 @@ mod tests {
             "<message xmlns:a=''/>",
             "<message><body>&#x00000041;</body></message>",
             "<message id='&#00000065;'/>",
+            "\u{FEFF}<message/>",
+            "<message><body><![CDATA[a]\rb]]></body></message>",
         ] {
             assert!(Stanza::parse(Bytes::from(xml)).is_err(), "{xml}");
         }
