@@ -236,9 +236,11 @@ impl Drop for Frozen {
     }
 }
 
+/// The shell's own `kill`: a fresh machine may have no procps.
 fn signal(pid: &str, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, pid])
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill {sig} {pid}"))
         .status()
         .is_ok_and(|s| s.success());
     assert!(ok, "kill {sig} {pid}");
