@@ -54,6 +54,9 @@ async fn kill_9_under_load(resend: bool) -> Tally {
     }
     last_lines(&mut customers, &mut agents).await;
     let t = Tally::of(&customers, &agents, EACH);
+    if !t.twice.is_empty() {
+        eprintln!("twice: {:?}", Tally::copies(&agents, &t.twice));
+    }
     t.assert_none_lost(&format!("kill -9 under load (resend: {resend})"));
     t
 }

@@ -212,6 +212,23 @@ impl Tally {
         );
     }
 
+    /// How each of `bodies` reached the agents: the delay stamp of each
+    /// copy (`None`: relayed live, not from the transcript).
+    pub fn copies(agents: &[Client], bodies: &[String]) -> Vec<(String, Vec<Option<String>>)> {
+        bodies
+            .iter()
+            .map(|b| {
+                let stamps = agents
+                    .iter()
+                    .flat_map(|a| a.seen())
+                    .filter(|e| e["event"] == "message" && e["body"] == b.as_str())
+                    .map(|e| e["delay"].as_str().map(str::to_string))
+                    .collect();
+                (b.clone(), stamps)
+            })
+            .collect()
+    }
+
     /// Nothing lost silently.
     pub fn assert_none_lost(&self, what: &str) {
         eprintln!(
