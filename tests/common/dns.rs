@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
 const DNSMASQ: &str = "/usr/sbin/dnsmasq";
 
@@ -99,13 +99,22 @@ impl Dnsmasq {
     }
 }
 
-/// A UDP port free now (and its TCP twin, which dnsmasq also binds, most
-/// likely too).
+/// A port free now for both UDP and TCP (dnsmasq binds both), from below
+/// the kernel's ephemeral range (32768-60999 on Linux): a port handed out
+/// for `:0` binds and outgoing connections, as the servers started after
+/// the pick make, never lands there.
 pub async fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    // Spread over the range by process, then stepped per call, so that
+    // test binaries running side by side start apart.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 1_000) as u16 * 12;
+    for _ in 0..2_000 {
+        let port = 20_000 + (base - 20_000 + NEXT.fetch_add(1, Ordering::Relaxed)) % 12_000;
+        let addr = ("127.0.0.1", port);
+        if let (Ok(_udp), Ok(_tcp)) = (UdpSocket::bind(addr).await, TcpListener::bind(addr).await) {
+            return port;
+        }
+    }
+    panic!("no port free for both UDP and TCP below the ephemeral range");
 }
