@@ -167,6 +167,33 @@ async fn a_full_disk_is_told_and_recovered_from() {
     };
     t.assert_sound("disk full");
     assert!(t.bounced() > 0, "the disk was never full: {t:?}");
+    // What reached an agent is in the transcript: relayed means stored.
+    let bodies = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys\n\
+             c = sqlite3.connect(sys.argv[1])\n\
+             for (b,) in c.execute(\"SELECT body FROM messages WHERE direction = 'in'\"): print(b)",
+        )
+        .arg(mnt.path().join("sb.db"))
+        .output()
+        .unwrap();
+    let stored: std::collections::BTreeSet<String> = String::from_utf8_lossy(&bodies.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let relayed: Vec<String> = delivered(&agents)
+        .into_keys()
+        .filter(|b| !b.ends_with("-hello"))
+        .collect();
+    let unstored: Vec<&String> = relayed.iter().filter(|b| !stored.contains(*b)).collect();
+    assert!(
+        unstored.is_empty(),
+        "relayed but not stored: {} of {} ({:?}...)",
+        unstored.len(),
+        relayed.len(),
+        &unstored[..unstored.len().min(5)]
+    );
     std::fs::remove_file(&filler).unwrap();
     last_lines(&mut customers, &mut agents).await;
 }

@@ -108,10 +108,9 @@ pub struct TranscriptWriter {
 }
 
 impl TranscriptWriter {
-    /// [`Store::messages_append_batch`] on the writer's connection. After a
-    /// statement the database refused, the connection stays (the dropped
-    /// transaction rolls back before its next use); after any other error
-    /// it is dropped, and the next batch opens another.
+    /// [`Store::messages_append_batch`] on the writer's connection. After
+    /// any error the connection is dropped, and the next batch opens
+    /// another.
     pub async fn append(&mut self, rows: &[NewMessage]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
@@ -131,10 +130,13 @@ impl TranscriptWriter {
                 .detach(),
         };
         let result = self.store.append_on(&mut conn, rows).await;
-        if result
-            .as_ref()
-            .map_or_else(StoreError::is_refused, |()| true)
-        {
+        // Only a connection whose last batch committed is kept. After a
+        // failed statement or COMMIT (SQLITE_FULL rolls back, or not, as
+        // SQLite decides), sqlx's idea of the open transaction and the
+        // database's can differ: on a full disk, every later batch then went
+        // into a transaction never committed, reported stored and relayed,
+        // and lost with the connection.
+        if result.is_ok() {
             self.conn = Some(conn);
         }
         result
