@@ -219,19 +219,6 @@ fn sessions_of(agents: &[Client]) -> Vec<(usize, String, usize)> {
     v
 }
 
-/// The ids of the agent's messages that came back to it as errors, with
-/// their conditions.
-fn errors_at(a: &Client) -> Vec<(String, String)> {
-    a.seen()
-        .iter()
-        .filter(|e| e["event"] == "message" && e["type"] == "error")
-        .filter_map(|e| {
-            let id = e["id"].as_str()?.to_string();
-            Some((id, e["condition"].as_str().unwrap_or("?").to_string()))
-        })
-        .collect()
-}
-
 /// The customers' server frozen (SIGSTOP: its sockets open, nothing read
 /// or acknowledged) while the agents write 10,000 replies of 2 KB to its
 /// customers: the link to it is given up once its acknowledgement is
@@ -282,7 +269,7 @@ async fn a_frozen_peer_server_costs_bounded_memory_and_every_reply_is_told() {
         for a in agents.iter_mut() {
             collect(a).await;
         }
-        let told: Vec<(String, String)> = agents.iter().flat_map(errors_at).collect();
+        let told: Vec<(String, String)> = agents.iter().flat_map(load::bounced).collect();
         let replies = told.iter().filter(|(id, _)| id.starts_with('a')).count();
         if replies >= 2 * EACH || std::time::Instant::now() > deadline {
             break told;

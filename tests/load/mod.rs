@@ -157,9 +157,9 @@ pub async fn last_lines(customers: &mut [Client], agents: &mut [Client]) {
     }
 }
 
-/// The ids of a customer's messages that came back as errors, with the
+/// The ids of a client's messages that came back as errors, with the
 /// error's condition.
-fn bounced(c: &Client) -> BTreeMap<String, String> {
+pub fn bounced(c: &Client) -> BTreeMap<String, String> {
     c.seen()
         .iter()
         .filter(|e| e["event"] == "message" && e["type"] == "error")
