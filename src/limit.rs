@@ -199,6 +199,21 @@ impl Doorman {
         self.refusing.clone().try_acquire_owned().ok()
     }
 
+    /// Runs `answer` (telling a refused connection why) on `tasks` if a
+    /// place is free; otherwise drops it, and the connection it owns
+    /// closes without a word.
+    pub fn answer_refusal<F>(&self, tasks: &tokio_util::task::TaskTracker, answer: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        if let Some(place) = self.refusing() {
+            tasks.spawn(async move {
+                answer.await;
+                drop(place);
+            });
+        }
+    }
+
     pub fn admit(&self, ip: IpAddr) -> Result<Admitted, Refused> {
         let now = Instant::now();
         let host = host(ip);

@@ -437,16 +437,9 @@ async fn accept_loop(wiring: Arc<Wiring>, l: Listener) {
                     Ok(a) => a,
                     Err(why) => {
                         debug!(%peer, listener = l.name, %why, "connection refused");
-                        // Beyond the refusals being answered, one more is
-                        // closed without a word (`tcp` dropped).
-                        if let Some(place) = ctx.doorman.refusing() {
-                            let refusal =
-                                stream::refuse(tcp, default_ns, from.clone(), l.direct_tls, why);
-                            ctx.tasks.spawn(async move {
-                                refusal.await;
-                                drop(place);
-                            });
-                        }
+                        let refusal =
+                            stream::refuse(tcp, default_ns, from.clone(), l.direct_tls, why);
+                        ctx.doorman.answer_refusal(&ctx.tasks, refusal);
                         continue;
                     }
                 };

@@ -216,12 +216,9 @@ pub async fn accept_loop<R: SessionRouter>(
                     Ok(a) => a,
                     Err(why) => {
                         debug!(%peer, %why, "HTTP connection refused");
-                        if let Some(place) = ctx.streams.doorman.refusing() {
-                            ctx.streams.tasks.spawn(async move {
-                                refuse(tcp, tls).await;
-                                drop(place);
-                            });
-                        }
+                        ctx.streams
+                            .doorman
+                            .answer_refusal(&ctx.streams.tasks, refuse(tcp, tls));
                         continue;
                     }
                 };
