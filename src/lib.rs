@@ -35,7 +35,9 @@
 //!   second per address, account and stream: `[limits]`), [`problem`] (the `file:line`
 //!   problem every validator of an admin's file reports), [`receipt`]
 //!   (what a stream acknowledges only once a stanza is stored, delivered
-//!   or answered, carried up with it), [`text`] (the
+//!   or answered, carried up with it), [`delivery`] (the notice a relayed
+//!   stanza carries to where it reaches its recipient, so that the bridge
+//!   marks a message delivered only then), [`text`] (the
 //!   folding, stop words and stemming that the knowledge base and the
 //!   classifier share), and [`slot`] (XEP-0363
 //!   upload slots: the signature the gateway makes and the HTTP front
@@ -56,6 +58,7 @@
 
 pub mod classify;
 pub mod config;
+pub mod delivery;
 pub mod gateway;
 pub mod http;
 pub mod kb;

@@ -2,7 +2,7 @@
 //! and `http` (siblings, which do not import each other) → `router` →
 //! `stream` → `session` → `config` (which loads the knowledge base) →
 //! `xml`, `net`, `store`, `slot`, `kb`, `mood`, `classify` → `util`,
-//! `problem`, `text`, `when`, `receipt`, `limit`. Read from the
+//! `problem`, `text`, `when`, `receipt`, `delivery`, `limit`. Read from the
 //! code's own `crate::…` paths, so that an import
 //! against the grain fails here, in review, rather than in a tangle found
 //! later. No arrow points the wrong way, and none may: a layer that needs
@@ -22,7 +22,7 @@ fn rank(module: &str) -> Option<u8> {
         "session" => 3,
         "config" => 2,
         "xml" | "net" | "store" | "slot" | "kb" | "mood" | "classify" => 1,
-        "util" | "problem" | "text" | "when" | "receipt" | "limit" => 0,
+        "util" | "problem" | "text" | "when" | "receipt" | "delivery" | "limit" => 0,
         _ => return None,
     })
 }

@@ -26,6 +26,7 @@ scenarios! {
         transcript_and_delivery,
         batch_append_keeps_order_and_is_all_or_nothing,
         transcript_writer_recovers_after_a_failed_batch,
+        transcript_writer_marks_ride_the_next_commit,
         missing_rows,
         counts_by_state,
         schema_is_what_the_code_binds,
@@ -536,6 +537,57 @@ async fn transcript_writer_recovers_after_a_failed_batch(store: &Store) {
     assert_eq!(bodies, expected);
 }
 
+/// Delivery marks wait for the writer's next commit, appends or not, and
+/// stay pending (not lost) when that commit fails.
+async fn transcript_writer_marks_ride_the_next_commit(store: &Store) {
+    session(store, "s-1", "juliet@capulet.example", 0, 1000).await;
+    let row = |i: i64, session: &str| NewMessage {
+        session_id: session.into(),
+        direction: Direction::In,
+        sender: "juliet@capulet.example/phone".into(),
+        body: Some(format!("d{i}")),
+        stanza: format!("<message><body>d{i}</body></message>"),
+        created_at: 3000 + i,
+        delivered: false,
+    };
+    let undelivered = || async {
+        let left = store.messages_undelivered("s-1", Direction::In).await;
+        left.unwrap()
+            .into_iter()
+            .filter_map(|m| m.body)
+            .collect::<Vec<_>>()
+    };
+    let mut writer = store.transcript_writer();
+    let ids = writer
+        .append(&[row(0, "s-1"), row(1, "s-1"), row(2, "s-1")])
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 3);
+    writer.mark_delivered(&ids[..2], 5000);
+    assert_eq!(writer.marks_pending(), 2);
+    assert_eq!(
+        undelivered().await,
+        ["d0", "d1", "d2"],
+        "not before a commit"
+    );
+    // A failed batch keeps them for the next.
+    assert!(writer.append(&[row(3, "s-missing")]).await.is_err());
+    assert_eq!(writer.marks_pending(), 2);
+    assert_eq!(undelivered().await, ["d0", "d1", "d2"]);
+    let more = writer.append(&[row(4, "s-1")]).await.unwrap();
+    assert_eq!(writer.marks_pending(), 0);
+    assert_eq!(undelivered().await, ["d2", "d4"]);
+    let all = store.transcript("s-1").await.unwrap();
+    assert_eq!(all[0].delivered_at, Some(5000));
+    // Alone, in a commit of their own; marking twice keeps the first time.
+    writer.mark_delivered(&[ids[0], ids[2], more[0]], 6000);
+    writer.commit_marks().await.unwrap();
+    assert!(undelivered().await.is_empty());
+    let all = store.transcript("s-1").await.unwrap();
+    assert_eq!(all[0].delivered_at, Some(5000));
+    assert_eq!(all[2].delivered_at, Some(6000));
+}
+
 async fn transcript_and_delivery(store: &Store) {
     session(store, "s-1", "juliet@capulet.example", 0, 1000).await;
     session(store, "s-2", "romeo@montague.example", 0, 1000).await;
@@ -994,8 +1046,10 @@ async fn a_refused_row_costs_only_itself(store: &Store) {
         rows[bad].session_id = "s-missing".into();
     }
     let mut writer = store.transcript_writer();
-    let failed = writer.append_isolating(&rows).await;
+    let (ids, failed) = writer.append_isolating(&rows).await;
     let refused: Vec<usize> = failed.iter().map(|(r, _)| r.start).collect();
+    let unstored: Vec<usize> = (0..300).filter(|&i| ids[i].is_none()).collect();
+    assert_eq!(unstored, refused);
     assert_eq!(refused, [0, 137, 138, 299]);
     for (range, err) in &failed {
         assert_eq!(range.len(), 1);
@@ -1018,7 +1072,17 @@ async fn a_refused_row_costs_only_itself(store: &Store) {
         .map(|i| format!("r{i}"))
         .collect();
     assert_eq!(bodies, expected);
-    assert!(writer.append_isolating(&[row(300)]).await.is_empty());
+    // Each stored row got its own id, in the order of the rows.
+    let stored: Vec<i64> = ids.iter().flatten().copied().collect();
+    let by_id: Vec<i64> = store
+        .transcript("s-1")
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(stored, by_id);
+    assert!(writer.append_isolating(&[row(300)]).await.1.is_empty());
     assert_eq!(store.transcript("s-1").await.unwrap().len(), 297);
 }
 

@@ -73,6 +73,8 @@ pub(super) struct Core {
     /// The receipt of the stanza being handled: what stores the stanza
     /// takes it along; otherwise it is dropped when the handling ends.
     pub receipt: crate::receipt::Receipt,
+    /// What the customers' servers may send again after a crash.
+    pub resends: super::resends::Resends,
 }
 
 impl Core {

@@ -165,6 +165,7 @@ impl Core {
             .append(Entry {
                 row,
                 then,
+                tracked: 0,
                 writer,
                 receipt,
             })
@@ -234,26 +235,23 @@ impl Core {
     }
 
     /// Relays `pending` to the session's agent, each stamped with when the
-    /// customer wrote it (XEP-0203), and marks them delivered.
+    /// customer wrote it (XEP-0203); each is marked delivered when the
+    /// agent's client has it.
     pub(super) async fn relay_waiting(&self, id: &str, pending: Vec<TranscriptEntry>) {
         let Some(agent) = self.state.session(id).and_then(|s| s.rec().agent.clone()) else {
             return;
         };
         let proxy = self.proxy_jid(id);
-        let mut done = Vec::new();
         for m in pending {
             let Some(stamped) = crate::xml::with_delay(&m.stanza, &self.support, m.created_at)
             else {
                 continue;
             };
             let out = stamped.with_addresses(Some(&proxy), Some(&agent));
+            let delivery = self.journal.delivery(m.id);
             for part in adapt(&out, self.agent_target(&agent)) {
-                self.route(part).await;
+                self.route(part.with_delivery(delivery.clone())).await;
             }
-            done.push(m.id);
-        }
-        if !done.is_empty() {
-            self.journal.delivered(done, self.clock.now_ms()).await;
         }
     }
 
@@ -322,6 +320,7 @@ impl Core {
             .append(Entry {
                 row: Some(row),
                 then,
+                tracked: 0,
                 writer: None,
                 receipt: Default::default(),
             })

@@ -35,6 +35,7 @@ pub mod ports;
 mod push;
 mod queue;
 mod remote;
+mod resends;
 mod route;
 mod selfservice;
 mod sessions;
@@ -142,7 +143,12 @@ pub async fn run(
     dir: Arc<Directory>,
     shutdown: CancellationToken,
 ) {
-    let journal = journal::Journal::start(env.store.clone(), Arc::clone(&env.out), &env.tasks);
+    let journal = journal::Journal::start(
+        env.store.clone(),
+        Arc::clone(&env.out),
+        env.clock.clone(),
+        &env.tasks,
+    );
     let mut core = Core {
         support: env.support_domain,
         agent_domain: env.agent_domain,
@@ -161,10 +167,12 @@ pub async fn run(
         upload: env.upload,
         callbacks: Default::default(),
         receipt: Default::default(),
+        resends: Default::default(),
     };
     if let Err(e) = core.load().await {
         error!(error = %e, "loading open sessions failed");
     }
+    core.resends = resends::Resends::load(core.state.store(), core.clock.now_ms()).await;
     core.later(core.sweep_every(), Event::Sweep);
     loop {
         let next_due = core.timers.next_due();

@@ -133,6 +133,7 @@ impl Core {
             .append(Entry {
                 row: Some(row),
                 then,
+                tracked: 0,
                 writer: None,
                 receipt: Default::default(),
             })

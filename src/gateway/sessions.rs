@@ -47,6 +47,13 @@ impl Core {
         if s.type_() == Some("error") {
             return self.reply_bounced(from, s).await;
         }
+        if self.resends.is_resend(from, &s, self.clock.now_ms()) {
+            // Stored before the crash, and now acknowledged (see `resends`).
+            return tracing::info!(
+                id = s.id(),
+                "a message stored before the restart came again"
+            );
+        }
         let customer = bare(from).to_string();
         if self.is_agent(&customer) {
             // Agents test entry JIDs too; they are not customers.
@@ -109,15 +116,18 @@ impl Core {
             body: Some(b.clone()),
             stanza: String::from_utf8_lossy(s.bytes()).into_owned(),
             created_at: self.clock.now_ms(),
-            delivered: relay.is_some(),
+            // When the agent's client has it: see `journal`.
+            delivered: false,
         });
         if row.is_some() || relay.is_some() {
             let mut then = relay.unwrap_or_default();
+            let tracked = then.len();
             then.extend(watched);
             self.journal
                 .append(Entry {
                     row,
                     then,
+                    tracked,
                     writer: body.is_some().then(|| s.clone()),
                     receipt: std::mem::take(&mut self.receipt),
                 })

@@ -185,6 +185,7 @@ impl Core {
             .append(Entry {
                 row: Some(row),
                 then,
+                tracked: 0,
                 writer: None,
                 receipt: Default::default(),
             })
@@ -313,6 +314,7 @@ impl Core {
             .append(Entry {
                 row: Some(row),
                 then,
+                tracked: 0,
                 writer: None,
                 receipt: Default::default(),
             })

@@ -102,11 +102,15 @@ async fn store_offline(router: &Router, to: &BareJid, stanza: Stanza) {
             .await;
     }
     let text = String::from_utf8_lossy(stanza.bytes());
-    if let Err(e) = store.offline_push(to.as_str(), &text).await {
-        tracing::error!(error = %e, "storing an offline message failed");
-        router
-            .bounce(&stanza, Condition::InternalServerError, None)
-            .await;
+    match store.offline_push(to.as_str(), &text).await {
+        // Kept for them: delivered as far as its sender is concerned.
+        Ok(_) => stanza.delivered(),
+        Err(e) => {
+            tracing::error!(error = %e, "storing an offline message failed");
+            router
+                .bounce(&stanza, Condition::InternalServerError, None)
+                .await;
+        }
     }
 }
 

@@ -246,10 +246,15 @@ impl Router {
     /// Queues a stanza for a component's connection; a component that is not
     /// connected answers `service-unavailable` (XEP-0114 §3.1).
     pub(crate) async fn to_component(&self, domain: &str, stanza: Stanza) {
+        // A component acknowledges nothing: handed over is delivered.
+        let delivered = stanza.clone();
         let sent = match self.components.sender(domain) {
             Some(tx) => tx.send(stanza).await.map_err(|e| e.0),
             None => Err(stanza),
         };
+        if sent.is_ok() {
+            delivered.delivered();
+        }
         if let Err(s) = sent {
             if s.kind() != Kind::Presence {
                 self.bounce(&s, Condition::ServiceUnavailable, None).await;

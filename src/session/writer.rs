@@ -69,6 +69,8 @@ pub struct Writer<R> {
     unacked: VecDeque<Unacked>,
     /// Offline rows written without stream management, deleted after flush.
     flushed_offline: Vec<i64>,
+    /// Written without stream management: delivered once flushed.
+    flushed: Vec<Stanza>,
     hibernating_until: Option<Instant>,
     /// The current connection's: cancelled when the writer gives it up
     /// (a failed or stalled write), so that its reader drops the other
@@ -101,6 +103,7 @@ impl<R: SessionRouter> Writer<R> {
             sent: 0,
             unacked: VecDeque::new(),
             flushed_offline: Vec::new(),
+            flushed: Vec::new(),
             hibernating_until: None,
             cut,
         }
@@ -195,6 +198,7 @@ impl<R: SessionRouter> Writer<R> {
             Control::Ack(h) => self.acknowledge(h).await,
             Control::ConnectionLost => {
                 self.out = None;
+                self.flushed.clear();
                 self.buf = Vec::new();
                 return self.hibernate();
             }
@@ -261,8 +265,14 @@ impl<R: SessionRouter> Writer<R> {
                 stanza: s.clone(),
                 offline,
             });
-        } else if let Some(id) = offline {
-            self.flushed_offline.push(id);
+        } else {
+            if let Some(id) = offline {
+                self.flushed_offline.push(id);
+            }
+            if self.out.is_some() && s.wants_delivery() {
+                // Without acknowledgements, written is the best we know.
+                self.flushed.push(s.clone());
+            }
         }
         self.write_raw(s.bytes()).await;
     }
@@ -283,6 +293,8 @@ impl<R: SessionRouter> Writer<R> {
         if let Err(e) = result {
             tracing::debug!(error = %e, "write failed");
             self.out = None;
+            // Maybe written, maybe not: undelivered, they are relayed again.
+            self.flushed.clear();
             self.cut.cancel();
             if let Some(End::Lost) = self.hibernate() {
                 self.hibernating_until = None;
@@ -310,6 +322,7 @@ impl<R: SessionRouter> Writer<R> {
         if let Err(e) = self.push().await {
             tracing::debug!(error = %e, "flush failed");
             self.out = None;
+            self.flushed.clear();
             self.cut.cancel();
             let _ = self.hibernate();
             return;
@@ -317,6 +330,9 @@ impl<R: SessionRouter> Writer<R> {
         if !self.flushed_offline.is_empty() {
             let ids = std::mem::take(&mut self.flushed_offline);
             self.delete_offline(ids);
+        }
+        for s in self.flushed.drain(..) {
+            s.delivered();
         }
         if !self.unacked.is_empty() {
             self.request_ack_now().await;
@@ -341,6 +357,7 @@ impl<R: SessionRouter> Writer<R> {
             // Sequence numbers wrap at 2^32 (XEP-0198 §4).
             if h.wrapping_sub(front.seq) < u32::MAX / 2 {
                 let u = self.unacked.pop_front().expect("front exists");
+                u.stanza.delivered();
                 if let Some(id) = u.offline {
                     done.push(id);
                 }
@@ -372,7 +389,12 @@ impl<R: SessionRouter> Writer<R> {
             None => "</stream:stream>".to_string(),
         };
         self.write_raw(xml.as_bytes()).await;
-        let _ = self.push().await;
+        if self.push().await.is_ok() {
+            for s in self.flushed.drain(..) {
+                s.delivered();
+            }
+        }
+        self.flushed.clear();
         if let Some(out) = self.out.as_mut() {
             let _ = out.shutdown().await;
         }

@@ -26,6 +26,7 @@ mod roster;
 pub mod schema;
 mod sessions;
 mod transcript;
+mod transcript_writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -44,7 +45,8 @@ pub use links::{LinkEvent, PastNote, PastSession};
 pub use offline::OfflineMessage;
 pub use roster::{ParseSubscriptionError, RosterItem, Subscription};
 pub use sessions::{NewSession, SessionRecord, SessionState};
-pub use transcript::{Direction, NewMessage, TranscriptEntry, TranscriptWriter};
+pub use transcript::{Direction, NewMessage, TranscriptEntry};
+pub use transcript_writer::TranscriptWriter;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

@@ -3,15 +3,13 @@
 //! acknowledged or relayed, and stays undelivered until it reached an agent,
 //! so a restart loses nothing.
 
-use std::collections::VecDeque;
-use std::fmt::{self, Write as _};
-use std::ops::Range;
+use std::fmt;
 use std::str::FromStr;
 
 use sqlx::any::AnyRow;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
-use super::{query_err, Backend, Store, StoreError};
+use super::{query_err, Store, StoreError};
 
 /// Ids per UPDATE statement: well under SQLite's bound-parameter limit
 /// (32766 since 3.32, 999 before) and PostgreSQL's (65535).
@@ -94,119 +92,6 @@ pub struct TranscriptEntry {
 
 const COLUMNS: &str = "id, session_id, direction, sender, body, stanza, created_at, delivered_at";
 
-/// Rows per INSERT of [`Store::messages_append_batch`], largest first: a
-/// batch goes as chunks of these sizes, so five statements in all stay
-/// prepared in sqlx's cache (one per batch size would be parsed again and
-/// again). 256 rows of 7 parameters are well under both backends' limits.
-const APPEND_CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
-
-/// The bridge's appends on one connection kept for them (see
-/// [`Store::transcript_writer`]).
-pub struct TranscriptWriter {
-    store: Store,
-    conn: Option<sqlx::AnyConnection>,
-}
-
-impl TranscriptWriter {
-    /// [`Store::messages_append_batch`] on the writer's connection. After
-    /// any error the connection is dropped, and the next batch opens
-    /// another.
-    pub async fn append(&mut self, rows: &[NewMessage]) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        if self.store.is_memory() {
-            // The in-memory database is its pool's one connection.
-            return self.store.messages_append_batch(rows).await;
-        }
-        let mut conn = match self.conn.take() {
-            Some(c) => c,
-            None => self
-                .store
-                .pool()
-                .acquire()
-                .await
-                .map_err(query_err("messages_append_batch"))?
-                .detach(),
-        };
-        let result = self.store.append_on(&mut conn, rows).await;
-        // Only a connection whose last batch committed is kept. After a
-        // failed statement or COMMIT (SQLITE_FULL rolls back, or not, as
-        // SQLite decides), sqlx's idea of the open transaction and the
-        // database's can differ: on a full disk, every later batch then went
-        // into a transaction never committed, reported stored and relayed,
-        // and lost with the connection.
-        if result.is_ok() {
-            self.conn = Some(conn);
-        }
-        result
-    }
-
-    /// [`append`](Self::append), except that when the database refuses the
-    /// batch (a constraint, a value out of range), the rows it refuses are
-    /// found by halving and the others are stored, in order: one bad row
-    /// costs only itself, and at worst about two statements per row.
-    /// Returns what was not stored: each refused row as a range of one, or
-    /// a whole range that failed for another reason (the connection, the
-    /// pool), which halving would not mend.
-    pub async fn append_isolating(
-        &mut self,
-        rows: &[NewMessage],
-    ) -> Vec<(Range<usize>, StoreError)> {
-        let mut failed = Vec::new();
-        // Leftmost first, so that ids follow the order of the rows.
-        let mut todo = VecDeque::new();
-        todo.push_back(0..rows.len());
-        while let Some(range) = todo.pop_front() {
-            match self.append(&rows[range.clone()]).await {
-                Ok(()) => {}
-                Err(err) if range.len() > 1 && err.is_refused() => {
-                    let mid = range.start + range.len() / 2;
-                    todo.push_front(mid..range.end);
-                    todo.push_front(range.start..mid);
-                }
-                Err(err) => failed.push((range, err)),
-            }
-        }
-        failed
-    }
-}
-
-/// `INSERT INTO messages ... VALUES` with `rows` tuples of placeholders.
-fn insert_messages_sql(backend: Backend, rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO messages (session_id, direction, sender, body, stanza, created_at, \
-         delivered_at) VALUES ",
-    );
-    for i in 0..rows {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        match backend {
-            // SQLite looks up a numbered parameter's name by walking a list
-            // (sqlite3_bind_parameter_name), which made binding a batch
-            // quadratic: 16% of the server's CPU in support chat at
-            // saturation. Anonymous ones bind in order for free.
-            Backend::Sqlite => sql.push_str("(?, ?, ?, ?, ?, ?, ?)"),
-            Backend::Postgres => {
-                let p = i * 7;
-                let _ = write!(
-                    sql,
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6,
-                    p + 7
-                );
-            }
-        }
-    }
-    sql
-}
-
 /// One transcript entry to append, owned so it can wait in a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
@@ -252,92 +137,30 @@ impl Store {
         .map_err(query_err("message_append"))
     }
 
-    /// Appends `rows` in order, all or none, in one transaction: the group
-    /// commit of the bridge, whose many small appends would otherwise each
-    /// pay a commit. (The bridge itself writes through a
-    /// [`TranscriptWriter`].)
-    pub async fn messages_append_batch(&self, rows: &[NewMessage]) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut conn = self
-            .pool()
-            .acquire()
-            .await
-            .map_err(query_err("messages_append_batch"))?;
-        self.append_on(&mut conn, rows).await
-    }
-
-    /// A connection of its own for the bridge's appends: a batch does not
-    /// wait behind other queries for a pooled connection, nor pay the
-    /// pool's liveness check (a round trip to SQLite's thread, 2% of the
-    /// server's CPU in support chat), and one page cache keeps the index
-    /// pages the appends touch.
-    pub fn transcript_writer(&self) -> TranscriptWriter {
-        TranscriptWriter {
-            store: self.clone(),
-            conn: None,
-        }
-    }
-
-    async fn append_on(
+    /// The last `limit` customers' messages stored, newest first: their
+    /// senders, stanzas and bodies.
+    pub async fn messages_last_in(
         &self,
-        conn: &mut sqlx::AnyConnection,
-        rows: &[NewMessage],
-    ) -> Result<(), StoreError> {
-        let mut tx = conn
-            .begin()
-            .await
-            .map_err(query_err("messages_append_batch"))?;
-        let mut rest = rows;
-        while !rest.is_empty() {
-            let size = APPEND_CHUNKS
-                .into_iter()
-                .find(|&n| n <= rest.len())
-                .unwrap_or(1);
-            let (chunk, tail) = rest.split_at(size);
-            rest = tail;
-            let mut q = sqlx::query(self.append_sql(size));
-            for r in chunk {
-                q = q
-                    .bind(r.session_id.as_str())
-                    .bind(r.direction.as_str())
-                    .bind(r.sender.as_str())
-                    .bind(r.body.as_deref())
-                    .bind(r.stanza.as_str())
-                    .bind(r.created_at)
-                    .bind(r.delivered.then_some(r.created_at));
-            }
-            q.execute(&mut *tx)
-                .await
-                .map_err(query_err("messages_append_batch"))?;
-        }
-        tx.commit()
-            .await
-            .map_err(query_err("messages_append_batch"))
-    }
-
-    /// The INSERT of `rows` messages (one of [`APPEND_CHUNKS`]), built once.
-    fn append_sql(&self, rows: usize) -> &'static str {
-        type Built = std::sync::OnceLock<Vec<String>>;
-        static SQLITE: Built = std::sync::OnceLock::new();
-        static POSTGRES: Built = std::sync::OnceLock::new();
-        let backend = self.backend();
-        let cell = match backend {
-            Backend::Sqlite => &SQLITE,
-            Backend::Postgres => &POSTGRES,
-        };
-        let built = cell.get_or_init(|| {
-            APPEND_CHUNKS
-                .into_iter()
-                .map(|n| insert_messages_sql(backend, n))
-                .collect()
-        });
-        let at = APPEND_CHUNKS
-            .iter()
-            .position(|&n| n == rows)
-            .expect("one of the chunk sizes");
-        &built[at]
+        limit: i64,
+    ) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT sender, stanza, body FROM messages WHERE direction = 'in' \
+             ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(query_err("messages_last_in"))?;
+        rows.iter()
+            .map(|r| {
+                let get = |e| query_err("messages_last_in")(e);
+                Ok((
+                    r.try_get("sender").map_err(get)?,
+                    r.try_get("stanza").map_err(get)?,
+                    r.try_get("body").map_err(get)?,
+                ))
+            })
+            .collect()
     }
 
     /// The session's entries in `direction` not delivered yet, oldest first.
@@ -365,15 +188,7 @@ impl Store {
         ids: &[i64],
         now_ms: i64,
     ) -> Result<u64, StoreError> {
-        // The Any driver cannot bind arrays, so build `IN ($2, $3, …)`.
-        let statement = |chunk: &[i64]| {
-            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|n| format!("${n}")).collect();
-            format!(
-                "UPDATE messages SET delivered_at = $1 \
-                 WHERE delivered_at IS NULL AND id IN ({})",
-                placeholders.join(", ")
-            )
-        };
+        let statement = |chunk: &[i64]| super::transcript_writer::mark_delivered_sql(chunk.len());
         if ids.is_empty() {
             return Ok(0);
         }

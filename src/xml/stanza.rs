@@ -12,6 +12,7 @@ use quick_xml::name::ResolveResult;
 
 use super::ns;
 use super::wellformed::{is_char, is_qname, references_short, MAX_TOKEN_BYTES};
+use crate::delivery::Delivery;
 
 /// Which of the three stanza kinds (RFC 6120 §8) an element is, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +133,8 @@ pub struct Stanza {
     from: Option<Box<str>>,
     id: Option<Box<str>>,
     type_: Option<Box<str>>,
+    /// Given when the stanza reaches its recipient; kept by every rewrite.
+    delivery: Option<Delivery>,
 }
 
 impl fmt::Debug for Stanza {
@@ -251,6 +254,7 @@ impl Stanza {
                             from,
                             id,
                             type_,
+                            delivery: None,
                         });
                     }
                 }
@@ -313,6 +317,7 @@ impl Stanza {
             from: attr("from"),
             id: attr("id"),
             type_: attr("type"),
+            delivery: None,
         }
     }
 
@@ -360,6 +365,25 @@ impl Stanza {
     }
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
+    }
+
+    /// The stanza carrying `d`, given once it reaches its recipient.
+    pub fn with_delivery(mut self, d: Delivery) -> Stanza {
+        self.delivery = Some(d);
+        self
+    }
+
+    /// Whether anyone waits for [`Stanza::delivered`].
+    pub fn wants_delivery(&self) -> bool {
+        self.delivery.is_some()
+    }
+
+    /// It reached its recipient (acknowledged, written, or stored offline
+    /// for them): tells whoever asked ([`Stanza::with_delivery`]).
+    pub fn delivered(&self) {
+        if let Some(d) = &self.delivery {
+            d.done();
+        }
     }
 
     /// The same routing attributes over new bytes: for splices that add

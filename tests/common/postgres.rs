@@ -113,6 +113,11 @@ impl PrivatePostgres {
         self.ctl(&["restart", "-m", "immediate", "-w"]);
     }
 
+    /// Runs one statement; returns its output (unaligned, tuples only).
+    pub fn query(&self, sql: &str) -> String {
+        super::run_psql(&self.url(), sql)
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
     }

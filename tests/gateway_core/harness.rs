@@ -58,10 +58,20 @@ struct Recorder {
     sent: Mutex<Vec<Out>>,
     /// Connected resources of local accounts and their presence.
     resources: Mutex<HashMap<BareJid, Connected>>,
+    /// Deliveries not given: as if every client took its stanzas and the
+    /// process died before any acknowledgement came back.
+    unacknowledged: std::sync::atomic::AtomicBool,
 }
 
 impl Outbox for Recorder {
     fn route(&self, s: Stanza) -> Sending<'_> {
+        if !self
+            .unacknowledged
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            // The router's sessions give it when the client has it.
+            s.delivered();
+        }
         self.sent.lock().unwrap().push(Out::Stanza(s));
         Box::pin(async {})
     }
@@ -291,6 +301,14 @@ impl Harness {
             t.await.unwrap();
         }
         (self.store.clone(), self.clock.clone())
+    }
+
+    /// From now on no client acknowledges what it receives (see
+    /// `Recorder::unacknowledged`).
+    pub fn acknowledgements_lost(&self) {
+        self.out
+            .unacknowledged
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Waits until the gateway has handled everything handed to it so far

@@ -95,3 +95,79 @@ async fn an_idle_session_closes_and_the_next_message_opens_another() {
     assert_ne!(item.contact, proxy);
     h.line_to(ALICE, "another one");
 }
+
+/// A customer's message is stored undelivered and marked delivered only
+/// when the agent's client has it: one relayed whose acknowledgement the
+/// process did not live to see is relayed again once the agent is back,
+/// stamped with when the customer wrote it and under its own id (a client
+/// that did get it shows it once); one acknowledged is not.
+#[tokio::test]
+async fn what_the_agent_never_acknowledged_is_relayed_again_after_a_restart() {
+    let (agents, routing) = (agents_toml(2), routing_toml("direct", "", ""));
+    let mut h = Harness::start(&agents, &routing).await;
+    h.agent_presence(ALICE_DESK, true, None).await;
+    h.customer_opens(ROMEO, "hello").await;
+    h.line_to(ALICE, "hello");
+    h.message(ROMEO, HELP, "seen before the crash").await;
+    h.line_to(ALICE, "seen before the crash");
+    h.advance(Duration::from_secs(1)).await;
+    h.acknowledgements_lost();
+    h.message(ROMEO, HELP, "in flight at the crash").await;
+    let first = h.line_to(ALICE, "in flight at the crash");
+
+    let mut h = h.restart(&agents, &routing).await;
+    h.agent_presence(ALICE_DESK, true, None).await;
+    let again = h.line_to(ALICE, "in flight at the crash");
+    assert_eq!((again.id(), again.from()), (first.id(), first.from()));
+    assert!(
+        String::from_utf8_lossy(again.bytes()).contains("urn:xmpp:delay"),
+        "{again:?}"
+    );
+    for seen in ["hello", "seen before the crash"] {
+        assert!(!h.has_line_to(ALICE, seen), "{seen}: {}", h.dump());
+    }
+}
+
+/// A customer's server that sends again, after our restart, what we had
+/// stored but did not live to acknowledge (`mod_smacks` with
+/// `smacks_s2s_resend`): the agent gets it once, the transcript holds it
+/// once. Only the same message counts (sender, id and body), and only
+/// shortly after the start: later, a client that reuses ids is writing a
+/// new line.
+#[tokio::test]
+async fn a_message_sent_again_after_a_restart_is_stored_and_relayed_once() {
+    let (agents, routing) = (agents_toml(2), routing_toml("direct", "", ""));
+    let mut h = Harness::start(&agents, &routing).await;
+    h.agent_presence(ALICE_DESK, true, None).await;
+    h.customer_opens(ROMEO, "hello").await;
+    let line = |id: &str, body: &str| {
+        format!(
+            "<message type='chat' from='{ROMEO}' to='{HELP}' id='{id}'><body>{body}</body></message>"
+        )
+    };
+    h.stanza(&line("r1", "stored before the crash")).await;
+    h.line_to(ALICE, "stored before the crash");
+
+    let mut h = h.restart(&agents, &routing).await;
+    h.agent_presence(ALICE_DESK, true, None).await;
+    h.stanza(&line("r1", "stored before the crash")).await;
+    h.stanza(&line("r1", "same id, other words")).await;
+    h.stanza(&line("r2", "stored before the crash")).await;
+    let relayed: Vec<String> = h
+        .messages_to(ALICE)
+        .into_iter()
+        .map(|(_, b)| b)
+        .filter(|b| !b.starts_with("Welcome"))
+        .collect();
+    assert_eq!(relayed, ["same id, other words", "stored before the crash"]);
+    h.advance(Duration::from_secs(121)).await;
+    h.stanza(&line("r1", "stored before the crash")).await;
+    h.line_to(ALICE, "stored before the crash");
+    let id = h.stored_session(ROMEO_BARE).await.unwrap().id;
+    let stored = h.store.transcript(&id).await.unwrap();
+    let copies = stored
+        .iter()
+        .filter(|m| m.body.as_deref() == Some("stored before the crash"))
+        .count();
+    assert_eq!(copies, 3, "r1 before, r2, and r1 long after");
+}

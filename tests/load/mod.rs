@@ -229,6 +229,32 @@ impl Tally {
             .collect()
     }
 
+    /// Each message that reached an agent more than once arrived every
+    /// time under its one id, from the same proxy JID: what a client that
+    /// keeps the ids it showed (XEP-0359's reason for stable ids) shows
+    /// once. And it was stored once: one copy relayed live, the others
+    /// from the transcript after the crash, with their delay stamps.
+    pub fn assert_copies_share_their_id(&self, agents: &[Client]) {
+        for b in &self.twice {
+            let copies: Vec<(Option<&str>, Option<&str>)> = agents
+                .iter()
+                .flat_map(|a| a.seen())
+                .filter(|e| e["event"] == "message" && e["body"] == b.as_str())
+                .map(|e| (e["id"].as_str(), e["from"].as_str()))
+                .collect();
+            assert!(
+                copies[0].0.is_some() && copies.iter().all(|c| *c == copies[0]),
+                "{b} reached the agents as different messages: {copies:?}"
+            );
+            let live = Tally::copies(agents, std::slice::from_ref(b))[0]
+                .1
+                .iter()
+                .filter(|stamp| stamp.is_none())
+                .count();
+            assert!(live <= 1, "{b} was stored more than once: {copies:?}");
+        }
+    }
+
     /// Nothing lost silently.
     pub fn assert_none_lost(&self, what: &str) {
         eprintln!(

@@ -270,6 +270,7 @@ impl Core {
             .append(super::journal::Entry {
                 row: Some(row),
                 then: vec![m],
+                tracked: 0,
                 writer: None,
                 receipt: Default::default(),
             })

@@ -321,7 +321,9 @@ pub async fn run(
                         warn!(error = %e, "write to the peer failed");
                         break Some(S2sError::Stream(e));
                     }
-                    batch.clear();
+                    // Left here only without stream management, where
+                    // written is the best we know.
+                    batch.drain(..).for_each(|s| s.delivered());
                 }
                 frame = tokio::time::timeout(
                     if acks.unacked.is_empty() { idle } else { ack_wait },
@@ -430,7 +432,7 @@ impl Acks {
                 // Not counted after all: what was written counts as sent.
                 debug!("the peer refused stream management");
                 self.enabled = false;
-                self.unacked.clear();
+                self.unacked.drain(..).for_each(|s| s.delivered());
                 Ok(None)
             }
             "a" => {
@@ -446,7 +448,7 @@ impl Acks {
                         self.unacked.len()
                     )));
                 }
-                self.unacked.drain(..acked);
+                self.unacked.drain(..acked).for_each(|s| s.delivered());
                 self.h = h;
                 self.asked = false;
                 self.progressed |= acked > 0;
