@@ -39,11 +39,6 @@ impl Delivery {
         Delivery(Arc::new(Inner { row, to }))
     }
 
-    /// The stored row this notice is about.
-    pub fn row(&self) -> i64 {
-        self.0.row
-    }
-
     /// The message reached its recipient (or storage kept for them).
     pub fn done(&self) {
         // Closed only at shutdown: the row stays undelivered and is

@@ -70,7 +70,7 @@ pub struct Writer<R> {
     /// Offline rows written without stream management, deleted after flush.
     flushed_offline: Vec<i64>,
     /// Written without stream management: delivered once flushed.
-    flushed: Vec<Stanza>,
+    flushed: Vec<crate::delivery::Delivery>,
     hibernating_until: Option<Instant>,
     /// The current connection's: cancelled when the writer gives it up
     /// (a failed or stalled write), so that its reader drops the other
@@ -269,9 +269,9 @@ impl<R: SessionRouter> Writer<R> {
             if let Some(id) = offline {
                 self.flushed_offline.push(id);
             }
-            if self.out.is_some() && s.wants_delivery() {
+            if let Some(d) = s.delivery().filter(|_| self.out.is_some()) {
                 // Without acknowledgements, written is the best we know.
-                self.flushed.push(s.clone());
+                self.flushed.push(d.clone());
             }
         }
         self.write_raw(s.bytes()).await;
@@ -331,8 +331,8 @@ impl<R: SessionRouter> Writer<R> {
             let ids = std::mem::take(&mut self.flushed_offline);
             self.delete_offline(ids);
         }
-        for s in self.flushed.drain(..) {
-            s.delivered();
+        for d in self.flushed.drain(..) {
+            d.done();
         }
         if !self.unacked.is_empty() {
             self.request_ack_now().await;
@@ -390,8 +390,8 @@ impl<R: SessionRouter> Writer<R> {
         };
         self.write_raw(xml.as_bytes()).await;
         if self.push().await.is_ok() {
-            for s in self.flushed.drain(..) {
-                s.delivered();
+            for d in self.flushed.drain(..) {
+                d.done();
             }
         }
         self.flushed.clear();

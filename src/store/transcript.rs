@@ -11,10 +11,6 @@ use sqlx::Row;
 
 use super::{query_err, Store, StoreError};
 
-/// Ids per UPDATE statement: well under SQLite's bound-parameter limit
-/// (32766 since 3.32, 999 before) and PostgreSQL's (65535).
-const UPDATE_CHUNK: usize = 500;
-
 /// Who wrote a transcript entry, relative to the customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
@@ -188,28 +184,12 @@ impl Store {
         ids: &[i64],
         now_ms: i64,
     ) -> Result<u64, StoreError> {
-        let statement = |chunk: &[i64]| super::transcript_writer::mark_delivered_sql(chunk.len());
         if ids.is_empty() {
             return Ok(0);
         }
-        if ids.len() <= UPDATE_CHUNK {
-            // The common case: one statement, without BEGIN and COMMIT.
-            return Ok(bind_ids(&statement(ids), now_ms, ids)
-                .execute(self.pool())
-                .await
-                .map_err(query_err("messages_mark_delivered"))?
-                .rows_affected());
-        }
         // Several chunks share one transaction, hence one commit.
         let mut tx = self.pool().begin().await.map_err(query_err("begin"))?;
-        let mut marked = 0;
-        for chunk in ids.chunks(UPDATE_CHUNK) {
-            marked += bind_ids(&statement(chunk), now_ms, chunk)
-                .execute(&mut *tx)
-                .await
-                .map_err(query_err("messages_mark_delivered"))?
-                .rows_affected();
-        }
+        let marked = self.mark_on(&mut tx, ids, now_ms).await?;
         tx.commit().await.map_err(query_err("commit"))?;
         Ok(marked)
     }
@@ -225,19 +205,6 @@ impl Store {
         .map_err(query_err("transcript"))?;
         entries_from_rows(&rows, "transcript")
     }
-}
-
-fn bind_ids<'q>(
-    sql: &'q str,
-    now_ms: i64,
-    ids: &[i64],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    // Not cached: each chunk length is a distinct statement.
-    let mut query = sqlx::query(sql).persistent(false).bind(now_ms);
-    for &id in ids {
-        query = query.bind(id);
-    }
-    query
 }
 
 fn entries_from_rows(

@@ -175,7 +175,7 @@ fn insert_messages_sql(backend: Backend, rows: usize) -> String {
 
 /// `UPDATE messages SET delivered_at = $1 WHERE ... id IN ($2, …)` for
 /// `ids` ids.
-pub(super) fn mark_delivered_sql(ids: usize) -> String {
+fn mark_delivered_sql(ids: usize) -> String {
     // The Any driver cannot bind arrays, so build `IN ($2, $3, …)`.
     let placeholders: Vec<String> = (2..ids + 2).map(|n| format!("${n}")).collect();
     format!(
@@ -248,21 +248,37 @@ impl Store {
             got.sort_unstable();
             ids.extend(got);
         }
-        let mut rest = marks;
+        self.mark_on(&mut tx, marks, marks_at).await?;
+        tx.commit().await.map_err(query_err(op))?;
+        Ok(ids)
+    }
+
+    /// Marks `ids` delivered at `at_ms` on `conn`, inside the caller's
+    /// transaction; returns how many were not already (an entry keeps its
+    /// first delivery time).
+    pub(super) async fn mark_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        ids: &[i64],
+        at_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let mut marked = 0;
+        let mut rest = ids;
         while !rest.is_empty() {
             let size = chunk_size(rest.len());
             let (chunk, tail) = rest.split_at(size);
             rest = tail;
-            let mut q = sqlx::query(self.cached_sql(Kind::Mark, size)).bind(marks_at);
+            let mut q = sqlx::query(self.cached_sql(Kind::Mark, size)).bind(at_ms);
             for &id in chunk {
                 q = q.bind(id);
             }
-            q.execute(&mut *tx)
+            marked += q
+                .execute(&mut *conn)
                 .await
-                .map_err(query_err("messages_mark_delivered"))?;
+                .map_err(query_err("messages_mark_delivered"))?
+                .rows_affected();
         }
-        tx.commit().await.map_err(query_err(op))?;
-        Ok(ids)
+        Ok(marked)
     }
 
     /// The statement of `kind` for `rows` rows (one of [`CHUNKS`]), built

@@ -373,9 +373,9 @@ impl Stanza {
         self
     }
 
-    /// Whether anyone waits for [`Stanza::delivered`].
-    pub fn wants_delivery(&self) -> bool {
-        self.delivery.is_some()
+    /// The notice [`Stanza::delivered`] gives, if anyone waits for it.
+    pub fn delivery(&self) -> Option<&Delivery> {
+        self.delivery.as_ref()
     }
 
     /// It reached its recipient (acknowledged, written, or stored offline
